@@ -1,0 +1,36 @@
+"""The ``knn-al`` command line: a thin dispatcher over command modules.
+
+Each command lives in its own module exposing ``register(subparsers)``, which adds a
+sub-parser whose ``func`` default takes the parsed arguments and returns an exit code.
+Modules are imported only when the CLI starts, and heavy imports (TensorFlow, grpc)
+stay inside each command's function, so ``knn-al --help`` is instant.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMAND_MODULES = (
+    "knn_al.embedding.command",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="knn-al",
+        description="Instant active learning: pick the next item to label, learn from each label at once.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
