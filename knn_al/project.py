@@ -1,0 +1,460 @@
+"""A durable project: one learner, its pool files, its label log and its leases, in one directory.
+
+Layout of a project directory::
+
+    settings.json             ProjectSettings (written once, at creation)
+    log.sqlite                the operation log (WAL): pool additions, label batches,
+                              label removals, in order; and the open leases
+    pool/batch-00000.npy      float32 unit vectors of one addition (memory-mappable)
+    pool/batch-00000.jsonl    {"id", "metadata"} per vector, same order
+    pool/density-00000.npy    density of the whole pool after that addition
+
+**Commit point.** A change is acknowledged only after its row in ``log.sqlite`` is
+committed. Pool files are written first (atomically, under names no committed row refers
+to yet), then the ``add`` row is committed; files without a committed row are leftovers of
+a crash and are deleted on open. The log runs with ``synchronous=FULL``: in WAL mode
+``NORMAL`` skips the fsync at commit, which survives a killed process but can lose the
+last commits on power loss, and an acknowledged label must survive both.
+
+**Validate, then write.** Each change runs in one SQLite transaction whose last step is
+the learner call; the learner validates its whole input before it changes anything, so a
+bad request raises, the transaction rolls back, and neither the log nor the learner moves.
+
+**Replay.** Opening a project replays the log into a fresh learner with the same calls
+in the same order (additions before the first label are merged into one: with nothing
+labeled they give the same state), passing each addition's saved density so nothing is
+recomputed. The result is the same state: same predictions, same picks for the same seed.
+
+**Leases.** Items handed out by :meth:`Project.next_sample` are leased to an annotator
+until a deadline (the injected ``clock``); a lease ends when the item is labeled, released
+or the deadline passes, and only then can the item be handed out again. Leases are kept in
+the log database too, so a restart does not hand a leased item to a second annotator.
+
+A project serialises every operation with one lock: the learner is single-threaded.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import sqlite3
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from knn_al.atomic import atomic_write
+from knn_al.density import knn_density
+from knn_al.dataset import DatasetError, read_dataset
+from knn_al.errors import InvalidInputError, NotFoundError, UnknownLabelError
+from knn_al.learner import Learner, Neighbor, Pick
+from knn_al.strategies import DEFAULT_STRATEGY, STRATEGY_NAMES
+from knn_al.vectors import as_unit_vectors
+
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+MAX_DIMENSION = 65_536
+MAX_K = 1_000
+#: Largest NextSample batch: a greedy batch pick compares every pick with the others.
+MAX_SAMPLE_COUNT = 1_000
+DEFAULT_K = 10
+DEFAULT_LEASE_SECONDS = 600.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ops (
+    seq INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('add', 'label', 'unlabel')),
+    payload TEXT NOT NULL,
+    annotator TEXT NOT NULL DEFAULT '',
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS leases (
+    item_id TEXT PRIMARY KEY,
+    annotator TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    """What a project is created with; fixed for its lifetime."""
+
+    name: str
+    dimension: int
+    k: int = DEFAULT_K
+    default_strategy: str = DEFAULT_STRATEGY
+    #: A fixed label set; empty: any label is accepted.
+    labels: tuple[str, ...] = ()
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "labels", tuple(self.labels))
+        if not isinstance(self.name, str) or not NAME_PATTERN.fullmatch(self.name):
+            raise InvalidInputError(
+                f"project name {self.name!r} is not valid: use 1-64 letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit")
+        if not 0 < self.dimension <= MAX_DIMENSION:
+            raise InvalidInputError(f"dimension must be between 1 and {MAX_DIMENSION}, got {self.dimension}")
+        if not 0 < self.k <= MAX_K:
+            raise InvalidInputError(f"k must be between 1 and {MAX_K}, got {self.k}")
+        if self.default_strategy not in STRATEGY_NAMES:
+            raise InvalidInputError(
+                f"unknown strategy {self.default_strategy!r}; choose one of {', '.join(STRATEGY_NAMES)}")
+        if any(not isinstance(label, str) or not label for label in self.labels):
+            raise InvalidInputError("every label of a fixed label set must be a non-empty string")
+        repeated = [label for label, n in Counter(self.labels).items() if n > 1]
+        if repeated:
+            raise InvalidInputError(f"label {repeated[0]!r} appears more than once in the label set")
+        if not (math.isfinite(self.lease_seconds) and self.lease_seconds > 0):
+            raise InvalidInputError(f"lease_seconds must be a positive number, got {self.lease_seconds}")
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    """A project's settings and counts."""
+
+    settings: ProjectSettings
+    pool_size: int
+    labeled_count: int
+    leased_count: int
+    label_counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """An item handed out to an annotator, with the model's guess and why it was picked."""
+
+    id: str
+    metadata: dict[str, Any]
+    predicted_label: str
+    probabilities: dict[str, float]
+    pick: Pick
+    lease_expires_at: float
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Class probabilities of one item or vector and the labeled neighbours behind them."""
+
+    id: str
+    label: str
+    probabilities: dict[str, float]
+    neighbors: list[Neighbor] = field(default_factory=list)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _batch_paths(pool: Path, batch: int) -> tuple[Path, Path, Path]:
+    stem = f"{batch:05d}"
+    return pool / f"batch-{stem}.npy", pool / f"batch-{stem}.jsonl", pool / f"density-{stem}.npy"
+
+
+class Project:
+    """A project opened from its directory. Lay one out with :meth:`initialise`, then :meth:`open` it."""
+
+    def __init__(self, path: Path, settings: ProjectSettings, clock: Callable[[], float]) -> None:
+        self.path = path
+        self.settings = settings
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._closed = False
+        self._db = sqlite3.connect(path / "log.sqlite", isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self._replay()
+
+    # ----------------------------------------------------------- lifecycle
+    @staticmethod
+    def initialise(path: Path, settings: ProjectSettings) -> None:
+        """Lay out a new, empty project directory at ``path`` (which must not exist)."""
+        path.mkdir()
+        (path / "pool").mkdir()
+        atomic_write(path / "settings.json", lambda f: f.write(_dumps(asdict(settings)).encode()))
+
+    @classmethod
+    def open(cls, path: Path, *, clock: Callable[[], float] = time.time) -> Project:
+        """Open an existing project directory, replaying its log."""
+        raw = json.loads((path / "settings.json").read_text(encoding="utf-8"))
+        return cls(path, ProjectSettings(**raw), clock)
+
+    def close(self) -> None:
+        """Close the log; later calls raise :class:`NotFoundError`."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._db.close()
+
+    def _replay(self) -> None:
+        """Rebuild the learner, metadata and leases from what the log has committed."""
+        s = self.settings
+        self.learner = Learner(dimension=s.dimension, k=s.k, classes=list(s.labels) or None)
+        self._metadata: list[dict[str, Any]] = []
+        self._batches = 0
+        pending: list[int] = []
+        labeled_yet = False
+        for kind, payload in self._db.execute("SELECT kind, payload FROM ops ORDER BY seq"):
+            op = json.loads(payload)
+            if kind == "add":
+                pending.append(op["batch"])
+                if labeled_yet:
+                    self._replay_adds(pending)
+                continue
+            self._replay_adds(pending)
+            labeled_yet = True
+            if kind == "label":
+                self.learner.label(op["ids"], op["labels"])
+            else:
+                self.learner.unlabel(op["ids"])
+        self._replay_adds(pending)
+        self._remove_uncommitted_batches()
+        self._leases: dict[str, float] = {}
+        now = self._clock()
+        self._db.execute("DELETE FROM leases WHERE expires_at <= ?", (now,))
+        rows = self._db.execute("SELECT item_id, expires_at FROM leases ORDER BY item_id").fetchall()
+        if rows:
+            self.learner.hand_out([item for item, _ in rows])
+            self._leases = dict(rows)
+
+    def _replay_adds(self, batches: list[int]) -> None:
+        """Add the pool batches ``batches`` (then empty the list) as one learner call."""
+        if not batches:
+            return
+        ids: list[str] = []
+        parts = []
+        for batch in batches:
+            vectors_path, items_path, _ = _batch_paths(self.path / "pool", batch)
+            parts.append(np.load(vectors_path, mmap_mode="r"))
+            for line in items_path.read_text(encoding="utf-8").splitlines():
+                record = json.loads(line)
+                ids.append(record["id"])
+                self._metadata.append(record["metadata"])
+        density = np.load(_batch_paths(self.path / "pool", batches[-1])[2])
+        self.learner.add_items(ids, np.concatenate(parts), density=density)
+        self._batches = batches[-1] + 1
+        batches.clear()
+
+    def _remove_uncommitted_batches(self) -> None:
+        for leftover in (self.path / "pool").iterdir():
+            number = re.fullmatch(r"\.?(?:batch|density)-(\d+)\.\w+(?:\.tmp)?", leftover.name)
+            if number is None or int(number.group(1)) >= self._batches:
+                leftover.unlink()
+
+    @contextmanager
+    def _locked(self) -> Iterator[float]:
+        """Hold the project lock, end expired leases, and yield the current time."""
+        with self._lock:
+            if self._closed:
+                raise NotFoundError(f"project {self.settings.name!r} was deleted")
+            now = self._clock()
+            expired = [item for item, deadline in self._leases.items() if deadline <= now]
+            if expired:
+                with self._transaction():
+                    self._db.executemany("DELETE FROM leases WHERE item_id = ?", [(i,) for i in expired])
+                    self.learner.release(expired)
+                for item in expired:
+                    del self._leases[item]
+            yield now
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One SQLite transaction; the body's last step is the learner call, so an error
+        anywhere rolls everything back. If the commit itself fails, the learner may be
+        ahead of the log: rebuild it from the log before re-raising."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            self._replay()
+            raise
+
+    def _log(self, kind: str, payload: Mapping[str, Any], annotator: str, now: float) -> None:
+        self._db.execute("INSERT INTO ops (kind, payload, annotator, at) VALUES (?, ?, ?, ?)",
+                         (kind, _dumps(payload), annotator, now))
+
+    # ----------------------------------------------------------------- pool
+    def add_items(self, ids: Sequence[str], vectors: np.ndarray,
+                  metadata: Sequence[Mapping[str, Any]] | None = None) -> int:
+        """Add items (all or none) and return the pool size.
+
+        ``metadata``: empty/None or one JSON-serialisable mapping per item.
+        """
+        ids = list(ids)
+        if not ids:
+            raise InvalidInputError("no items to add: the batch is empty")
+        x = as_unit_vectors(vectors, dimension=self.settings.dimension)
+        if len(x) != len(ids):
+            raise InvalidInputError(f"{len(ids)} ids but {len(x)} vectors")
+        metadata = [dict(m) for m in metadata] if metadata else [{} for _ in ids]
+        if len(metadata) != len(ids):
+            raise InvalidInputError(f"{len(ids)} ids but {len(metadata)} metadata entries: give one per item or none")
+        try:
+            lines = "".join(_dumps({"id": i, "metadata": m}) + "\n" for i, m in zip(ids, metadata)).encode()
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"metadata must be JSON-serialisable: {exc}") from None
+        with self._locked() as now:
+            learner = self.learner
+            learner.ids_.check_new(ids)
+            density = knn_density(np.concatenate([learner.vectors_, x]), neighbors=learner.density_neighbors,
+                                  exact_limit=learner.exact_density_limit, seed=learner.seed)
+            batch = self._batches
+            paths = _batch_paths(self.path / "pool", batch)
+            try:
+                atomic_write(paths[0], lambda f: np.save(f, x, allow_pickle=False))
+                atomic_write(paths[1], lambda f: f.write(lines))
+                atomic_write(paths[2], lambda f: np.save(f, density, allow_pickle=False))
+                with self._transaction():
+                    self._log("add", {"batch": batch, "count": len(ids)}, "", now)
+                    learner.add_items(ids, x, density=density)
+            except BaseException:
+                for p in paths:
+                    p.unlink(missing_ok=True)
+                raise
+            self._batches += 1
+            self._metadata.extend(metadata)
+            return learner.n_items
+
+    def load_dataset(self, path: str | Path, *, import_labels: bool = False) -> tuple[int, int]:
+        """Add the items of a dataset directory written by ``knn-al embed``; with
+        ``import_labels``, also label the items whose dataset record carries a label.
+        Returns (items added, labels imported)."""
+        try:
+            dataset = read_dataset(path)
+        except DatasetError as exc:
+            raise InvalidInputError(f"cannot load dataset: {exc}") from None
+        if dataset.dimension != self.settings.dimension:
+            raise InvalidInputError(f"dataset {path} holds {dataset.dimension}-dimensional vectors "
+                                    f"({dataset.encoder}), project {self.settings.name!r} expects {self.settings.dimension}")
+        known = [(i, label) for i, label in zip(dataset.ids, dataset.labels) if label is not None]
+        outside = sorted({label for _, label in known} - set(self.settings.labels)) if self.settings.labels else []
+        if import_labels and outside:
+            # Checked before adding anything, so the load stays all or nothing.
+            raise UnknownLabelError(f"dataset {path} has labels outside the project's label set: {', '.join(outside)}")
+        metadata = [{k: v for k, v in record.items() if k != "id"} for record in dataset.metadata]
+        self.add_items(dataset.ids, dataset.vectors, metadata)
+        if import_labels and known:
+            self.label([i for i, _ in known], [label for _, label in known], annotator="dataset")
+        return len(dataset.ids), len(known) if import_labels else 0
+
+    # --------------------------------------------------------------- labels
+    def label(self, ids: Sequence[str], labels: Sequence[str], *, annotator: str = "") -> int:
+        """Label (or relabel) items; ends their leases. Returns the labeled count once committed."""
+        ids, labels = list(ids), list(labels)
+        with self._locked() as now:
+            with self._transaction():
+                self._log("label", {"ids": ids, "labels": labels}, annotator, now)
+                self._db.executemany("DELETE FROM leases WHERE item_id = ?", [(i,) for i in ids])
+                self.learner.label(ids, labels)
+            for item in ids:
+                self._leases.pop(item, None)
+            return self.learner.n_labeled
+
+    def unlabel(self, ids: Sequence[str]) -> int:
+        """Remove labels; the items become candidates again. Returns the labeled count."""
+        ids = list(ids)
+        with self._locked() as now:
+            with self._transaction():
+                self._log("unlabel", {"ids": ids}, "", now)
+                self.learner.unlabel(ids)
+            return self.learner.n_labeled
+
+    def labels(self) -> dict[str, str]:
+        """Current label of every labeled item, in labeling order."""
+        with self._locked():
+            return self.learner.labels()
+
+    # --------------------------------------------------------------- leases
+    def next_sample(self, count: int = 1, *, strategy: str | None = None, annotator: str = "",
+                    lease_seconds: float | None = None, seed: int | None = None) -> list[Sample]:
+        """Pick up to ``count`` items, lease them to ``annotator``, and return them.
+
+        Leased items are not candidates for anyone until labeled, released or expired,
+        so concurrent callers never receive the same item.
+        """
+        if not 0 < count <= MAX_SAMPLE_COUNT:
+            raise InvalidInputError(f"count must be between 1 and {MAX_SAMPLE_COUNT}, got {count}")
+        lease = self.settings.lease_seconds if lease_seconds is None else lease_seconds
+        if not (math.isfinite(lease) and lease > 0):
+            raise InvalidInputError(f"lease_seconds must be a positive number, got {lease}")
+        with self._locked() as now:
+            picks = self.learner.select(count, strategy=strategy or self.settings.default_strategy, seed=seed)
+            ids = [p.id for p in picks]
+            deadline = now + lease
+            if ids:
+                with self._transaction():
+                    self._db.executemany("INSERT INTO leases (item_id, annotator, expires_at) VALUES (?, ?, ?)",
+                                         [(i, annotator, deadline) for i in ids])
+                    self.learner.hand_out(ids)
+                self._leases.update(dict.fromkeys(ids, deadline))
+            predictions = self._predictions(ids, self.learner.predict_proba(ids), neighbors=None)
+            return [Sample(id=p.id, metadata=self._metadata[p.row], predicted_label=pred.label,
+                           probabilities=pred.probabilities, pick=p, lease_expires_at=deadline)
+                    for p, pred in zip(picks, predictions)]
+
+    def release(self, ids: Sequence[str]) -> int:
+        """End the leases of ``ids`` early; the items return to the pool. Returns how many."""
+        ids = list(ids)
+        if not ids:
+            raise InvalidInputError("no items to release: the list is empty")
+        with self._locked():
+            with self._transaction():
+                self._db.executemany("DELETE FROM leases WHERE item_id = ?", [(i,) for i in ids])
+                self.learner.release(ids)
+            for item in ids:
+                self._leases.pop(item, None)
+            return len(ids)
+
+    # ---------------------------------------------------------- predictions
+    def predict(self, ids: Sequence[str] | None = None, *, vectors: np.ndarray | None = None) -> list[Prediction]:
+        """Predictions for pool items (``ids``) or arbitrary vectors, with their labeled neighbours."""
+        if (ids is None) == (vectors is None):
+            raise InvalidInputError("give either item ids or vectors to predict, not both or neither")
+        if ids is not None and not ids:
+            raise InvalidInputError("no items to predict: the id list is empty")
+        with self._locked():
+            learner = self.learner
+            if ids is not None:
+                ids = list(ids)
+                proba, neighbors = learner.predict_proba(ids), learner.neighbors(ids)
+            else:
+                if len(np.asarray(vectors)) == 0:
+                    raise InvalidInputError("no vectors to predict: the batch is empty")
+                proba, neighbors = learner.predict_proba_vectors(vectors), learner.neighbors(vectors=vectors)
+                ids = [""] * len(proba)
+            return self._predictions(ids, proba, neighbors)
+
+    def _predictions(self, ids: Sequence[str], proba: np.ndarray,
+                     neighbors: list[list[Neighbor]] | None) -> list[Prediction]:
+        classes = self.learner.classes_
+        labeled = self.learner.n_labeled > 0
+        return [Prediction(id=item,
+                           label=classes[int(np.argmax(row))] if labeled and len(classes) else "",
+                           probabilities=dict(zip(classes, map(float, row))),
+                           neighbors=neighbors[i] if neighbors is not None else [])
+                for i, (item, row) in enumerate(zip(ids, proba))]
+
+    # ----------------------------------------------------------------- info
+    def info(self) -> ProjectInfo:
+        """Settings, pool size, labeled and leased counts, and labeled items per class."""
+        with self._locked():
+            counts = Counter(self.learner.labels().values())
+            return ProjectInfo(settings=self.settings, pool_size=self.learner.n_items,
+                               labeled_count=self.learner.n_labeled, leased_count=len(self._leases),
+                               label_counts={label: counts.get(label, 0) for label in self.learner.classes_})
+

@@ -1,0 +1,345 @@
+from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Strategy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STRATEGY_UNSPECIFIED: _ClassVar[Strategy]
+    STRATEGY_RANDOM: _ClassVar[Strategy]
+    STRATEGY_LEAST_CONFIDENCE: _ClassVar[Strategy]
+    STRATEGY_MARGIN: _ClassVar[Strategy]
+    STRATEGY_ENTROPY: _ClassVar[Strategy]
+    STRATEGY_UNCERTAINTY_DENSITY_DIVERSITY: _ClassVar[Strategy]
+STRATEGY_UNSPECIFIED: Strategy
+STRATEGY_RANDOM: Strategy
+STRATEGY_LEAST_CONFIDENCE: Strategy
+STRATEGY_MARGIN: Strategy
+STRATEGY_ENTROPY: Strategy
+STRATEGY_UNCERTAINTY_DENSITY_DIVERSITY: Strategy
+
+class Vectors(_message.Message):
+    __slots__ = ("count", "dimension", "data")
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    dimension: int
+    data: bytes
+    def __init__(self, count: _Optional[int] = ..., dimension: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class ProjectSettings(_message.Message):
+    __slots__ = ("name", "dimension", "k", "default_strategy", "labels", "lease_seconds")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    K_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    dimension: int
+    k: int
+    default_strategy: Strategy
+    labels: _containers.RepeatedScalarFieldContainer[str]
+    lease_seconds: float
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., k: _Optional[int] = ..., default_strategy: _Optional[_Union[Strategy, str]] = ..., labels: _Optional[_Iterable[str]] = ..., lease_seconds: _Optional[float] = ...) -> None: ...
+
+class ProjectInfo(_message.Message):
+    __slots__ = ("settings", "pool_size", "labeled_count", "leased_count", "label_counts")
+    class LabelCountsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    POOL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    LABELED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    LEASED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    LABEL_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    settings: ProjectSettings
+    pool_size: int
+    labeled_count: int
+    leased_count: int
+    label_counts: _containers.ScalarMap[str, int]
+    def __init__(self, settings: _Optional[_Union[ProjectSettings, _Mapping]] = ..., pool_size: _Optional[int] = ..., labeled_count: _Optional[int] = ..., leased_count: _Optional[int] = ..., label_counts: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class CreateProjectRequest(_message.Message):
+    __slots__ = ("settings",)
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    settings: ProjectSettings
+    def __init__(self, settings: _Optional[_Union[ProjectSettings, _Mapping]] = ...) -> None: ...
+
+class CreateProjectResponse(_message.Message):
+    __slots__ = ("project",)
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    project: ProjectInfo
+    def __init__(self, project: _Optional[_Union[ProjectInfo, _Mapping]] = ...) -> None: ...
+
+class ListProjectsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListProjectsResponse(_message.Message):
+    __slots__ = ("projects",)
+    PROJECTS_FIELD_NUMBER: _ClassVar[int]
+    projects: _containers.RepeatedCompositeFieldContainer[ProjectInfo]
+    def __init__(self, projects: _Optional[_Iterable[_Union[ProjectInfo, _Mapping]]] = ...) -> None: ...
+
+class GetProjectRequest(_message.Message):
+    __slots__ = ("project",)
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    def __init__(self, project: _Optional[str] = ...) -> None: ...
+
+class GetProjectResponse(_message.Message):
+    __slots__ = ("project",)
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    project: ProjectInfo
+    def __init__(self, project: _Optional[_Union[ProjectInfo, _Mapping]] = ...) -> None: ...
+
+class DeleteProjectRequest(_message.Message):
+    __slots__ = ("project",)
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    def __init__(self, project: _Optional[str] = ...) -> None: ...
+
+class DeleteProjectResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class AddItemsRequest(_message.Message):
+    __slots__ = ("project", "ids", "vectors", "metadata")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    vectors: Vectors
+    metadata: _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]
+    def __init__(self, project: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ..., metadata: _Optional[_Iterable[_Union[_struct_pb2.Struct, _Mapping]]] = ...) -> None: ...
+
+class AddItemsResponse(_message.Message):
+    __slots__ = ("added", "pool_size")
+    ADDED_FIELD_NUMBER: _ClassVar[int]
+    POOL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    added: int
+    pool_size: int
+    def __init__(self, added: _Optional[int] = ..., pool_size: _Optional[int] = ...) -> None: ...
+
+class LoadDatasetRequest(_message.Message):
+    __slots__ = ("project", "path", "import_labels")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    IMPORT_LABELS_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    path: str
+    import_labels: bool
+    def __init__(self, project: _Optional[str] = ..., path: _Optional[str] = ..., import_labels: _Optional[bool] = ...) -> None: ...
+
+class LoadDatasetResponse(_message.Message):
+    __slots__ = ("added", "labeled", "pool_size")
+    ADDED_FIELD_NUMBER: _ClassVar[int]
+    LABELED_FIELD_NUMBER: _ClassVar[int]
+    POOL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    added: int
+    labeled: int
+    pool_size: int
+    def __init__(self, added: _Optional[int] = ..., labeled: _Optional[int] = ..., pool_size: _Optional[int] = ...) -> None: ...
+
+class NextSampleRequest(_message.Message):
+    __slots__ = ("project", "count", "strategy", "annotator", "lease_seconds", "seed")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATOR_FIELD_NUMBER: _ClassVar[int]
+    LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    count: int
+    strategy: Strategy
+    annotator: str
+    lease_seconds: float
+    seed: int
+    def __init__(self, project: _Optional[str] = ..., count: _Optional[int] = ..., strategy: _Optional[_Union[Strategy, str]] = ..., annotator: _Optional[str] = ..., lease_seconds: _Optional[float] = ..., seed: _Optional[int] = ...) -> None: ...
+
+class ScoreBreakdown(_message.Message):
+    __slots__ = ("score", "uncertainty", "density", "diversity", "uncertainty_term", "density_term", "diversity_term")
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    UNCERTAINTY_FIELD_NUMBER: _ClassVar[int]
+    DENSITY_FIELD_NUMBER: _ClassVar[int]
+    DIVERSITY_FIELD_NUMBER: _ClassVar[int]
+    UNCERTAINTY_TERM_FIELD_NUMBER: _ClassVar[int]
+    DENSITY_TERM_FIELD_NUMBER: _ClassVar[int]
+    DIVERSITY_TERM_FIELD_NUMBER: _ClassVar[int]
+    score: float
+    uncertainty: float
+    density: float
+    diversity: float
+    uncertainty_term: float
+    density_term: float
+    diversity_term: float
+    def __init__(self, score: _Optional[float] = ..., uncertainty: _Optional[float] = ..., density: _Optional[float] = ..., diversity: _Optional[float] = ..., uncertainty_term: _Optional[float] = ..., density_term: _Optional[float] = ..., diversity_term: _Optional[float] = ...) -> None: ...
+
+class Sample(_message.Message):
+    __slots__ = ("id", "metadata", "predicted_label", "probabilities", "score", "lease_expires_at")
+    class ProbabilitiesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    PREDICTED_LABEL_FIELD_NUMBER: _ClassVar[int]
+    PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    LEASE_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    metadata: _struct_pb2.Struct
+    predicted_label: str
+    probabilities: _containers.ScalarMap[str, float]
+    score: ScoreBreakdown
+    lease_expires_at: float
+    def __init__(self, id: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., predicted_label: _Optional[str] = ..., probabilities: _Optional[_Mapping[str, float]] = ..., score: _Optional[_Union[ScoreBreakdown, _Mapping]] = ..., lease_expires_at: _Optional[float] = ...) -> None: ...
+
+class NextSampleResponse(_message.Message):
+    __slots__ = ("samples",)
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    samples: _containers.RepeatedCompositeFieldContainer[Sample]
+    def __init__(self, samples: _Optional[_Iterable[_Union[Sample, _Mapping]]] = ...) -> None: ...
+
+class LabelAssignment(_message.Message):
+    __slots__ = ("id", "label")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    label: str
+    def __init__(self, id: _Optional[str] = ..., label: _Optional[str] = ...) -> None: ...
+
+class SubmitLabelRequest(_message.Message):
+    __slots__ = ("project", "id", "label", "annotator")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATOR_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    id: str
+    label: str
+    annotator: str
+    def __init__(self, project: _Optional[str] = ..., id: _Optional[str] = ..., label: _Optional[str] = ..., annotator: _Optional[str] = ...) -> None: ...
+
+class SubmitLabelResponse(_message.Message):
+    __slots__ = ("labeled_count",)
+    LABELED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    labeled_count: int
+    def __init__(self, labeled_count: _Optional[int] = ...) -> None: ...
+
+class SubmitLabelsRequest(_message.Message):
+    __slots__ = ("project", "labels", "annotator")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATOR_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    labels: _containers.RepeatedCompositeFieldContainer[LabelAssignment]
+    annotator: str
+    def __init__(self, project: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[LabelAssignment, _Mapping]]] = ..., annotator: _Optional[str] = ...) -> None: ...
+
+class SubmitLabelsResponse(_message.Message):
+    __slots__ = ("labeled_count",)
+    LABELED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    labeled_count: int
+    def __init__(self, labeled_count: _Optional[int] = ...) -> None: ...
+
+class RemoveLabelsRequest(_message.Message):
+    __slots__ = ("project", "ids")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, project: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RemoveLabelsResponse(_message.Message):
+    __slots__ = ("labeled_count",)
+    LABELED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    labeled_count: int
+    def __init__(self, labeled_count: _Optional[int] = ...) -> None: ...
+
+class ReleaseItemsRequest(_message.Message):
+    __slots__ = ("project", "ids")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, project: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ReleaseItemsResponse(_message.Message):
+    __slots__ = ("released",)
+    RELEASED_FIELD_NUMBER: _ClassVar[int]
+    released: int
+    def __init__(self, released: _Optional[int] = ...) -> None: ...
+
+class PredictRequest(_message.Message):
+    __slots__ = ("project", "ids", "vectors")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    vectors: Vectors
+    def __init__(self, project: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ...) -> None: ...
+
+class Neighbor(_message.Message):
+    __slots__ = ("id", "similarity", "label")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SIMILARITY_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    similarity: float
+    label: str
+    def __init__(self, id: _Optional[str] = ..., similarity: _Optional[float] = ..., label: _Optional[str] = ...) -> None: ...
+
+class Prediction(_message.Message):
+    __slots__ = ("id", "label", "probabilities", "neighbors")
+    class ProbabilitiesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
+    NEIGHBORS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    label: str
+    probabilities: _containers.ScalarMap[str, float]
+    neighbors: _containers.RepeatedCompositeFieldContainer[Neighbor]
+    def __init__(self, id: _Optional[str] = ..., label: _Optional[str] = ..., probabilities: _Optional[_Mapping[str, float]] = ..., neighbors: _Optional[_Iterable[_Union[Neighbor, _Mapping]]] = ...) -> None: ...
+
+class PredictResponse(_message.Message):
+    __slots__ = ("predictions",)
+    PREDICTIONS_FIELD_NUMBER: _ClassVar[int]
+    predictions: _containers.RepeatedCompositeFieldContainer[Prediction]
+    def __init__(self, predictions: _Optional[_Iterable[_Union[Prediction, _Mapping]]] = ...) -> None: ...
+
+class ExportLabelsRequest(_message.Message):
+    __slots__ = ("project",)
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    def __init__(self, project: _Optional[str] = ...) -> None: ...
+
+class ExportLabelsResponse(_message.Message):
+    __slots__ = ("labels",)
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    labels: _containers.RepeatedCompositeFieldContainer[LabelAssignment]
+    def __init__(self, labels: _Optional[_Iterable[_Union[LabelAssignment, _Mapping]]] = ...) -> None: ...
