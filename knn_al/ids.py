@@ -1,0 +1,77 @@
+"""A compact id → row index for pools of millions of items.
+
+A Python dict of a million string ids costs ~150 bytes an item, more than every other
+per-item table together. Ids are kept instead as one fixed-width bytes array plus its
+sort order (``len(id) + 4`` bytes an item), and looked up by binary search.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from knn_al.errors import DuplicateItemError, InvalidInputError, UnknownItemError
+
+
+def _encode(ids: Sequence[str]) -> np.ndarray:
+    encoded = []
+    for position, item_id in enumerate(ids):
+        if not isinstance(item_id, str) or not item_id:
+            raise InvalidInputError(f"item id at position {position} must be a non-empty string, got {item_id!r}")
+        raw = item_id.encode("utf-8")
+        if b"\x00" in raw:
+            raise InvalidInputError(f"item id {item_id!r} contains a NUL character")
+        encoded.append(raw)
+    return np.array(encoded, dtype=bytes) if encoded else np.empty(0, dtype="S1")
+
+
+class IdIndex:
+    """Maps string ids to consecutive row numbers in insertion order."""
+
+    def __init__(self) -> None:
+        self.ids_ = np.empty(0, dtype="S1")
+        self.order_ = np.empty(0, dtype=np.int32)
+
+    def __len__(self) -> int:
+        return len(self.ids_)
+
+    def check_new(self, ids: Sequence[str]) -> np.ndarray:
+        """Validate ``ids`` as additions (unique, not present yet); return them encoded."""
+        encoded = _encode(ids)
+        if len(encoded) == 0:
+            return encoded
+        uniq, first, counts = np.unique(encoded, return_index=True, return_counts=True)
+        if (counts > 1).any():
+            dup = uniq[counts > 1][0].decode()
+            raise DuplicateItemError(f"item id {dup!r} appears more than once in the batch")
+        found = self._find(encoded)
+        if (found >= 0).any():
+            dup = encoded[found >= 0][0].decode()
+            raise DuplicateItemError(f"item id {dup!r} is already in the pool")
+        return encoded
+
+    def extend(self, encoded: np.ndarray) -> None:
+        """Append ids already validated by :meth:`check_new`."""
+        self.ids_ = np.concatenate([self.ids_, encoded])
+        self.order_ = np.argsort(self.ids_, kind="stable").astype(np.int32)
+
+    def _find(self, encoded: np.ndarray) -> np.ndarray:
+        if len(self.ids_) == 0:
+            return np.full(len(encoded), -1, dtype=np.int64)
+        sorted_ids = self.ids_[self.order_]
+        pos = np.searchsorted(sorted_ids, encoded)
+        pos_clipped = np.minimum(pos, len(sorted_ids) - 1)
+        hit = sorted_ids[pos_clipped] == encoded
+        return np.where(hit, self.order_[pos_clipped], -1).astype(np.int64)
+
+    def rows(self, ids: Sequence[str]) -> np.ndarray:
+        """Rows of ``ids``; :class:`UnknownItemError` names the first unknown id."""
+        encoded = _encode(ids)
+        rows = self._find(encoded)
+        if (rows < 0).any():
+            missing = encoded[rows < 0][0].decode()
+            raise UnknownItemError(f"unknown item id {missing!r}")
+        return rows
+
+    def ids(self, rows: np.ndarray | Sequence[int]) -> list[str]:
+        return [raw.decode("utf-8") for raw in self.ids_[np.asarray(rows, dtype=np.int64)]]

@@ -1,0 +1,98 @@
+"""Per pool item: its k most similar labeled items, kept up to date label by label.
+
+This table is what makes picks and predictions cheap. Column 0 holds each item's
+highest similarity to any labeled item, which is also what diversity needs, so one
+table serves the classifier and the diversity term.
+
+Rows are sorted by similarity, descending; ties keep the lower slot first (slots are
+numbered in the order labels arrive, so a new slot goes after equal older ones).
+Empty cells hold similarity -inf and slot -1.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+#: Rows per block in a pass over the pool: keeps the similarity block in cache-sized pieces.
+BLOCK_ROWS = 65_536
+
+
+class NeighborTables:
+    """The k nearest labeled slots of every pool row."""
+
+    def __init__(self, *, k: int) -> None:
+        self.k = k
+        self.sim_ = np.empty((0, k), dtype=np.float32)
+        self.slot_ = np.empty((0, k), dtype=np.int32)
+
+    def __len__(self) -> int:
+        return len(self.sim_)
+
+    def grow(self, n_new: int) -> None:
+        """Append ``n_new`` empty rows (for items just added to the pool)."""
+        self.sim_ = np.concatenate([self.sim_, np.full((n_new, self.k), -np.inf, dtype=np.float32)])
+        self.slot_ = np.concatenate([self.slot_, np.full((n_new, self.k), -1, dtype=np.int32)])
+
+    def insert(self, pool: np.ndarray, vectors: np.ndarray, slots: np.ndarray) -> None:
+        """Offer new labeled ``vectors`` (numbered ``slots``, ascending) to every pool row.
+
+        One pass over the pool: a GEMM of each row block against the batch, then each
+        column updates only the rows whose k-th best it beats.
+        """
+        vt = np.ascontiguousarray(vectors.T)
+        for start in range(0, len(pool), BLOCK_ROWS):
+            stop = min(start + BLOCK_ROWS, len(pool))
+            block_sims = pool[start:stop] @ vt
+            for column, slot in enumerate(slots):
+                self._insert_column(start, block_sims[:, column], int(slot))
+
+    def insert_rows(self, rows: np.ndarray, sims: np.ndarray, slots: np.ndarray) -> None:
+        """Offer labeled ``slots`` to selected ``rows`` given their precomputed similarities."""
+        for column, slot in enumerate(slots):
+            s = sims[:, column]
+            beats = s > self.sim_[rows, -1]
+            if beats.any():
+                self._place(rows[beats], s[beats], int(slot))
+
+    def _insert_column(self, start: int, sims: np.ndarray, slot: int) -> None:
+        beats = np.flatnonzero(sims > self.sim_[start : start + len(sims), -1])
+        if len(beats):
+            self._place(beats + start, sims[beats], slot)
+
+    def _place(self, rows: np.ndarray, sims: np.ndarray, slot: int) -> None:
+        old_sim = self.sim_[rows]
+        old_slot = self.slot_[rows]
+        # Insert after every entry at least as similar: ties keep older slots first.
+        pos = (old_sim >= sims[:, None]).sum(axis=1)
+        # Shift every entry at or after the insertion point one column right; the last falls off.
+        keep = np.arange(self.k)[None, :] < pos[:, None]
+        new_sim = np.where(keep, old_sim, np.roll(old_sim, 1, axis=1))
+        new_slot = np.where(keep, old_slot, np.roll(old_slot, 1, axis=1))
+        # Callers pass only rows whose k-th entry is beaten, so pos < k.
+        every = np.arange(len(rows))
+        new_sim[every, pos] = sims
+        new_slot[every, pos] = slot
+        self.sim_[rows] = new_sim
+        self.slot_[rows] = new_slot
+
+    def rows_referencing(self, slots: np.ndarray) -> np.ndarray:
+        """Rows whose table holds any of ``slots``."""
+        hits = np.zeros(len(self.slot_), dtype=bool)
+        for start in range(0, len(self.slot_), BLOCK_ROWS):
+            block = self.slot_[start : start + BLOCK_ROWS]
+            hits[start : start + len(block)] = np.isin(block, slots).any(axis=1)
+        return np.flatnonzero(hits)
+
+    def recompute(self, rows: np.ndarray, pool: np.ndarray, labeled: np.ndarray, slots: np.ndarray) -> None:
+        """Rebuild ``rows`` from scratch against the ``labeled`` vectors numbered ``slots`` (ascending)."""
+        self.sim_[rows] = -np.inf
+        self.slot_[rows] = -1
+        if len(slots) == 0:
+            return
+        take = min(self.k, len(slots))
+        for start in range(0, len(rows), BLOCK_ROWS):
+            chunk = rows[start : start + BLOCK_ROWS]
+            sims = pool[chunk] @ labeled.T
+            # Stable sort on -sim: equal similarities keep ascending slot order.
+            order = np.argsort(-sims, axis=1, kind="stable")[:, :take]
+            self.sim_[chunk, :take] = np.take_along_axis(sims, order, axis=1)
+            self.slot_[chunk, :take] = slots[order]

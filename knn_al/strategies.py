@@ -1,0 +1,202 @@
+"""Query strategies: given the current candidates, which to hand out next.
+
+A strategy is one method, :meth:`QueryStrategy.query`, that returns the chosen
+candidate positions with the per-term breakdown of each choice. Strategies see only
+the per-candidate tables the learner prepared (probabilities, density, diversity) and
+fetch vectors just for the handful of items a greedy batch must compare.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from knn_al.errors import InvalidInputError
+from knn_al.uncertainty import get_measure
+
+DEFAULT_STRATEGY = "uncertainty_density_diversity"
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """What a strategy may look at. Arrays are aligned with ``rows`` (ascending pool rows)."""
+
+    rows: np.ndarray
+    proba: np.ndarray
+    density: np.ndarray
+    #: 1 − max similarity to any labeled item (2 when nothing is labeled).
+    diversity: np.ndarray
+    #: Vectors of the items currently handed out (they lower their neighbours' diversity).
+    handed_out_vectors: np.ndarray
+    #: Unit vectors of the given pool rows.
+    vectors: Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Chosen candidate positions, best first, with the terms that chose them."""
+
+    positions: np.ndarray
+    score: np.ndarray
+    uncertainty: np.ndarray
+    density: np.ndarray
+    diversity: np.ndarray
+    uncertainty_term: np.ndarray
+    density_term: np.ndarray
+    diversity_term: np.ndarray
+
+
+def ecdf(values: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """Empirical CDF: the fraction of ``reference`` (default: ``values``) that is ≤ each value.
+
+    ≤ rather than < keeps every term in (0, 1], so a term that is the same for every
+    candidate (uncertainty before any label) multiplies the score by 1 and drops out,
+    instead of zeroing it.
+    """
+    ref = np.sort(values if reference is None else reference)
+    return (np.searchsorted(ref, values, side="right") / max(len(ref), 1)).astype(np.float64)
+
+
+class QueryStrategy(ABC):
+    """Chooses ``count`` candidates to hand out."""
+
+    name: str
+
+    @abstractmethod
+    def query(self, candidates: Candidates, count: int, rng: np.random.Generator) -> Selection:
+        """Return the chosen positions into ``candidates.rows``, best first."""
+
+
+def _selection(c: Candidates, positions: np.ndarray, score: np.ndarray, uncertainty: np.ndarray,
+               diversity: np.ndarray | None = None, diversity_term: np.ndarray | None = None) -> Selection:
+    """Breakdown of ``positions``; ``diversity``/``diversity_term``: their values at pick time."""
+    return Selection(
+        positions=positions,
+        score=score,
+        uncertainty=uncertainty[positions],
+        density=c.density[positions],
+        diversity=c.diversity[positions] if diversity is None else diversity,
+        uncertainty_term=ecdf(uncertainty[positions], uncertainty),
+        density_term=ecdf(c.density[positions], c.density),
+        diversity_term=ecdf(c.diversity[positions], c.diversity) if diversity_term is None else diversity_term,
+    )
+
+
+class RandomSampling(QueryStrategy):
+    """Uniformly random candidates: the baseline every strategy must beat."""
+
+    name = "random"
+
+    def __init__(self, *, measure: str = "margin") -> None:
+        self.measure = get_measure(measure)
+
+    def query(self, candidates: Candidates, count: int, rng: np.random.Generator) -> Selection:
+        positions = rng.choice(len(candidates.rows), size=count, replace=False)
+        u = self.measure(candidates.proba)
+        return _selection(candidates, positions, np.zeros(count), u)
+
+
+class UncertaintySampling(QueryStrategy):
+    """The ``count`` most uncertain candidates; ties (e.g. before any label) broken at random."""
+
+    def __init__(self, *, measure: str) -> None:
+        self.name = measure
+        self.measure = get_measure(measure)
+
+    def query(self, candidates: Candidates, count: int, rng: np.random.Generator) -> Selection:
+        u = self.measure(candidates.proba)
+        order = np.lexsort((rng.random(len(u)), -u))
+        positions = order[:count]
+        return _selection(candidates, positions, u[positions].astype(np.float64), u)
+
+
+class UncertaintyDensityDiversity(QueryStrategy):
+    """S = U^a · I^b · D^c, picked greedily.
+
+    U and I are empirical CDFs over the candidates, which makes the terms comparable
+    whatever their scales. D starts as the ECDF of diversity with respect to labeled
+    items; items handed out (by earlier leases, or earlier in this batch) then scale
+    each neighbour's D by the share of its diversity that remains, d_H / d_L. (Re-ranking
+    against the handed-out set instead would collapse before the first label, when every
+    candidate has the same d_L and any reduction ranks below them all.)
+
+    Handed-out items only ever lower a score, so the greedy pass need only look at a
+    shortlist of the best initial scores: once the best adjusted score in the shortlist
+    beats the best initial score outside it, no outsider can win, and the result is
+    exactly what a pass over every candidate would give.
+    """
+
+    name = DEFAULT_STRATEGY
+
+    def __init__(self, *, measure: str = "margin", exponents: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> None:
+        if len(exponents) != 3 or any(not np.isfinite(e) or e < 0 for e in exponents):
+            raise InvalidInputError(f"exponents must be three finite numbers ≥ 0, got {exponents!r}")
+        self.measure = get_measure(measure)
+        self.exponents = tuple(float(e) for e in exponents)
+
+    def query(self, candidates: Candidates, count: int, rng: np.random.Generator) -> Selection:
+        c = candidates
+        a, b, g = self.exponents
+        u = self.measure(c.proba)
+        ui = ecdf(u) ** a * ecdf(c.density) ** b
+        d_rank = ecdf(c.diversity)
+        score = ui * d_rank**g
+        # Best first; equal scores keep the lower position first, like argmax.
+        order = np.argsort(-score, kind="stable")
+        n = len(score)
+        size = min(n, max(4 * count, count + 64))
+        while True:
+            shortlist = order[:size]
+            outside_best = score[order[size]] if size < n else -np.inf
+            result = self._greedy(c, shortlist, ui[shortlist], d_rank[shortlist], count, outside_best)
+            if result is not None:
+                positions, picked_score, picked_div, picked_term = result
+                return _selection(c, positions, picked_score, u, picked_div, picked_term)
+            size = min(n, 2 * size)
+
+    def _greedy(self, c: Candidates, shortlist: np.ndarray, ui: np.ndarray, d_rank: np.ndarray, count: int,
+                outside_best: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        g = self.exponents[2]
+        vecs = c.vectors(c.rows[shortlist])
+        d_labeled = c.diversity[shortlist]
+        diversity = d_labeled.copy()
+        if len(c.handed_out_vectors):
+            diversity = np.minimum(diversity, 1.0 - (vecs @ c.handed_out_vectors.T).max(axis=1))
+        available = np.ones(len(shortlist), dtype=bool)
+        picks, picked_score, picked_div, picked_term = [], [], [], []
+        for _ in range(count):
+            # A duplicate of a labeled item has d_L = 0 and the lowest rank already.
+            remaining = np.divide(diversity, d_labeled, out=np.ones_like(diversity), where=d_labeled > 0)
+            term = d_rank * np.clip(remaining, 0.0, 1.0)
+            adjusted = np.where(available, ui * term**g, -np.inf)
+            best = adjusted.max()
+            if best <= outside_best:
+                return None  # an item outside the shortlist might do as well: widen it
+            # Among equal scores take the lowest candidate position, as a full argmax would.
+            tied = np.flatnonzero(adjusted == best)
+            j = int(tied[np.argmin(shortlist[tied])])
+            picks.append(shortlist[j])
+            picked_score.append(best)
+            picked_div.append(diversity[j])
+            picked_term.append(term[j])
+            available[j] = False
+            diversity = np.minimum(diversity, 1.0 - vecs @ vecs[j])
+        return (np.array(picks, dtype=np.int64), np.array(picked_score),
+                np.array(picked_div), np.array(picked_term))
+
+
+STRATEGY_NAMES = ("random", "least_confidence", "margin", "entropy", DEFAULT_STRATEGY)
+
+
+def make_strategy(name: str, *, measure: str = "margin",
+                  exponents: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> QueryStrategy:
+    """The strategy called ``name``; ``measure`` is the uncertainty the combined score uses."""
+    if name == "random":
+        return RandomSampling(measure=measure)
+    if name in ("least_confidence", "margin", "entropy"):
+        return UncertaintySampling(measure=name)
+    if name == DEFAULT_STRATEGY:
+        return UncertaintyDensityDiversity(measure=measure, exponents=exponents)
+    raise InvalidInputError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGY_NAMES)}")

@@ -1,0 +1,187 @@
+"""Behaviour of the learner that users rely on, beyond the property tests."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from knn_al.density import knn_density
+from knn_al.errors import (DuplicateItemError, InvalidInputError, StateError, UnknownItemError,
+                           UnknownLabelError)
+from knn_al.learner import Learner
+
+
+def clustered(n_per: int, centers: int, dim: int, *, spread: float = 0.3, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    c = rng.standard_normal((centers, dim))
+    truth = np.repeat(np.arange(centers), n_per)
+    x = c[truth] + spread * rng.standard_normal((len(truth), dim))
+    return x.astype(np.float32), truth
+
+
+def make(n_per=25, centers=4, dim=16, **kw) -> tuple[Learner, list[str], np.ndarray]:
+    x, truth = clustered(n_per, centers, dim)
+    learner = Learner(dimension=dim, **kw)
+    ids = [f"x{i}" for i in range(len(x))]
+    learner.add_items(ids, x)
+    return learner, ids, truth
+
+
+def snapshot(learner: Learner):
+    arrays = (learner.tables_.sim_, learner.tables_.slot_, learner.status_, learner.row_slot_,
+              learner.slot_row_, learner.slot_class_, learner.density_, learner.vectors_)
+    return ([a.copy() for a in arrays], list(learner.classes_), learner.n_items, set(learner.handed_out_),
+            learner.n_slots_, learner.labels())
+
+
+def assert_unchanged(learner: Learner, before) -> None:
+    after = snapshot(learner)
+    for a, b in zip(before[0], after[0]):
+        np.testing.assert_array_equal(a, b)
+    assert before[1:] == after[1:]
+
+
+def test_cold_start_first_pick_is_the_densest_item():
+    learner, ids, _ = make()
+    pick = learner.select(1)[0]
+    assert pick.row == int(np.argmax(learner.density_))
+    # No labels: uncertainty and diversity are the same for everyone and drop out.
+    assert pick.uncertainty_term == 1.0 and pick.diversity_term == 1.0
+    assert pick.score == pytest.approx(pick.density_term)
+
+
+def test_cold_start_batch_spreads_over_the_clusters():
+    learner, ids, truth = make(n_per=50, centers=4)
+    picks = learner.select(4)
+    assert sorted(truth[[p.row for p in picks]]) == [0, 1, 2, 3]
+
+
+def test_handed_out_items_push_later_picks_away():
+    learner, ids, truth = make(n_per=50, centers=4)
+    first = learner.select(1, seed=0)[0]
+    learner.hand_out([first.id])
+    second = learner.select(1, seed=0)[0]
+    assert truth[second.row] != truth[first.row]
+    assert second.diversity_term < 1.0
+
+
+def test_a_label_changes_predictions_at_once_and_new_classes_can_appear_any_time():
+    learner, ids, truth = make()
+    learner.label([ids[0]], ["alpha"])
+    assert learner.classes_ == ["alpha"]
+    learner.label([ids[30]], ["beta"])
+    same_cluster_as_30 = ids[31]
+    assert truth[31] == truth[30]
+    proba = learner.predict_proba([same_cluster_as_30])[0]
+    assert learner.classes_[int(np.argmax(proba))] == "beta"
+    learner.label([ids[60]], ["gamma"])
+    assert learner.predict_proba([ids[0]]).shape == (1, 3)
+
+
+def test_relabel_and_unlabel_update_predictions():
+    learner, ids, _ = make(k=3)
+    learner.label(ids[:3], ["a", "a", "a"])
+    assert learner.predict_proba([ids[3]])[0].argmax() == 0
+    learner.label(ids[:3], ["b", "b", "b"])  # relabel all three
+    assert learner.classes_[learner.predict_proba([ids[3]])[0].argmax()] == "b"
+    assert learner.labels() == {ids[0]: "b", ids[1]: "b", ids[2]: "b"}
+    learner.unlabel(ids[:3])
+    assert learner.n_labeled == 0
+    # With no labels left, every known class is equally likely.
+    np.testing.assert_allclose(learner.predict_proba([ids[3]])[0], [0.5, 0.5])
+    assert {p.row for p in learner.select(100)} >= {0, 1, 2}
+
+
+def test_neighbors_explain_a_prediction():
+    learner, ids, _ = make(k=2)
+    learner.label([ids[0], ids[1], ids[50]], ["a", "a", "c"])
+    (explained,) = learner.neighbors([ids[2]])
+    assert [n.id for n in explained] == sorted([ids[0], ids[1]], key=lambda i: -float(
+        learner.vectors_[learner.rows([i])[0]] @ learner.vectors_[2]))
+    assert all(n.label == "a" for n in explained)
+    assert explained[0].similarity >= explained[1].similarity
+    (by_vector,) = learner.neighbors(vectors=learner.vectors_[2] * 5)  # any scale: normalised
+    assert [n.id for n in by_vector] == [n.id for n in explained]
+
+
+def test_items_added_after_labels_get_their_neighbours():
+    learner, ids, _ = make(dim=16)
+    learner.label(ids[:5], ["a"] * 5)
+    x, _ = clustered(5, 4, 16, seed=9)
+    learner.add_items([f"new{i}" for i in range(len(x))], x)
+    assert learner.n_items == 120
+    assert all(len(n) == 5 for n in learner.neighbors([f"new{i}" for i in range(len(x))]))
+
+
+def test_same_seed_same_picks_and_random_strategy_is_reproducible():
+    a, _, _ = make()
+    b, _, _ = make()
+    for learner in (a, b):
+        learner.label(["x0", "x40"], ["p", "q"])
+    for strategy in ("uncertainty_density_diversity", "random", "margin"):
+        assert [p.id for p in a.select(5, strategy=strategy, seed=11)] == \
+               [p.id for p in b.select(5, strategy=strategy, seed=11)]
+    assert [p.id for p in a.select(5, strategy="random", seed=1)] != [p.id for p in a.select(5, strategy="random", seed=2)]
+
+
+def test_large_pools_score_a_candidate_subset_of_available_items():
+    learner, ids, _ = make(n_per=250, centers=4, max_candidates=100)
+    learner.label(ids[:10], ["a"] * 10)
+    learner.hand_out(ids[10:20])
+    picks = learner.select(20, seed=5)
+    assert len(picks) == 20
+    assert not {p.row for p in picks} & set(range(20))
+    assert [p.id for p in picks] == [p.id for p in learner.select(20, seed=5)]
+    # Ranks are over the 100 candidates: every term is a multiple of 1/100.
+    assert all(abs(p.density_term * 100 - round(p.density_term * 100)) < 1e-9 for p in picks)
+
+
+def test_approximate_density_agrees_with_exact():
+    x, _ = clustered(300, 8, 32, spread=0.5)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    exact = knn_density(x, neighbors=10, exact_limit=10_000)
+    approx = knn_density(x, neighbors=10, exact_limit=100)
+    assert np.corrcoef(exact, approx)[0, 1] > 0.98
+    assert np.abs(exact - approx).mean() < 0.01
+    # An approximate search can only miss neighbours, never find better ones.
+    assert (approx <= exact + 1e-5).all()
+
+
+def test_outliers_have_low_density_and_are_not_picked_first():
+    x, _ = clustered(50, 2, 16)
+    outlier = -x.mean(axis=0, keepdims=True)  # far from both clusters
+    learner = Learner(dimension=16)
+    learner.add_items([f"c{i}" for i in range(100)] + ["outlier"], np.concatenate([x, outlier]))
+    assert learner.density_[-1] == learner.density_.min()
+    assert "outlier" not in [p.id for p in learner.select(2)]
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda l: l.add_items(["n1"], np.ones((1, 15))), InvalidInputError, "dimension 15, this pool expects 16"),
+    (lambda l: l.add_items(["n1", "n2"], np.array([[1.0] * 16, [np.nan] * 16])), InvalidInputError, "row 1 contains NaN"),
+    (lambda l: l.add_items(["n1"], np.zeros((1, 16))), InvalidInputError, "row 0 is all zeros"),
+    (lambda l: l.add_items(["n1", "n1"], np.ones((2, 16))), DuplicateItemError, "'n1' appears more than once"),
+    (lambda l: l.add_items(["x5"], np.ones((1, 16))), DuplicateItemError, "'x5' is already in the pool"),
+    (lambda l: l.add_items([], np.ones((0, 16))), InvalidInputError, "empty"),
+    (lambda l: l.add_items(["a", "b"], np.ones((1, 16))), InvalidInputError, "2 ids but 1 vectors"),
+    (lambda l: l.label(["x1", "nope"], ["a", "b"]), UnknownItemError, "unknown item id 'nope'"),
+    (lambda l: l.label(["x1", "x2"], ["a", "zebra"]), UnknownLabelError, "'zebra' .* not in the project's label set"),
+    (lambda l: l.label(["x1", "x1"], ["a", "b"]), InvalidInputError, "'x1' appears more than once"),
+    (lambda l: l.label(["x1"], [""]), InvalidInputError, "label at position 0"),
+    (lambda l: l.label([], []), InvalidInputError, "empty"),
+    (lambda l: l.unlabel(["x3"]), StateError, "'x3' has no label"),
+    (lambda l: l.hand_out(["x0"]), StateError, "'x0' is labeled"),
+    (lambda l: l.hand_out(["x9"]), StateError, "'x9' is already handed out"),
+    (lambda l: l.release(["x3"]), StateError, "'x3' is not handed out"),
+    (lambda l: l.select(0), InvalidInputError, "count must be positive"),
+    (lambda l: l.select(1, strategy="best"), InvalidInputError, "unknown strategy 'best'"),
+    (lambda l: l.select(1, exponents=(1, -1, 1)), InvalidInputError, "exponents"),
+    (lambda l: l.predict_proba_vectors(np.full((1, 16), np.inf)), InvalidInputError, "NaN or inf"),
+])
+def test_bad_input_raises_a_clear_error_and_changes_nothing(call, error, message):
+    learner, ids, _ = make(classes=["a", "b"])
+    learner.label(["x0"], ["a"])
+    learner.hand_out(["x9"])
+    before = snapshot(learner)
+    with pytest.raises(error, match=message):
+        call(learner)
+    assert_unchanged(learner, before)

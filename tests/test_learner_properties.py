@@ -1,0 +1,132 @@
+"""Property tests: after any sequence of operations, the incremental learner agrees
+with a from-scratch brute-force recomputation (tests/reference.py)."""
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from knn_al.learner import Learner
+from knn_al.vectors import as_unit_vectors
+from tests.reference import Reference, uncertainty
+
+CLASSES = ["cat", "dog", "owl"]
+DIM = 6
+
+
+class LearnerMachine(RuleBasedStateMachine):
+    @initialize(seed=st.integers(0, 2**16), n=st.integers(8, 40), k=st.integers(1, 5), m=st.integers(1, 6))
+    def build(self, seed: int, n: int, k: int, m: int) -> None:
+        rng = np.random.default_rng(seed)
+        # Clustered points, so neighbourhoods and labels are not pure noise.
+        centers = rng.standard_normal((3, DIM))
+        raw = centers[rng.integers(0, 3, n)] + 0.6 * rng.standard_normal((n, DIM))
+        self.rng = rng
+        self.learner = Learner(dimension=DIM, k=k, smoothing=0.3, density_neighbors=m)
+        self.ids = [f"item-{i}" for i in range(n)]
+        self.learner.add_items(self.ids, raw)
+        self.ref = Reference(vectors=as_unit_vectors(raw, dimension=DIM), k=k, smoothing=0.3, m=m)
+
+    def _rows(self, state: str) -> list[int]:
+        labeled = {r for r, _ in self.ref.labeled}
+        if state == "labeled":
+            return sorted(labeled)
+        if state == "handed_out":
+            return sorted(self.ref.handed_out)
+        return [r for r in range(len(self.ids)) if r not in labeled and r not in self.ref.handed_out]
+
+    @rule(data=st.data(), size=st.integers(1, 5))
+    def label_batch(self, data, size: int) -> None:
+        rows = data.draw(st.lists(st.integers(0, len(self.ids) - 1), min_size=1, max_size=size, unique=True))
+        names = data.draw(st.lists(st.sampled_from(CLASSES), min_size=len(rows), max_size=len(rows)))
+        self.learner.label([self.ids[r] for r in rows], names)
+        for r, name in zip(rows, names):
+            self.ref.label(r, name)
+
+    @precondition(lambda self: len(self.ref.labeled) > 0)
+    @rule(data=st.data())
+    def unlabel(self, data) -> None:
+        rows = data.draw(st.lists(st.sampled_from(self._rows("labeled")), min_size=1, max_size=3, unique=True))
+        self.learner.unlabel([self.ids[r] for r in rows])
+        for r in rows:
+            self.ref.unlabel(r)
+
+    @rule(data=st.data())
+    def hand_out(self, data) -> None:
+        free = self._rows("available")
+        if free:
+            r = data.draw(st.sampled_from(free))
+            self.learner.hand_out([self.ids[r]])
+            self.ref.handed_out.add(r)
+
+    @precondition(lambda self: len(self.ref.handed_out) > 0)
+    @rule(data=st.data())
+    def release(self, data) -> None:
+        r = data.draw(st.sampled_from(self._rows("handed_out")))
+        self.learner.release([self.ids[r]])
+        self.ref.handed_out.discard(r)
+
+    @invariant()
+    def probabilities_match(self) -> None:
+        assert self.learner.classes_ == self.ref.classes
+        expected = self.ref.proba(self.ref.vectors)
+        np.testing.assert_allclose(self.learner.predict_proba(self.ids), expected, atol=1e-5)
+        # Arbitrary vectors go through the labeled index rather than the tables.
+        queries = self.rng.standard_normal((3, DIM))
+        np.testing.assert_allclose(self.learner.predict_proba_vectors(queries),
+                                   self.ref.proba(as_unit_vectors(queries, dimension=DIM)), atol=1e-5)
+
+    @invariant()
+    def neighbors_and_diversity_match(self) -> None:
+        sims, names = self.ref.neighbors(self.ref.vectors)
+        got = self.learner.neighbors(self.ids)
+        for row_sims, row_names, row_got in zip(sims, names, got):
+            np.testing.assert_allclose([n.similarity for n in row_got], row_sims, atol=1e-5)
+            assert {n.label for n in row_got} <= set(row_names) | set()
+        rows = np.arange(len(self.ids))
+        np.testing.assert_allclose(1 - np.maximum(self.learner.tables_.sim_[:, 0], -1),
+                                   self.ref.diversity_labeled(rows), atol=1e-5)
+
+    @invariant()
+    def density_matches(self) -> None:
+        np.testing.assert_allclose(self.learner.density_, self.ref.density(), atol=1e-5)
+
+    @invariant()
+    def combined_picks_are_the_greedy_optimum(self) -> None:
+        count = 3
+        picks = self.learner.select(count, seed=7)
+        expected_n = min(count, len(self.ref.candidates()))
+        assert len(picks) == expected_n
+        taken: list[int] = []
+        for pick in picks:
+            rows, score = self.ref.combined_scores(taken)
+            best = score.max()
+            got = score[np.flatnonzero(rows == pick.row)[0]]
+            # The best pick, up to float32 rounding of the similarities (ties may fall either way).
+            assert got >= best - 1e-6, (pick, got, best)
+            np.testing.assert_allclose(pick.score, got, rtol=0, atol=1e-6)
+            taken.append(pick.row)
+
+    @invariant()
+    def uncertainty_picks_are_the_most_uncertain(self) -> None:
+        rows = self.ref.candidates()
+        if len(rows) == 0:
+            return
+        for measure in ("least_confidence", "margin", "entropy"):
+            u = uncertainty(self.ref.proba(self.ref.vectors[rows]), measure)
+            picks = self.learner.select(2, strategy=measure, seed=1)
+            np.testing.assert_allclose([p.uncertainty for p in picks], np.sort(u)[::-1][: len(picks)], atol=1e-6)
+
+    @invariant()
+    def picks_never_return_labeled_or_handed_out_items(self) -> None:
+        available = set(self._rows("available"))
+        for strategy in ("random", "entropy", "uncertainty_density_diversity"):
+            picks = self.learner.select(5, strategy=strategy, seed=3)
+            assert {p.row for p in picks} <= available
+            assert len({p.row for p in picks}) == len(picks)
+
+
+TestLearnerMachine = LearnerMachine.TestCase
+TestLearnerMachine.settings = settings(max_examples=200, stateful_step_count=12, deadline=None,
+                                       suppress_health_check=[HealthCheck.too_slow])

@@ -1,0 +1,54 @@
+"""Each uncertainty measure against values computed by hand."""
+import numpy as np
+import pytest
+
+from knn_al.errors import InvalidInputError
+from knn_al.strategies import ecdf
+from knn_al.uncertainty import entropy, get_measure, least_confidence, margin
+
+PROBA = np.array([[0.7, 0.2, 0.1], [1 / 3, 1 / 3, 1 / 3], [0.0, 1.0, 0.0]])
+
+
+def test_least_confidence_by_hand():
+    np.testing.assert_allclose(least_confidence(PROBA), [0.3, 2 / 3, 0.0], atol=1e-7)
+
+
+def test_margin_by_hand():
+    # 1 − (p1 − p2): 1 − (0.7 − 0.2), 1 − 0, 1 − (1 − 0)
+    np.testing.assert_allclose(margin(PROBA), [0.5, 1.0, 0.0], atol=1e-7)
+
+
+def test_entropy_by_hand():
+    expected_first = -(0.7 * np.log(0.7) + 0.2 * np.log(0.2) + 0.1 * np.log(0.1))  # 0.8018
+    np.testing.assert_allclose(entropy(PROBA), [expected_first, np.log(3), 0.0], atol=1e-6)
+    assert abs(expected_first - 0.80182) < 1e-4
+
+
+def test_single_class_margin_treats_missing_second_as_zero():
+    np.testing.assert_allclose(margin(np.array([[0.8]])), [0.2], atol=1e-7)
+
+
+def test_no_known_class_is_maximally_uncertain_for_every_measure():
+    empty = np.empty((3, 0))
+    for measure in (least_confidence, margin, entropy):
+        np.testing.assert_array_equal(measure(empty), [1, 1, 1])
+
+
+def test_unknown_measure_is_rejected_with_the_choices():
+    with pytest.raises(InvalidInputError, match="least_confidence, margin, entropy"):
+        get_measure("variance")
+
+
+def test_ecdf_matches_direct_rank_counting():
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 20, size=200).astype(float)  # many ties on purpose
+    direct = np.array([(values <= v).mean() for v in values])
+    np.testing.assert_array_equal(ecdf(values), direct)
+
+
+def test_ecdf_product_matches_direct_ranks():
+    rng = np.random.default_rng(4)
+    u, i, d = rng.random((3, 300))
+    combined = ecdf(u) * ecdf(i) * ecdf(d)
+    direct = np.array([(u <= a).mean() * (i <= b).mean() * (d <= c).mean() for a, b, c in zip(u, i, d)])
+    np.testing.assert_allclose(combined, direct, rtol=0, atol=1e-15)
