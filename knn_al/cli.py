@@ -13,6 +13,7 @@ import sys
 
 COMMAND_MODULES = (
     "knn_al.embedding.command",
+    "knn_al.server.command",
 )
 
 

@@ -1,1 +1,1 @@
-X=1
+"""The knn-al gRPC service: servicer, auth, error mapping, server assembly and the `serve` command."""

@@ -1,0 +1,215 @@
+"""A typed, synchronous Python client of the knn_al.v1.ActiveLearning service.
+
+Numpy arrays in, dataclasses out. Every call has a deadline, is retried with backoff
+while the server is UNAVAILABLE (restarting, not yet listening), and raises
+:class:`ServiceError` carrying the gRPC status code and the server's message otherwise.
+Thread-safe: one client can be shared by many threads.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+import grpc
+import numpy as np
+from google.protobuf import json_format, struct_pb2
+
+from knn_al.client.types import Neighbor, Prediction, ProjectInfo, Sample, Score
+from knn_al.v1 import active_learning_pb2 as pb
+from knn_al.v1 import active_learning_pb2_grpc as pb_grpc
+
+T = TypeVar("T")
+#: Bytes of vectors per AddItems chunk: well under the default 4 MiB message limit.
+CHUNK_BYTES = 2 * 1024 * 1024
+
+
+class ServiceError(Exception):
+    """A call that failed: ``code`` is the gRPC status code, ``message`` the server's explanation."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(f"{code.name}: {message}")
+        self.code = code
+        self.message = message
+
+
+def _strategy(name: str | None) -> int:
+    return pb.STRATEGY_UNSPECIFIED if name is None else pb.Strategy.Value("STRATEGY_" + name.upper())
+
+
+def _vectors(vectors: np.ndarray) -> pb.Vectors:
+    x = np.ascontiguousarray(vectors, dtype="<f4")
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim != 2:
+        raise ValueError(f"vectors must be a 2-D array (items × dimension), got shape {x.shape}")
+    return pb.Vectors(count=x.shape[0], dimension=x.shape[1], data=x.tobytes())
+
+
+def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(value)
+    return message
+
+
+def _info(message: pb.ProjectInfo) -> ProjectInfo:
+    s = message.settings
+    return ProjectInfo(name=s.name, dimension=s.dimension, k=s.k,
+                       default_strategy=pb.Strategy.Name(s.default_strategy).removeprefix("STRATEGY_").lower(),
+                       labels=list(s.labels), lease_seconds=s.lease_seconds, pool_size=message.pool_size,
+                       labeled_count=message.labeled_count, leased_count=message.leased_count,
+                       label_counts=dict(message.label_counts))
+
+
+def _sample(message: pb.Sample) -> Sample:
+    sc = message.score
+    return Sample(id=message.id, metadata=json_format.MessageToDict(message.metadata),
+                  predicted_label=message.predicted_label, probabilities=dict(message.probabilities),
+                  score=Score(score=sc.score, uncertainty=sc.uncertainty, density=sc.density, diversity=sc.diversity,
+                              uncertainty_term=sc.uncertainty_term, density_term=sc.density_term,
+                              diversity_term=sc.diversity_term),
+                  lease_expires_at=message.lease_expires_at)
+
+
+def _prediction(message: pb.Prediction) -> Prediction:
+    return Prediction(id=message.id, label=message.label, probabilities=dict(message.probabilities),
+                      neighbors=[Neighbor(id=n.id, similarity=n.similarity, label=n.label) for n in message.neighbors])
+
+
+class Client:
+    """Connects to a knn-al server.
+
+    Parameters
+    ----------
+    address : ``host:port``.
+    token : bearer token, if the server requires one.
+    tls : None for plaintext; True for TLS with the system's root certificates; PEM bytes
+        of a root certificate to trust (e.g. a self-signed server certificate); or ready
+        ``grpc.ChannelCredentials``.
+    timeout : deadline of each attempt of a call, in seconds.
+    retries : further attempts of a call while the server is UNAVAILABLE, with
+        exponential backoff from ``backoff`` seconds.
+    """
+
+    def __init__(self, address: str, *, token: str | None = None,
+                 tls: bool | bytes | grpc.ChannelCredentials | None = None,
+                 timeout: float = 30.0, retries: int = 5, backoff: float = 0.1) -> None:
+        options = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
+        if tls is None or tls is False:
+            self._channel = grpc.insecure_channel(address, options=options)
+        else:
+            if isinstance(tls, grpc.ChannelCredentials):
+                credentials = tls
+            else:
+                credentials = grpc.ssl_channel_credentials(root_certificates=None if tls is True else tls)
+            self._channel = grpc.secure_channel(address, credentials, options=options)
+        self._stub = pb_grpc.ActiveLearningStub(self._channel)
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self.timeout, self.retries, self.backoff = timeout, retries, backoff
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: Callable[..., T], request: Any) -> T:
+        """Call ``method`` with a deadline, retrying while UNAVAILABLE. ``request`` may be a
+        zero-argument function returning a fresh request iterator (client streaming)."""
+        for attempt in range(self.retries + 1):
+            try:
+                return method(request() if callable(request) else request,
+                              timeout=self.timeout, metadata=self._metadata)
+            except grpc.RpcError as exc:
+                code = exc.code()
+                if code == grpc.StatusCode.UNAVAILABLE and attempt < self.retries:
+                    time.sleep(self.backoff * 2**attempt)
+                    continue
+                raise ServiceError(code, exc.details() or "") from None
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------- projects
+    def create_project(self, name: str, dimension: int, *, k: int = 0, default_strategy: str | None = None,
+                       labels: Sequence[str] = (), lease_seconds: float = 0.0) -> ProjectInfo:
+        """Create a project. ``k``/``lease_seconds`` 0 and ``default_strategy`` None take the
+        server's defaults; ``labels`` fixes the label set (empty: any label is accepted)."""
+        settings = pb.ProjectSettings(name=name, dimension=dimension, k=k, default_strategy=_strategy(default_strategy),
+                                      labels=list(labels), lease_seconds=lease_seconds)
+        return _info(self._call(self._stub.CreateProject, pb.CreateProjectRequest(settings=settings)).project)
+
+    def list_projects(self) -> list[ProjectInfo]:
+        return [_info(p) for p in self._call(self._stub.ListProjects, pb.ListProjectsRequest()).projects]
+
+    def get_project(self, name: str) -> ProjectInfo:
+        return _info(self._call(self._stub.GetProject, pb.GetProjectRequest(project=name)).project)
+
+    def delete_project(self, name: str) -> None:
+        self._call(self._stub.DeleteProject, pb.DeleteProjectRequest(project=name))
+
+    # ---------------------------------------------------------------- items
+    def add_items(self, project: str, ids: Sequence[str], vectors: np.ndarray,
+                  metadata: Sequence[Mapping[str, Any]] | None = None, *, chunk_rows: int | None = None) -> int:
+        """Stream items to the pool in chunks; they are added all at once. Returns the pool size."""
+        ids = list(ids)
+        x = np.ascontiguousarray(vectors, dtype="<f4")
+        if x.ndim != 2 or len(x) != len(ids):
+            raise ValueError(f"expected vectors of shape ({len(ids)}, dimension), got {x.shape}")
+        rows = chunk_rows or max(1, CHUNK_BYTES // max(1, x.shape[1] * 4))
+
+        def chunks() -> Iterator[pb.AddItemsRequest]:
+            for start in range(0, max(len(ids), 1), rows):
+                stop = start + rows
+                yield pb.AddItemsRequest(
+                    project=project, ids=ids[start:stop], vectors=_vectors(x[start:stop]),
+                    metadata=[_struct(m) for m in metadata[start:stop]] if metadata else [])
+
+        return self._call(self._stub.AddItems, chunks).pool_size
+
+    def load_dataset(self, project: str, path: str, *, import_labels: bool = False) -> tuple[int, int]:
+        """Add a dataset directory (a path on the server). Returns (items added, labels imported)."""
+        reply = self._call(self._stub.LoadDataset,
+                           pb.LoadDatasetRequest(project=project, path=str(path), import_labels=import_labels))
+        return reply.added, reply.labeled
+
+    # ------------------------------------------------------------- learning
+    def next_sample(self, project: str, count: int = 1, *, strategy: str | None = None, annotator: str = "",
+                    lease_seconds: float = 0.0, seed: int | None = None) -> list[Sample]:
+        """Lease up to ``count`` items to label next, best first."""
+        request = pb.NextSampleRequest(project=project, count=count, strategy=_strategy(strategy),
+                                       annotator=annotator, lease_seconds=lease_seconds, seed=seed)
+        return [_sample(s) for s in self._call(self._stub.NextSample, request).samples]
+
+    def submit_label(self, project: str, item_id: str, label: str, *, annotator: str = "") -> int:
+        """Label (or relabel) one item; returns the labeled count once the label is durable."""
+        request = pb.SubmitLabelRequest(project=project, id=item_id, label=label, annotator=annotator)
+        return self._call(self._stub.SubmitLabel, request).labeled_count
+
+    def submit_labels(self, project: str, labels: Mapping[str, str], *, annotator: str = "") -> int:
+        """Label (or relabel) several items at once, all or none."""
+        request = pb.SubmitLabelsRequest(project=project, annotator=annotator,
+                                         labels=[pb.LabelAssignment(id=i, label=lab) for i, lab in labels.items()])
+        return self._call(self._stub.SubmitLabels, request).labeled_count
+
+    def remove_labels(self, project: str, ids: Sequence[str]) -> int:
+        return self._call(self._stub.RemoveLabels, pb.RemoveLabelsRequest(project=project, ids=list(ids))).labeled_count
+
+    def release(self, project: str, ids: Sequence[str]) -> int:
+        """Give leased items back before their lease expires."""
+        return self._call(self._stub.ReleaseItems, pb.ReleaseItemsRequest(project=project, ids=list(ids))).released
+
+    # ---------------------------------------------------------- predictions
+    def predict(self, project: str, ids: Sequence[str] | None = None, *,
+                vectors: np.ndarray | None = None) -> list[Prediction]:
+        """Predictions for pool items or for arbitrary vectors, with their labeled neighbours."""
+        request = pb.PredictRequest(project=project, ids=list(ids or ()))
+        if vectors is not None:
+            request.vectors.CopyFrom(_vectors(vectors))
+        return [_prediction(p) for p in self._call(self._stub.Predict, request).predictions]
+
+    def export_labels(self, project: str) -> dict[str, str]:
+        """Every current label, in labeling order."""
+        reply = self._call(self._stub.ExportLabels, pb.ExportLabelsRequest(project=project))
+        return {a.id: a.label for a in reply.labels}

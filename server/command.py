@@ -1,0 +1,52 @@
+"""``knn-al serve``: run the gRPC service over a data directory of projects."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve", help="run the gRPC service over a data directory of projects",
+        description="Serve the knn_al.v1.ActiveLearning gRPC service (with health checking and reflection) "
+                    "for every project under --data-dir. Stops gracefully on SIGTERM/SIGINT.")
+    parser.add_argument("--data-dir", type=Path, required=True, help="directory holding one sub-directory per project")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0 / [::] for all)")
+    parser.add_argument("--port", type=int, default=50051, help="port to listen on; 0 picks a free one (printed)")
+    auth = parser.add_mutually_exclusive_group()
+    auth.add_argument("--token", help="require 'authorization: Bearer TOKEN' on every call but health checks")
+    auth.add_argument("--token-file", type=Path, help="read the token from this file (keeps it out of `ps`)")
+    parser.add_argument("--tls-cert", type=Path, help="PEM certificate chain; serve TLS (with --tls-key)")
+    parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    parser.add_argument("--max-message-mb", type=float, default=64.0,
+                        help="largest request or response message, in MiB (larger ones: RESOURCE_EXHAUSTED)")
+    parser.add_argument("--max-upload-items", type=int, default=10_000_000,
+                        help="most items one AddItems stream may carry")
+    parser.add_argument("--workers", type=int, default=8, help="threads running learner work off the event loop")
+    parser.add_argument("--grace", type=float, default=5.0, help="seconds in-flight calls get to finish at shutdown")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from knn_al.server.app import ServerConfig, serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    token = args.token_file.read_text(encoding="utf-8").strip() if args.token_file else args.token
+    if args.token_file and not token:
+        print(f"knn-al serve: {args.token_file} is empty", file=sys.stderr)
+        return 2
+    if token and not args.tls_cert and args.host not in ("127.0.0.1", "localhost", "::1"):
+        logging.warning("a token without TLS travels in clear text; add --tls-cert/--tls-key")
+    config = ServerConfig(data_dir=args.data_dir, host=args.host, port=args.port, token=token,
+                          tls_cert=args.tls_cert, tls_key=args.tls_key, max_message_mb=args.max_message_mb,
+                          max_upload_items=args.max_upload_items, workers=args.workers, grace_seconds=args.grace)
+    try:
+        asyncio.run(serve(config))
+    except (ValueError, OSError) as exc:
+        print(f"knn-al serve: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,102 @@
+"""Conversions between the wire messages (knn_al.v1) and the library's numpy arrays and dataclasses."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from google.protobuf import json_format, struct_pb2
+
+from knn_al.errors import InvalidInputError
+from knn_al.learner import Neighbor, Pick
+from knn_al.project import Prediction, ProjectInfo, ProjectSettings, Sample
+from knn_al.v1 import active_learning_pb2 as pb
+
+_FLOAT32 = np.dtype("<f4")
+
+
+# ------------------------------------------------------------------ strategies
+def strategy_name(value: int) -> str | None:
+    """``STRATEGY_MARGIN`` → ``"margin"``; ``STRATEGY_UNSPECIFIED`` → None (the project default)."""
+    if value == pb.STRATEGY_UNSPECIFIED:
+        return None
+    try:
+        return pb.Strategy.Name(value).removeprefix("STRATEGY_").lower()
+    except ValueError:
+        raise InvalidInputError(f"unknown strategy enum value {value}") from None
+
+
+def strategy_enum(name: str) -> int:
+    return pb.Strategy.Value("STRATEGY_" + name.upper())
+
+
+# --------------------------------------------------------------------- vectors
+def vectors_from_proto(message: pb.Vectors) -> np.ndarray:
+    """A (count, dimension) float32 array viewing the message's bytes."""
+    count, dimension = message.count, message.dimension
+    if count < 0 or dimension <= 0:
+        raise InvalidInputError(f"vectors need count ≥ 0 and dimension > 0, got count={count}, dimension={dimension}")
+    expected = count * dimension * _FLOAT32.itemsize
+    if len(message.data) != expected:
+        raise InvalidInputError(f"vectors carry {len(message.data)} bytes; {count} × {dimension} float32 values "
+                                f"need {expected} (little-endian, row-major)")
+    return np.frombuffer(message.data, dtype=_FLOAT32).reshape(count, dimension)
+
+
+# -------------------------------------------------------------------- metadata
+def struct_from_dict(value: Mapping[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(value)
+    return message
+
+
+def dict_from_struct(message: struct_pb2.Struct) -> dict[str, Any]:
+    return json_format.MessageToDict(message)
+
+
+# -------------------------------------------------------------------- projects
+def settings_from_proto(message: pb.ProjectSettings) -> ProjectSettings:
+    defaults = ProjectSettings.__dataclass_fields__
+    strategy = strategy_name(message.default_strategy)
+    return ProjectSettings(
+        name=message.name,
+        dimension=message.dimension,
+        k=message.k or defaults["k"].default,
+        default_strategy=strategy or defaults["default_strategy"].default,
+        labels=tuple(message.labels),
+        lease_seconds=message.lease_seconds or defaults["lease_seconds"].default,
+    )
+
+
+def settings_to_proto(settings: ProjectSettings) -> pb.ProjectSettings:
+    return pb.ProjectSettings(name=settings.name, dimension=settings.dimension, k=settings.k,
+                              default_strategy=strategy_enum(settings.default_strategy),
+                              labels=list(settings.labels), lease_seconds=settings.lease_seconds)
+
+
+def info_to_proto(info: ProjectInfo) -> pb.ProjectInfo:
+    return pb.ProjectInfo(settings=settings_to_proto(info.settings), pool_size=info.pool_size,
+                          labeled_count=info.labeled_count, leased_count=info.leased_count,
+                          label_counts=info.label_counts)
+
+
+# ----------------------------------------------------------- picks, predictions
+def score_to_proto(pick: Pick) -> pb.ScoreBreakdown:
+    return pb.ScoreBreakdown(score=pick.score, uncertainty=pick.uncertainty, density=pick.density,
+                             diversity=pick.diversity, uncertainty_term=pick.uncertainty_term,
+                             density_term=pick.density_term, diversity_term=pick.diversity_term)
+
+
+def sample_to_proto(sample: Sample) -> pb.Sample:
+    return pb.Sample(id=sample.id, metadata=struct_from_dict(sample.metadata), predicted_label=sample.predicted_label,
+                     probabilities=sample.probabilities, score=score_to_proto(sample.pick),
+                     lease_expires_at=sample.lease_expires_at)
+
+
+def neighbor_to_proto(neighbor: Neighbor) -> pb.Neighbor:
+    return pb.Neighbor(id=neighbor.id, similarity=neighbor.similarity, label=neighbor.label)
+
+
+def prediction_to_proto(prediction: Prediction) -> pb.Prediction:
+    return pb.Prediction(id=prediction.id, label=prediction.label, probabilities=prediction.probabilities,
+                         neighbors=[neighbor_to_proto(n) for n in prediction.neighbors])

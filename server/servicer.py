@@ -1,0 +1,153 @@
+"""The ActiveLearning servicer: a thin adapter from RPCs to the project store.
+
+Each method converts the request (:mod:`knn_al.server.convert`), runs the library call
+in a worker thread so numpy/FAISS work never blocks the event loop (each project
+serialises its own calls with its lock), and converts the result back. Errors become
+status codes in :mod:`knn_al.server.errors`.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor
+from typing import Any, TypeVar
+
+import grpc
+import numpy as np
+
+from knn_al.errors import CapacityError, InvalidInputError
+from knn_al.server import convert
+from knn_al.server.errors import translate_errors
+from knn_al.store import ProjectStore
+from knn_al.v1 import active_learning_pb2 as pb
+from knn_al.v1 import active_learning_pb2_grpc as pb_grpc
+
+T = TypeVar("T")
+Context = grpc.aio.ServicerContext
+
+
+class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
+    """Serves the projects of ``store``; ``max_upload_items`` bounds one AddItems stream."""
+
+    def __init__(self, store: ProjectStore, executor: Executor, *, max_upload_items: int) -> None:
+        self._store = store
+        self._executor = executor
+        self._max_upload_items = max_upload_items
+
+    async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    # ------------------------------------------------------------- projects
+    @translate_errors
+    async def CreateProject(self, request: pb.CreateProjectRequest, context: Context) -> pb.CreateProjectResponse:
+        settings = convert.settings_from_proto(request.settings)
+        project = await self._run(self._store.create, settings)
+        return pb.CreateProjectResponse(project=convert.info_to_proto(await self._run(project.info)))
+
+    @translate_errors
+    async def ListProjects(self, request: pb.ListProjectsRequest, context: Context) -> pb.ListProjectsResponse:
+        infos = await self._run(lambda: [p.info() for p in self._store.list()])
+        return pb.ListProjectsResponse(projects=[convert.info_to_proto(i) for i in infos])
+
+    @translate_errors
+    async def GetProject(self, request: pb.GetProjectRequest, context: Context) -> pb.GetProjectResponse:
+        info = await self._run(lambda: self._store.get(request.project).info())
+        return pb.GetProjectResponse(project=convert.info_to_proto(info))
+
+    @translate_errors
+    async def DeleteProject(self, request: pb.DeleteProjectRequest, context: Context) -> pb.DeleteProjectResponse:
+        await self._run(self._store.delete, request.project)
+        return pb.DeleteProjectResponse()
+
+    # ---------------------------------------------------------------- items
+    @translate_errors
+    async def AddItems(self, request_iterator: AsyncIterator[pb.AddItemsRequest],
+                       context: Context) -> pb.AddItemsResponse:
+        name = ""
+        ids: list[str] = []
+        parts: list[np.ndarray] = []
+        metadata: list[dict[str, Any]] = []
+        async for chunk in request_iterator:
+            if chunk.project and name and chunk.project != name:
+                raise InvalidInputError(f"one AddItems stream adds to one project: got {chunk.project!r} after {name!r}")
+            name = name or chunk.project
+            if not name:
+                raise InvalidInputError("the first AddItems chunk must name the project")
+            if len(ids) + len(chunk.ids) > self._max_upload_items:
+                raise CapacityError(f"an AddItems stream may carry at most {self._max_upload_items} items: "
+                                    "split the upload into several streams")
+            vectors = convert.vectors_from_proto(chunk.vectors)
+            if len(vectors) != len(chunk.ids):
+                raise InvalidInputError(f"a chunk carries {len(chunk.ids)} ids but {len(vectors)} vectors")
+            if chunk.metadata and len(chunk.metadata) != len(chunk.ids):
+                raise InvalidInputError(f"a chunk carries {len(chunk.ids)} ids but {len(chunk.metadata)} metadata "
+                                        "entries: give one per item or none")
+            if bool(chunk.metadata) != bool(metadata) and ids:
+                raise InvalidInputError("give metadata for every chunk of the stream or for none")
+            ids.extend(chunk.ids)
+            parts.append(vectors)
+            metadata.extend(convert.dict_from_struct(m) for m in chunk.metadata)
+        if not name:
+            raise InvalidInputError("empty AddItems stream: send at least one chunk naming the project")
+        project = self._store.get(name)
+        stacked = np.concatenate(parts) if parts else np.empty((0, project.settings.dimension), np.float32)
+        pool_size = await self._run(project.add_items, ids, stacked, metadata or None)
+        return pb.AddItemsResponse(added=len(ids), pool_size=pool_size)
+
+    @translate_errors
+    async def LoadDataset(self, request: pb.LoadDatasetRequest, context: Context) -> pb.LoadDatasetResponse:
+        project = self._store.get(request.project)
+        added, labeled = await self._run(project.load_dataset, request.path, import_labels=request.import_labels)
+        info = await self._run(project.info)
+        return pb.LoadDatasetResponse(added=added, labeled=labeled, pool_size=info.pool_size)
+
+    # ------------------------------------------------------------- learning
+    @translate_errors
+    async def NextSample(self, request: pb.NextSampleRequest, context: Context) -> pb.NextSampleResponse:
+        project = self._store.get(request.project)
+        samples = await self._run(
+            project.next_sample, request.count or 1, strategy=convert.strategy_name(request.strategy),
+            annotator=request.annotator, lease_seconds=request.lease_seconds or None,
+            seed=request.seed if request.HasField("seed") else None)
+        return pb.NextSampleResponse(samples=[convert.sample_to_proto(s) for s in samples])
+
+    @translate_errors
+    async def SubmitLabel(self, request: pb.SubmitLabelRequest, context: Context) -> pb.SubmitLabelResponse:
+        project = self._store.get(request.project)
+        count = await self._run(project.label, [request.id], [request.label], annotator=request.annotator)
+        return pb.SubmitLabelResponse(labeled_count=count)
+
+    @translate_errors
+    async def SubmitLabels(self, request: pb.SubmitLabelsRequest, context: Context) -> pb.SubmitLabelsResponse:
+        project = self._store.get(request.project)
+        count = await self._run(project.label, [a.id for a in request.labels], [a.label for a in request.labels],
+                                annotator=request.annotator)
+        return pb.SubmitLabelsResponse(labeled_count=count)
+
+    @translate_errors
+    async def RemoveLabels(self, request: pb.RemoveLabelsRequest, context: Context) -> pb.RemoveLabelsResponse:
+        project = self._store.get(request.project)
+        return pb.RemoveLabelsResponse(labeled_count=await self._run(project.unlabel, list(request.ids)))
+
+    @translate_errors
+    async def ReleaseItems(self, request: pb.ReleaseItemsRequest, context: Context) -> pb.ReleaseItemsResponse:
+        project = self._store.get(request.project)
+        return pb.ReleaseItemsResponse(released=await self._run(project.release, list(request.ids)))
+
+    # ---------------------------------------------------------- predictions
+    @translate_errors
+    async def Predict(self, request: pb.PredictRequest, context: Context) -> pb.PredictResponse:
+        project = self._store.get(request.project)
+        if request.HasField("vectors"):
+            if request.ids:
+                raise InvalidInputError("give either item ids or vectors to predict, not both")
+            predictions = await self._run(project.predict, vectors=convert.vectors_from_proto(request.vectors))
+        else:
+            predictions = await self._run(project.predict, list(request.ids))
+        return pb.PredictResponse(predictions=[convert.prediction_to_proto(p) for p in predictions])
+
+    @translate_errors
+    async def ExportLabels(self, request: pb.ExportLabelsRequest, context: Context) -> pb.ExportLabelsResponse:
+        labels = await self._run(self._store.get(request.project).labels)
+        return pb.ExportLabelsResponse(labels=[pb.LabelAssignment(id=i, label=lab) for i, lab in labels.items()])
