@@ -20,8 +20,8 @@ from knn_al.v1 import active_learning_pb2 as pb
 from knn_al.v1 import active_learning_pb2_grpc as pb_grpc
 
 T = TypeVar("T")
-#: Bytes of vectors per AddItems chunk: well under the default 4 MiB message limit.
-CHUNK_BYTES = 2 * 1024 * 1024
+#: Bytes of vectors per AddItems chunk: well under the default 4 MiB message limit (and a server run with --max-message-mb 2).
+CHUNK_BYTES = 1024 * 1024
 
 
 class ServiceError(Exception):
