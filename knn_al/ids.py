@@ -31,6 +31,7 @@ class IdIndex:
     def __init__(self) -> None:
         self.ids_ = np.empty(0, dtype="S1")
         self.order_ = np.empty(0, dtype=np.int32)
+        self._sorted = np.empty(0, dtype="S1")
 
     def __len__(self) -> int:
         return len(self.ids_)
@@ -54,11 +55,13 @@ class IdIndex:
         """Append ids already validated by :meth:`check_new`."""
         self.ids_ = np.concatenate([self.ids_, encoded])
         self.order_ = np.argsort(self.ids_, kind="stable").astype(np.int32)
+        # Kept sorted beside the order so a lookup is a binary search, not a gather of all ids.
+        self._sorted = self.ids_[self.order_]
 
     def _find(self, encoded: np.ndarray) -> np.ndarray:
         if len(self.ids_) == 0:
             return np.full(len(encoded), -1, dtype=np.int64)
-        sorted_ids = self.ids_[self.order_]
+        sorted_ids = self._sorted
         pos = np.searchsorted(sorted_ids, encoded)
         pos_clipped = np.minimum(pos, len(sorted_ids) - 1)
         hit = sorted_ids[pos_clipped] == encoded

@@ -55,7 +55,14 @@ def ecdf(values: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
     candidate (uncertainty before any label) multiplies the score by 1 and drops out,
     instead of zeroing it.
     """
-    ref = np.sort(values if reference is None else reference)
+    if reference is None:
+        # Rank the values against themselves: one sort, then a search of sorted queries.
+        order = np.argsort(values, kind="stable")
+        ordered = values[order]
+        out = np.empty(len(values), dtype=np.float64)
+        out[order] = np.searchsorted(ordered, ordered, side="right") / max(len(values), 1)
+        return out
+    ref = np.sort(reference)
     return (np.searchsorted(ref, values, side="right") / max(len(ref), 1)).astype(np.float64)
 
 

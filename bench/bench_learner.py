@@ -1,0 +1,174 @@
+"""Speed and memory of the learner on synthetic clustered pools, beside a modAL step.
+
+Run:  .venv/bin/python bench/bench_learner.py            (N = 100k and 1M, d = 512; ~10 min)
+      .venv/bin/python bench/bench_learner.py --sizes 100000 --no-modal   (quicker)
+
+Prints one table row per pool size. Latencies are wall-clock p50/p99 over repeated calls
+after a warm-up of labels, so the numbers describe a project in use, not a cold one.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import numpy as np
+
+from knn_al.learner import Learner
+
+
+def clustered_pool(n: int, d: int, *, clusters: int = 200, classes: int = 20, seed: int = 0):
+    """Gaussian clusters on the sphere; each cluster belongs to one of ``classes``."""
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((clusters, d)).astype(np.float32)
+    assign = rng.integers(0, clusters, n)
+    x = np.empty((n, d), dtype=np.float32)
+    for start in range(0, n, 100_000):
+        stop = min(n, start + 100_000)
+        x[start:stop] = centers[assign[start:stop]] + 0.9 * rng.standard_normal((stop - start, d), dtype=np.float32)
+    return x, (assign % classes).astype(str)
+
+
+def timed(fn, repeat: int) -> np.ndarray:
+    out = []
+    for i in range(repeat):
+        t = time.perf_counter()
+        fn(i)
+        out.append(time.perf_counter() - t)
+    return np.array(out) * 1000
+
+
+def learner_bytes_per_item(learner: Learner) -> float:
+    arrays = [learner.vectors_, learner.density_, learner.tables_.sim_, learner.tables_.slot_,
+              learner.status_, learner.row_slot_, learner.ids_.ids_, learner.ids_.order_]
+    return sum(a.nbytes for a in arrays) / learner.n_items
+
+
+def bench_size(n: int, d: int, *, warm_labels: int, seed: int) -> dict:
+    x, truth = clustered_pool(n, d, seed=seed)
+    ids = [f"item-{i:07d}" for i in range(n)]
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    learner = Learner(dimension=d, seed=seed)
+    t = time.perf_counter()
+    learner.add_items(ids, x)
+    ingest_s = time.perf_counter() - t
+    del x
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    cursor = 0
+
+    def next_rows(count: int) -> np.ndarray:
+        nonlocal cursor
+        rows = order[cursor : cursor + count]
+        cursor += count
+        return rows
+
+    warm = next_rows(warm_labels)
+    learner.label([ids[r] for r in warm], list(truth[warm]))
+
+    def label_one(_):
+        (r,) = next_rows(1)
+        learner.label([ids[r]], [truth[r]])
+
+    def label_batch(_):
+        rows = next_rows(64)
+        learner.label([ids[r] for r in rows], list(truth[rows]))
+
+    def step(_):  # one active-learning step: the annotator's label, then the next pick
+        pick = learner.select(1)[0]
+        learner.label([pick.id], [truth[pick.row]])
+
+    one_label = timed(label_one, 30)
+    batch = timed(label_batch, 5) / 64
+    pick1 = timed(lambda i: learner.select(1, seed=i), 50)
+    pick100 = timed(lambda i: learner.select(100, seed=i), 20)
+    learner.hand_out([p.id for p in learner.select(50, seed=99)])  # annotators at work
+    pick1_leased = timed(lambda i: learner.select(1, seed=i), 30)
+    probe = [ids[r] for r in order[-1:]]
+    predict_id = timed(lambda i: learner.predict_proba(probe), 50)
+    query = np.random.default_rng(1).standard_normal((1, d)).astype(np.float32)
+    predict_vec = timed(lambda i: learner.predict_proba_vectors(query), 50)
+    al_step = timed(step, 20)
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "n": n, "ingest_s": ingest_s, "labeled": learner.n_labeled,
+        "pick1": pick1, "pick100": pick100, "pick1_leased": pick1_leased,
+        "label1": one_label, "label_batch": batch, "predict_id": predict_id, "predict_vec": predict_vec,
+        "al_step": al_step, "bytes_per_item": learner_bytes_per_item(learner),
+        "rss_per_item": (rss_after - rss_before) * 1024 / n,
+        "learner": learner, "truth": truth,
+    }
+
+
+def modal_step(learner: Learner, truth: np.ndarray, *, warm_labels: int, repeat: int = 3) -> np.ndarray:
+    """One modAL query step on the same pool: teach one label (refit), then query the pool."""
+    from modAL.models import ActiveLearner
+    from modAL.uncertainty import uncertainty_sampling
+    from sklearn.neighbors import KNeighborsClassifier
+
+    x = np.asarray(learner.vectors_)
+    rng = np.random.default_rng(0)
+    seed_rows = rng.choice(len(x), warm_labels, replace=False)
+    al = ActiveLearner(estimator=KNeighborsClassifier(n_neighbors=10, weights="distance"),
+                       query_strategy=uncertainty_sampling, X_training=x[seed_rows], y_training=truth[seed_rows])
+
+    def one(_):
+        idx, _ = al.query(x)
+        al.teach(x[idx], truth[idx])
+
+    return timed(one, repeat)
+
+
+def fmt(ms: np.ndarray) -> str:
+    return f"{np.percentile(ms, 50):8.2f} / {np.percentile(ms, 99):8.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000], help="pool sizes")
+    parser.add_argument("--dim", type=int, default=512, help="vector dimension")
+    parser.add_argument("--warm-labels", type=int, default=500, help="labels before timing starts")
+    parser.add_argument("--no-modal", action="store_true", help="skip the modAL comparison")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    d = args.dim
+    rows = []
+    for n in args.sizes:
+        print(f"building pool N={n:,} d={d} ...", flush=True)
+        r = bench_size(n, d, warm_labels=args.warm_labels, seed=args.seed)
+        if not args.no_modal and n == min(args.sizes):
+            print("modAL step on the same pool ...", flush=True)
+            r["modal"] = modal_step(r["learner"], r["truth"], warm_labels=args.warm_labels)
+        del r["learner"]
+        rows.append(r)
+
+    print()
+    print(f"d = {d}, k = 10, max_candidates = 20,000; latencies in ms as p50 / p99")
+    print(f"{'':34}" + "".join(f"{'N = ' + format(r['n'], ','):>22}" for r in rows))
+    lines = [
+        ("ingest (add + density), s", lambda r: f"{r['ingest_s']:22.1f}"),
+        ("pick 1", lambda r: f"{fmt(r['pick1']):>22}"),
+        ("pick 100 (one batch)", lambda r: f"{fmt(r['pick100']):>22}"),
+        ("pick 1, 50 items handed out", lambda r: f"{fmt(r['pick1_leased']):>22}"),
+        ("label 1", lambda r: f"{fmt(r['label1']):>22}"),
+        ("label, per label in batches of 64", lambda r: f"{fmt(r['label_batch']):>22}"),
+        ("labels/s in batches of 64", lambda r: f"{1000 / np.percentile(r['label_batch'], 50):22.0f}"),
+        ("predict 1 pool item", lambda r: f"{fmt(r['predict_id']):>22}"),
+        ("predict 1 new vector", lambda r: f"{fmt(r['predict_vec']):>22}"),
+        ("AL step (pick + label)", lambda r: f"{fmt(r['al_step']):>22}"),
+        ("learner bytes/item (4d+128 = " + str(4 * d + 128) + ")", lambda r: f"{r['bytes_per_item']:22.0f}"),
+        ("peak RSS growth bytes/item", lambda r: f"{r['rss_per_item']:22.0f}"),
+    ]
+    for name, cell in lines:
+        print(f"{name:34}" + "".join(cell(r) for r in rows))
+    for r in rows:
+        if "modal" in r:
+            modal = np.percentile(r["modal"], 50)
+            ours = np.percentile(r["al_step"], 50)
+            print(f"\nmodAL step (teach + query, KNeighborsClassifier k=10) at N = {r['n']:,}: {modal:,.0f} ms p50; "
+                  f"knn-al AL step {ours:.2f} ms: {modal / ours:,.0f}x faster")
+
+
+if __name__ == "__main__":
+    main()
