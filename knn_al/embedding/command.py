@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         return 130
     for failure in summary.failed:
         print(f"failed: {failure['id']}: {failure['error']}", file=sys.stderr)
-    print(f"embedded {summary.count} items with {summary.encoder} ({summary.dimension}-d) into {summary.output}; "
+    print(f"embedded {summary.count} items with {summary.encoder} ({summary.dimension}-d) into {summary.output} "
+          f"in {summary.seconds:.1f} s; "
           f"{len(summary.failed)} failed and skipped"
           + (f"; {summary.resumed_shards} of {summary.shard_count} shards reused from an earlier run"
              if summary.resumed_shards else ""))

