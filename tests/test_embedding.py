@@ -184,6 +184,8 @@ def test_a_killed_job_resumes_and_ends_as_an_uninterrupted_one(tmp_path, capsys)
     (lambda d: (d / "t.jsonl", (d / "t.jsonl").write_text('{"id": 1, "text": "a"}\n{oops\n'))[0], [], "t.jsonl:2: not a JSON"),
     (lambda d: (d / "t.csv", (d / "t.csv").write_text("id,body\n1,a\n"))[0], [], "lacks the column(s) text"),
     (lambda d: (d / "e", (d / "e").mkdir())[0], [], "nothing to embed"),
+    (lambda d: d, ["--handle", "/models/mobilenet"], "'mobilenet_v1' takes no option handle"),
+    (lambda d: d, ["--ray-actors", "2"], "need --engine ray"),
 ])
 def test_bad_input_exits_2_with_a_message(tmp_path, capsys, make_input, extra, message):
     folder = tmp_path / "in"

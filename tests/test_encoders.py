@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from knn_al.encoders import EncodingError, UnknownEncoderError, get_encoder
+from knn_al.encoders import EncoderUnavailableError, EncodingError, UnknownEncoderError, get_encoder
 
 
 def image_bytes(array: np.ndarray, fmt: str = "JPEG", *, quality: int = 90, size: tuple[int, int] | None = None,
@@ -194,3 +194,13 @@ def test_a_savedmodel_path_is_an_encoder_name(saved_models):
 def test_a_hub_handle_of_the_wrong_kind_is_refused_at_load(saved_models):
     with pytest.raises(ValueError, match="model of images, expected one of texts"):
         get_encoder("use", handle=str(saved_models / "image"))
+
+
+def test_a_handle_that_cannot_be_loaded_says_how_to_work_offline(tmp_path):
+    with pytest.raises(EncoderUnavailableError, match="local SavedModel directory"):
+        get_encoder("mobilenet_v2", handle=str(tmp_path))
+
+
+def test_options_an_encoder_does_not_take_are_refused():
+    with pytest.raises(ValueError, match="'mobilenet_v1' takes no option handle"):
+        get_encoder("mobilenet_v1", handle="/models/x")

@@ -13,7 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "embed", help="embed a folder of images or a JSONL/CSV of texts into a dataset directory",
         description="Embed raw items into a dataset directory (vector shards, ids, metadata, manifest). "
                     "Rerunning the same command after an interruption resumes it: finished shards are kept.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+)
     parser.add_argument("input", help="a folder of images (optionally one sub-folder per class, whose name "
                                       "becomes the known label) or a .jsonl/.csv file of texts with fields "
                                       "id, text and optionally label")
@@ -25,28 +25,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--handle", default=None,
                         help="for mobilenet_v2/use: a TF-Hub/Kaggle URL or local SavedModel directory replacing "
                              "the default TF-Hub handle (TFHUB_CACHE_DIR is honoured for mirrored caches)")
-    parser.add_argument("--batch-size", type=int, default=64, help="items encoded per call of the encoder")
+    parser.add_argument("--batch-size", type=int, default=64, help="items encoded per call of the encoder (default: %(default)s)")
     parser.add_argument("--shard-size", type=int, default=4096,
-                        help="items per vector shard; the unit of resumption after an interruption")
+                        help="items per vector shard; the unit of resumption after an interruption "
+                             "(default: %(default)s)")
     parser.add_argument("--engine", choices=("local", "ray"), default="local",
-                        help="local: in this process; ray: Ray Data actors (a local Ray unless --ray-address)")
+                        help="local (default): in this process; ray: Ray Data actors (a local Ray unless "
+                             "--ray-address)")
     parser.add_argument("--ray-address", default=None, help="address of a running Ray cluster (engine ray)")
-    parser.add_argument("--ray-actors", type=int, default=1, help="encoder actors to run (engine ray)")
+    parser.add_argument("--ray-actors", type=int, default=1, help="encoder actors to run (engine ray; default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="do not show the progress bar on stderr")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the job; exit 0 when the dataset is complete (failed items are listed, not
-    fatal), 2 on unusable input or options, 130 when interrupted (rerun to resume)."""
+    fatal), 2 on unusable input or options, 1 when the encoder's model cannot be loaded,
+    130 when interrupted (rerun to resume)."""
     import os
 
     from knn_al.embedding.job import run_embedding
+    from knn_al.encoders import EncoderUnavailableError
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter off the terminal
 
     if args.ray_actors < 1:
         print("knn-al embed: error: --ray-actors must be at least 1", file=sys.stderr)
+        return 2
+    if args.engine != "ray" and (args.ray_address or args.ray_actors != 1):
+        print("knn-al embed: error: --ray-address and --ray-actors need --engine ray", file=sys.stderr)
         return 2
     try:
         summary = run_embedding(
@@ -58,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
 
         print(f"knn-al embed: error: {exc}", file=sys.stderr)
         return 2
+    except EncoderUnavailableError as exc:
+        print(f"knn-al embed: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"knn-al embed: interrupted; rerun the same command to resume {args.output}", file=sys.stderr)
         return 130

@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from knn_al.encoders.base import Encoder, EncodingError, Modality, UnknownEncoderError
+from knn_al.encoders.base import Encoder, EncoderUnavailableError, EncodingError, Modality, UnknownEncoderError
 
 HUB_HANDLES: dict[str, tuple[str, int]] = {
     "mobilenet_v2": ("https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5", 1280),
@@ -32,6 +32,8 @@ ENCODERS: dict[str, tuple[Modality, int]] = {
     "use": ("text", 512),
     "mobilenet_v2": ("image", 1280),
 }
+OPTIONS: dict[str, set[str]] = {"use-multilingual": {"threads"}, "mobilenet_v1": {"graph_path"},
+                                "use": {"handle"}, "mobilenet_v2": {"handle"}}
 DEFAULT_ENCODER: dict[Modality, str] = {"text": "use-multilingual", "image": "mobilenet_v1"}
 
 
@@ -44,6 +46,11 @@ def get_encoder(name_or_path: str | os.PathLike[str], **options: Any) -> Encoder
     names when ``name_or_path`` is neither a known name nor an existing directory.
     """
     name = os.fspath(name_or_path)
+    allowed = OPTIONS.get(name, set())
+    unexpected = sorted(set(options) - allowed)
+    if unexpected and (name in ENCODERS or Path(name).is_dir()):
+        raise ValueError(f"encoder {name!r} takes no option {', '.join(unexpected)}"
+                         + (f" (it takes {', '.join(sorted(allowed))})" if allowed else ""))
     if name == "use-multilingual":
         from knn_al.encoders.use_multilingual import UseMultilingualEncoder
 
@@ -56,13 +63,13 @@ def get_encoder(name_or_path: str | os.PathLike[str], **options: Any) -> Encoder
 
     if name in HUB_HANDLES:
         default_handle, dimension = HUB_HANDLES[name]
-        handle = os.fspath(options.pop("handle", None) or default_handle)
-        return HubEncoder(name=name, handle=handle, dimension=dimension, modality=ENCODERS[name][0], **options)
+        handle = os.fspath(options.get("handle") or default_handle)
+        return HubEncoder(name=name, handle=handle, dimension=dimension, modality=ENCODERS[name][0])
     if Path(name).is_dir():
-        return HubEncoder(name=str(Path(name).resolve()), handle=str(Path(name).resolve()), **options)
+        return HubEncoder(name=str(Path(name).resolve()), handle=str(Path(name).resolve()))
     raise UnknownEncoderError(
         f"unknown encoder {name!r}: use one of {', '.join(ENCODERS)} or the path of a SavedModel directory")
 
 
-__all__ = ["DEFAULT_ENCODER", "ENCODERS", "Encoder", "EncodingError", "HUB_HANDLES", "Modality",
+__all__ = ["DEFAULT_ENCODER", "ENCODERS", "Encoder", "EncoderUnavailableError", "EncodingError", "HUB_HANDLES", "Modality",
            "UnknownEncoderError", "get_encoder"]

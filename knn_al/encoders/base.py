@@ -31,6 +31,11 @@ class UnknownEncoderError(ValueError):
     """The name given is neither a registered encoder nor an existing model directory."""
 
 
+class EncoderUnavailableError(RuntimeError):
+    """A known encoder's model cannot be loaded here (no network for a TF-Hub handle, a
+    directory that is not a SavedModel, a missing package); the message says what to do."""
+
+
 @runtime_checkable
 class Encoder(Protocol):
     """What every encoder offers.

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from knn_al.encoders.base import Modality, check_texts, l2_normalise
+from knn_al.encoders.base import EncoderUnavailableError, Modality, check_texts, l2_normalise
 from knn_al.encoders.images import decode_images
 
 DEFAULT_IMAGE_SIZE = 224
@@ -60,7 +60,12 @@ class HubEncoder:
         self._tf = tf
         self.name = name
         self.handle = handle
-        self._model = hub.load(handle)
+        try:
+            self._model = hub.load(handle)
+        except Exception as exc:  # network, filesystem and TensorFlow errors alike
+            raise EncoderUnavailableError(
+                f"{name}: cannot load {handle} ({type(exc).__name__}: {exc}). Without access to TF-Hub, pass a "
+                "local SavedModel directory as the handle, or set TFHUB_CACHE_DIR to a mirrored hub cache") from exc
         self._fn, spec = _callable_of(self._model)
         self.modality: Modality = "text" if spec.dtype == tf.string else "image"
         dims = spec.shape.as_list() if spec.shape.rank else []
@@ -80,7 +85,9 @@ class HubEncoder:
             inputs = tf.constant(check_texts(batch), dtype=tf.string)
         else:
             pixels = decode_images(batch, size=self._size)
-            inputs = tf.constant(pixels.astype(np.float32) / 255.0, dtype=self._dtype)
+            # Float inputs take [0, 1], as TF-Hub image models expect; integer ones 0..255.
+            values = pixels.astype(np.float32) / 255.0 if self._dtype.is_floating else pixels
+            inputs = tf.constant(values, dtype=self._dtype)
         outputs = self._fn(inputs)
         if isinstance(outputs, dict):
             outputs = outputs["default"] if "default" in outputs else next(iter(outputs.values()))

@@ -11,7 +11,7 @@ from knn_al.encoders.base import EncodingError
 
 
 def _decode_one(item: Any, size: tuple[int, int]) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     if isinstance(item, (bytes, bytearray, memoryview)):
         if len(item) == 0:
@@ -20,7 +20,7 @@ def _decode_one(item: Any, size: tuple[int, int]) -> np.ndarray:
             image = Image.open(io.BytesIO(bytes(item)))
             # JPEG only: let the decoder skip detail that the resize would discard.
             image.draft("RGB", size)
-            image = image.convert("RGB")
+            image = ImageOps.exif_transpose(image).convert("RGB")  # camera photos: upright as shown
         except UnidentifiedImageError:
             raise ValueError("not a decodable image (JPEG, PNG, GIF, BMP, ...)") from None
         except (OSError, SyntaxError, Image.DecompressionBombError) as exc:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from knn_al.encoders.base import l2_normalise
+from knn_al.encoders.base import EncoderUnavailableError, l2_normalise
 from knn_al.encoders.images import decode_images
 
 INPUT_TENSOR = "input:0"
@@ -28,10 +28,10 @@ def frozen_graph_path() -> Path:
     """Where the installed ``nudity`` package keeps the frozen graph (not imported)."""
     spec = importlib.util.find_spec("nudity")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the mobilenet_v1 encoder needs the 'nudity==0.2.3' package: pip install 'nudity==0.2.3'")
+        raise EncoderUnavailableError("the mobilenet_v1 encoder needs the 'nudity==0.2.3' package: pip install 'nudity==0.2.3'")
     path = Path(next(iter(spec.submodule_search_locations))) / "files" / "retrained_graph.pb"
     if not path.is_file():
-        raise RuntimeError(f"the nudity package is installed but {path} is missing; reinstall 'nudity==0.2.3'")
+        raise EncoderUnavailableError(f"the nudity package is installed but {path} is missing; reinstall 'nudity==0.2.3'")
     return path
 
 
