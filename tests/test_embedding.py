@@ -128,6 +128,19 @@ def test_csv_input_gives_the_same_dataset_as_jsonl(text_file, local_texts, tmp_p
     assert_same_dataset(read_dataset(tmp_path / "out"), local_texts)
 
 
+def test_a_shard_where_every_item_fails_is_kept_with_its_failures(tmp_path):
+    source = tmp_path / "texts.jsonl"
+    rows = [("a", "first text"), ("b", ""), ("c", " "), ("d", "last text")]
+    source.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in rows))
+    assert main(["embed", str(source), "-o", str(tmp_path / "out"), "--shard-size", "1", "--no-progress"]) == 0
+    dataset = read_dataset(tmp_path / "out")
+    assert dataset.ids == ["a", "d"] and dataset.vectors.shape == (2, 512)
+    assert [f["id"] for f in dataset.failed] == ["b", "c"]
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert [s["count"] for s in manifest["shards"]] == [1, 0, 0, 1]
+    assert (manifest["count"], manifest["failed_count"]) == (2, 2)
+
+
 def test_progress_bar_and_summary(text_file, tmp_path, capsys):
     assert main(["embed", str(text_file), "-o", str(tmp_path / "out")]) == 0
     captured = capsys.readouterr()

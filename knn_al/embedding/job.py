@@ -93,6 +93,8 @@ def run_embedding(source: str | os.PathLike[str], output: str | os.PathLike[str]
     started = time.perf_counter()
     if batch_size < 1 or shard_size < 1:
         raise InputError("batch size and shard size must be at least 1")
+    if engine not in ("local", "ray"):
+        raise ValueError(f"unknown engine {engine!r}: use 'local' or 'ray'")
     modality, items = read_items(source)
     encoder_name = encoder or DEFAULT_ENCODER[modality]
     options = dict(encoder_options or {})
@@ -130,7 +132,7 @@ def run_embedding(source: str | os.PathLike[str], output: str | os.PathLike[str]
             if len(collected[index]) == len(plan.batches(index)):
                 batches = collected.pop(index)
                 vectors, records, failed = assemble_shard(plan.shard(index), [batches[n] for n in sorted(batches)])
-                writer.write_shard(index, vectors=vectors.reshape(len(records), -1), records=records, failed=failed)
+                writer.write_shard(index, vectors=vectors, records=records, failed=failed)
     manifest = writer.finish(shard_count=plan.shard_count)
     failures = [f for shard in manifest["shards"] for f in shard["failed"]]
     return EmbedSummary(output=Path(output), encoder=manifest["encoder"], dimension=manifest["dimension"],

@@ -41,8 +41,10 @@ def ray_results(plan: Plan, pending: list[int], encoder_name: str, options: Mapp
     yields (shard, batch, result) as results arrive. Connects to Ray here, before any
     result is asked for: a local Ray unless ``address`` names a cluster, or the Ray
     already initialised in this process."""
-    import ray
-
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("the ray engine needs Ray Data: pip install 'knn-al[ray]'") from None
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     ray.data.DataContext.get_current().enable_progress_bars = False  # the job has its own bar
