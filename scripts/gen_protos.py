@@ -29,5 +29,10 @@ def generate(out_root: Path = PROTO_ROOT) -> list[Path]:
 
 
 if __name__ == "__main__":
-    for path in generate():
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=PROTO_ROOT,
+                        help="root to write knn_al/v1/ stubs under (default: protos/, beside the .proto files)")
+    for path in generate(parser.parse_args().out):
         print(path)
