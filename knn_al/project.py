@@ -14,7 +14,10 @@ committed. Pool files are written first (atomically, under names no committed ro
 to yet), then the ``add`` row is committed; files without a committed row are leftovers of
 a crash and are deleted on open. The log runs with ``synchronous=FULL``: in WAL mode
 ``NORMAL`` skips the fsync at commit, which survives a killed process but can lose the
-last commits on power loss, and an acknowledged label must survive both.
+last commits on power loss, and an acknowledged label must survive both. Lease changes
+alone commit with ``NORMAL`` (no fsync, so NextSample does not wait for the disk): a power
+loss may forget a recent lease, which only returns that item to the pool early; the next
+label commit's fsync makes them durable too.
 
 **Validate, then write.** Each change runs in one SQLite transaction whose last step is
 the learner call; the learner validates its whole input before it changes anything, so a
@@ -169,7 +172,6 @@ class Project:
         self._closed = False
         self._db = sqlite3.connect(path / "log.sqlite", isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
         self._replay()
 
@@ -258,7 +260,7 @@ class Project:
             now = self._clock()
             expired = [item for item, deadline in self._leases.items() if deadline <= now]
             if expired:
-                with self._transaction():
+                with self._transaction(durable=False):
                     self._db.executemany("DELETE FROM leases WHERE item_id = ?", [(i,) for i in expired])
                     self.learner.release(expired)
                 for item in expired:
@@ -266,10 +268,12 @@ class Project:
             yield now
 
     @contextmanager
-    def _transaction(self) -> Iterator[None]:
+    def _transaction(self, *, durable: bool = True) -> Iterator[None]:
         """One SQLite transaction; the body's last step is the learner call, so an error
         anywhere rolls everything back. If the commit itself fails, the learner may be
-        ahead of the log: rebuild it from the log before re-raising."""
+        ahead of the log: rebuild it from the log before re-raising. ``durable=False``
+        (lease changes only) skips the fsync at commit."""
+        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -397,7 +401,7 @@ class Project:
             ids = [p.id for p in picks]
             deadline = now + lease
             if ids:
-                with self._transaction():
+                with self._transaction(durable=False):
                     self._db.executemany("INSERT INTO leases (item_id, annotator, expires_at) VALUES (?, ?, ?)",
                                          [(i, annotator, deadline) for i in ids])
                     self.learner.hand_out(ids)
@@ -413,7 +417,7 @@ class Project:
         if not ids:
             raise InvalidInputError("no items to release: the list is empty")
         with self._locked():
-            with self._transaction():
+            with self._transaction(durable=False):
                 self._db.executemany("DELETE FROM leases WHERE item_id = ?", [(i,) for i in ids])
                 self.learner.release(ids)
             for item in ids:
