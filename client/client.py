@@ -7,6 +7,7 @@ Thread-safe: one client can be shared by many threads.
 """
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
@@ -20,6 +21,8 @@ from knn_al.v1 import active_learning_pb2 as pb
 from knn_al.v1 import active_learning_pb2_grpc as pb_grpc
 
 T = TypeVar("T")
+#: Trailing metadata in which the server reports the call's time in the library.
+COMPUTE_MS_KEY = "knn-al-compute-ms"
 #: Bytes of vectors per AddItems chunk: well under the default 4 MiB message limit (and a server run with --max-message-mb 2).
 CHUNK_BYTES = 1024 * 1024
 
@@ -106,6 +109,7 @@ class Client:
         self._stub = pb_grpc.ActiveLearningStub(self._channel)
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
+        self._last = threading.local()
 
     def close(self) -> None:
         self._channel.close()
@@ -116,13 +120,22 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def last_compute_ms(self) -> float | None:
+        """Milliseconds the calling thread's last successful call spent in the server's
+        library code (the rest of its latency is transport and conversion); None if unknown."""
+        return getattr(self._last, "compute_ms", None)
+
     def _call(self, method: Callable[..., T], request: Any) -> T:
         """Call ``method`` with a deadline, retrying while UNAVAILABLE. ``request`` may be a
         zero-argument function returning a fresh request iterator (client streaming)."""
         for attempt in range(self.retries + 1):
             try:
-                return method(request() if callable(request) else request,
-                              timeout=self.timeout, metadata=self._metadata)
+                response, call = method.with_call(request() if callable(request) else request,
+                                                  timeout=self.timeout, metadata=self._metadata)
+                trailer = dict(call.trailing_metadata() or ())
+                self._last.compute_ms = float(trailer[COMPUTE_MS_KEY]) if COMPUTE_MS_KEY in trailer else None
+                return response
             except grpc.RpcError as exc:
                 code = exc.code()
                 if code == grpc.StatusCode.UNAVAILABLE and attempt < self.retries:

@@ -8,7 +8,7 @@ status codes in :mod:`knn_al.server.errors`.
 from __future__ import annotations
 
 import asyncio
-import functools
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 from typing import Any, TypeVar
@@ -24,6 +24,8 @@ from knn_al.v1 import active_learning_pb2 as pb
 from knn_al.v1 import active_learning_pb2_grpc as pb_grpc
 
 T = TypeVar("T")
+#: Trailing metadata key: milliseconds the call spent in the library (worker thread).
+COMPUTE_MS_KEY = "knn-al-compute-ms"
 Context = grpc.aio.ServicerContext
 
 
@@ -35,29 +37,37 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
         self._executor = executor
         self._max_upload_items = max_upload_items
 
-    async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+    async def _run(self, context: Context, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` in a worker thread; report its duration in the ``knn-al-compute-ms``
+        trailer, so clients can tell the library's time from the transport's."""
+        def timed() -> tuple[T, float]:
+            start = time.perf_counter()
+            return fn(*args, **kwargs), time.perf_counter() - start
+
+        result, seconds = await asyncio.get_running_loop().run_in_executor(self._executor, timed)
+        context.set_trailing_metadata(((COMPUTE_MS_KEY, f"{seconds * 1e3:.3f}"),))
+        return result
 
     # ------------------------------------------------------------- projects
     @translate_errors
     async def CreateProject(self, request: pb.CreateProjectRequest, context: Context) -> pb.CreateProjectResponse:
         settings = convert.settings_from_proto(request.settings)
-        project = await self._run(self._store.create, settings)
-        return pb.CreateProjectResponse(project=convert.info_to_proto(await self._run(project.info)))
+        info = await self._run(context, lambda: self._store.create(settings).info())
+        return pb.CreateProjectResponse(project=convert.info_to_proto(info))
 
     @translate_errors
     async def ListProjects(self, request: pb.ListProjectsRequest, context: Context) -> pb.ListProjectsResponse:
-        infos = await self._run(lambda: [p.info() for p in self._store.list()])
+        infos = await self._run(context, lambda: [p.info() for p in self._store.list()])
         return pb.ListProjectsResponse(projects=[convert.info_to_proto(i) for i in infos])
 
     @translate_errors
     async def GetProject(self, request: pb.GetProjectRequest, context: Context) -> pb.GetProjectResponse:
-        info = await self._run(lambda: self._store.get(request.project).info())
+        info = await self._run(context, lambda: self._store.get(request.project).info())
         return pb.GetProjectResponse(project=convert.info_to_proto(info))
 
     @translate_errors
     async def DeleteProject(self, request: pb.DeleteProjectRequest, context: Context) -> pb.DeleteProjectResponse:
-        await self._run(self._store.delete, request.project)
+        await self._run(context, self._store.delete, request.project)
         return pb.DeleteProjectResponse()
 
     # ---------------------------------------------------------------- items
@@ -92,22 +102,25 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
             raise InvalidInputError("empty AddItems stream: send at least one chunk naming the project")
         project = self._store.get(name)
         stacked = np.concatenate(parts) if parts else np.empty((0, project.settings.dimension), np.float32)
-        pool_size = await self._run(project.add_items, ids, stacked, metadata or None)
+        pool_size = await self._run(context, project.add_items, ids, stacked, metadata or None)
         return pb.AddItemsResponse(added=len(ids), pool_size=pool_size)
 
     @translate_errors
     async def LoadDataset(self, request: pb.LoadDatasetRequest, context: Context) -> pb.LoadDatasetResponse:
         project = self._store.get(request.project)
-        added, labeled = await self._run(project.load_dataset, request.path, import_labels=request.import_labels)
-        info = await self._run(project.info)
-        return pb.LoadDatasetResponse(added=added, labeled=labeled, pool_size=info.pool_size)
+        def load() -> tuple[int, int, int]:
+            added, labeled = project.load_dataset(request.path, import_labels=request.import_labels)
+            return added, labeled, project.info().pool_size
+
+        added, labeled, pool_size = await self._run(context, load)
+        return pb.LoadDatasetResponse(added=added, labeled=labeled, pool_size=pool_size)
 
     # ------------------------------------------------------------- learning
     @translate_errors
     async def NextSample(self, request: pb.NextSampleRequest, context: Context) -> pb.NextSampleResponse:
         project = self._store.get(request.project)
         samples = await self._run(
-            project.next_sample, request.count or 1, strategy=convert.strategy_name(request.strategy),
+            context, project.next_sample, request.count or 1, strategy=convert.strategy_name(request.strategy),
             annotator=request.annotator, lease_seconds=request.lease_seconds or None,
             seed=request.seed if request.HasField("seed") else None)
         return pb.NextSampleResponse(samples=[convert.sample_to_proto(s) for s in samples])
@@ -115,25 +128,25 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
     @translate_errors
     async def SubmitLabel(self, request: pb.SubmitLabelRequest, context: Context) -> pb.SubmitLabelResponse:
         project = self._store.get(request.project)
-        count = await self._run(project.label, [request.id], [request.label], annotator=request.annotator)
+        count = await self._run(context, project.label, [request.id], [request.label], annotator=request.annotator)
         return pb.SubmitLabelResponse(labeled_count=count)
 
     @translate_errors
     async def SubmitLabels(self, request: pb.SubmitLabelsRequest, context: Context) -> pb.SubmitLabelsResponse:
         project = self._store.get(request.project)
-        count = await self._run(project.label, [a.id for a in request.labels], [a.label for a in request.labels],
-                                annotator=request.annotator)
+        count = await self._run(context, project.label, [a.id for a in request.labels],
+                                [a.label for a in request.labels], annotator=request.annotator)
         return pb.SubmitLabelsResponse(labeled_count=count)
 
     @translate_errors
     async def RemoveLabels(self, request: pb.RemoveLabelsRequest, context: Context) -> pb.RemoveLabelsResponse:
         project = self._store.get(request.project)
-        return pb.RemoveLabelsResponse(labeled_count=await self._run(project.unlabel, list(request.ids)))
+        return pb.RemoveLabelsResponse(labeled_count=await self._run(context, project.unlabel, list(request.ids)))
 
     @translate_errors
     async def ReleaseItems(self, request: pb.ReleaseItemsRequest, context: Context) -> pb.ReleaseItemsResponse:
         project = self._store.get(request.project)
-        return pb.ReleaseItemsResponse(released=await self._run(project.release, list(request.ids)))
+        return pb.ReleaseItemsResponse(released=await self._run(context, project.release, list(request.ids)))
 
     # ---------------------------------------------------------- predictions
     @translate_errors
@@ -142,12 +155,13 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
         if request.HasField("vectors"):
             if request.ids:
                 raise InvalidInputError("give either item ids or vectors to predict, not both")
-            predictions = await self._run(project.predict, vectors=convert.vectors_from_proto(request.vectors))
+            vectors = convert.vectors_from_proto(request.vectors)
+            predictions = await self._run(context, project.predict, vectors=vectors)
         else:
-            predictions = await self._run(project.predict, list(request.ids))
+            predictions = await self._run(context, project.predict, list(request.ids))
         return pb.PredictResponse(predictions=[convert.prediction_to_proto(p) for p in predictions])
 
     @translate_errors
     async def ExportLabels(self, request: pb.ExportLabelsRequest, context: Context) -> pb.ExportLabelsResponse:
-        labels = await self._run(self._store.get(request.project).labels)
+        labels = await self._run(context, self._store.get(request.project).labels)
         return pb.ExportLabelsResponse(labels=[pb.LabelAssignment(id=i, label=lab) for i, lab in labels.items()])

@@ -134,6 +134,25 @@ def test_concurrent_annotators_receive_disjoint_items(secured: ServerProcess) ->
         assert client.get_project("concurrent").leased_count == 64
 
 
+def test_relabel_remove_label_and_release(secured: ServerProcess) -> None:
+    ids, x, _ = clustered_vectors(300, 16)
+    with secured.client(token=TOKEN) as client:
+        client.create_project("edit", 16)
+        client.add_items("edit", ids, x)
+        leased = [s.id for s in client.next_sample("edit", 3, annotator="ann")]
+        client.submit_labels("edit", {leased[0]: "a", leased[1]: "b"})
+        assert client.get_project("edit").leased_count == 1  # labeling ended two leases
+        client.submit_label("edit", leased[0], "b")  # relabel
+        assert client.export_labels("edit") == {leased[0]: "b", leased[1]: "b"}
+        explained = client.predict("edit", [leased[0]])[0]
+        assert explained.label == "b" and explained.neighbors[0].id == leased[0] and explained.neighbors[0].label == "b"
+        assert client.remove_labels("edit", [leased[1]]) == 1
+        assert client.export_labels("edit") == {leased[0]: "b"}
+        assert client.release("edit", [leased[2]]) == 1
+        info = client.get_project("edit")
+        assert (info.labeled_count, info.leased_count, info.label_counts) == (1, 0, {"a": 0, "b": 1})
+
+
 @pytest.fixture(scope="module")
 def table_project(secured: ServerProcess):
     ids, x, _ = clustered_vectors(500, 16)
