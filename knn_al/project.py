@@ -40,7 +40,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import shutil
 import sqlite3
 import threading
 import time
