@@ -117,10 +117,10 @@ def main() -> int:
         rows += compare("mobilenet_v1", "images", images, folder, work, args.image_batch, args.repeats)
 
     print(f"{os.cpu_count()} cores; {args.sentences} sentences, {args.images} JPEG images 224x224")
-    print(f"{'what':<40} {'items':<10} {'items/s':>9} {'job overhead':>13}")
+    print(f"{'what':<46} {'items':<10} {'items/s':>9} {'job overhead':>13}")
     for what, unit, items_per_second, overhead in rows:
         shown = "" if overhead is None else f"{overhead * 100:+.1f}%"
-        print(f"{what:<40} {unit:<10} {items_per_second:>9.0f} {shown:>13}")
+        print(f"{what:<46} {unit:<10} {items_per_second:>9.0f} {shown:>13}")
     return 0
 
 
