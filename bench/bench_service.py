@@ -2,9 +2,9 @@
 
     python bench/bench_service.py [--items 100000] [--dimension 512] [--iterations 200]
 
-Builds a project of random unit vectors in a temporary data dir, then alternates rounds of
-the annotator loop (NextSample of one item, then SubmitLabel of it): in-process on the
-project store, then through the Python client against a `knn-al serve` process on loopback
+Builds a project of random unit vectors in a temporary data dir (through AddItems), then
+alternates rounds of the annotator loop (NextSample of one item, then SubmitLabel of it):
+in-process on the project store, then through the Python client against a `knn-al serve` process on loopback
 serving the same data dir (it replays the project, density included). Both sides include
 the SQLite commit of every lease and label (an fsync per label).
 
@@ -26,7 +26,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from knn_al.project import ProjectSettings  # noqa: E402
 from knn_al.store import ProjectStore  # noqa: E402
 from tests.service_helpers import ServerProcess  # noqa: E402
 
@@ -60,12 +59,18 @@ def main() -> None:
         rng = np.random.default_rng(0)
         vectors = rng.normal(size=(args.items, args.dimension)).astype(np.float32)
         ids = [f"item-{i}" for i in range(args.items)]
-        store = ProjectStore(data)
-        project = store.create(ProjectSettings(name="bench", dimension=args.dimension))
-        t0 = time.perf_counter()
-        project.add_items(ids, vectors)
-        print(f"added {args.items} × {args.dimension} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-        store.close()
+        # Build through the service (the real ingestion path), so the FAISS density search
+        # runs in a server process and this process starts as clean as every later server.
+        server = ServerProcess(data)
+        try:
+            with server.client(timeout=600) as client:
+                client.create_project("bench", args.dimension)
+                t0 = time.perf_counter()
+                client.add_items("bench", ids, vectors)
+                print(f"added {args.items} × {args.dimension} through AddItems in {time.perf_counter() - t0:.1f} s",
+                      file=sys.stderr)
+        finally:
+            server.stop()
         # Alternate in-process and gRPC rounds, each on a freshly opened (replayed) store, so
         # both sides share the same history and any background load on the machine.
         local, remote = np.empty((4, 0)), np.empty((4, 0))
