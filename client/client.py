@@ -91,7 +91,9 @@ class Client:
         ``grpc.ChannelCredentials``.
     timeout : deadline of each attempt of a call, in seconds.
     retries : further attempts of a call while the server is UNAVAILABLE, with
-        exponential backoff from ``backoff`` seconds.
+        exponential backoff from ``backoff`` seconds. A call cut off after the server
+        committed it is then applied again: harmless for labels (the same label again) and
+        leases (a second lease), an ALREADY_EXISTS for a repeated AddItems.
     """
 
     def __init__(self, address: str, *, token: str | None = None,
