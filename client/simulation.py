@@ -1,0 +1,68 @@
+"""The replay simulator's server driver: every pick, label and prediction goes through gRPC.
+
+``knn-al simulate --via-server ADDRESS`` and ``knn-al demo`` use it, so the numbers they
+report are what annotators get from a running service. It lives with the client because
+the library (``knn_al``) never imports grpc. Each session is a project created on the
+server for the session and deleted afterwards.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+import numpy as np
+
+from knn_al.client.client import Client
+
+
+class ServerSession:
+    """One project on the server, driven like an annotator's tool drives it."""
+
+    def __init__(self, client: Client, project: str, classes: Sequence[str]) -> None:
+        self.client, self.project, self.classes = client, project, list(classes)
+
+    def pick(self, *, strategy: str, seed: int) -> str | None:
+        samples = self.client.next_sample(self.project, 1, strategy=strategy, seed=seed)
+        return samples[0].id if samples else None
+
+    def label(self, ids: Sequence[str], labels: Sequence[str]) -> None:
+        if len(ids) == 1:
+            self.client.submit_label(self.project, ids[0], labels[0])
+        else:
+            self.client.submit_labels(self.project, dict(zip(ids, labels)))
+
+    def predict(self, vectors: np.ndarray) -> np.ndarray:
+        predictions = self.client.predict(self.project, vectors=vectors)
+        return np.array([[p.probabilities.get(name, 0.0) for name in self.classes] for p in predictions],
+                        dtype=np.float64).reshape(len(predictions), len(self.classes))
+
+    def close(self) -> None:
+        self.client.delete_project(self.project)
+
+
+class ServerDriver:
+    """Opens sessions as projects on the server at ``address`` (``host:port``).
+
+    Project names get a random prefix, so simulations never collide with each other or
+    with a user's projects on a shared server. ``k`` 0 takes the server's default;
+    ``client_options`` go to :class:`~knn_al.client.Client` (token, tls, timeout, ...).
+    """
+
+    def __init__(self, address: str, *, k: int = 0, **client_options: object) -> None:
+        self.client = Client(address, **client_options)
+        self.k = k
+        self.prefix = f"sim-{uuid.uuid4().hex[:8]}"
+
+    def open(self, *, name: str, ids: Sequence[str], vectors: np.ndarray, classes: Sequence[str]) -> ServerSession:
+        project = f"{self.prefix}-{name}"
+        self.client.create_project(project, vectors.shape[1], k=self.k)
+        try:
+            self.client.add_items(project, ids, vectors)
+        except BaseException:
+            self.client.delete_project(project)
+            raise
+        return ServerSession(self.client, project, classes)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.client.close()

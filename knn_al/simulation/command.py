@@ -1,0 +1,68 @@
+"""``knn-al simulate``: replay a labeled dataset directory and report labels vs accuracy."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from knn_al.strategies import STRATEGY_NAMES
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "simulate", help="measure how many labels each strategy needs, on a labeled dataset",
+        description="Replay a labeled dataset directory (the output of `knn-al embed` on data with known labels) "
+                    "as if an annotator answered every pick with the true label: K-fold, one learning curve per "
+                    "strategy (random always included), scored on the held-out fold. Writes curves.csv, "
+                    "summary.json, summary.txt and learning_curves.png to --out and prints the table.")
+    add_replay_arguments(parser)
+    parser.add_argument("dataset", type=Path, metavar="DATASET_DIR", help="dataset directory with known labels")
+    parser.add_argument("--strategies", nargs="+", default=list(STRATEGY_NAMES), choices=STRATEGY_NAMES,
+                        metavar="STRATEGY", help=f"strategies to compare (default: all: {' '.join(STRATEGY_NAMES)})")
+    parser.add_argument("--out", type=Path, default=None, help="output directory (default: ./simulation-DATASET)")
+    parser.add_argument("--via-server", metavar="ADDRESS", default=None,
+                        help="drive a running `knn-al serve` at HOST:PORT through gRPC instead of in-process")
+    parser.add_argument("--token", default=None, help="bearer token of the server (with --via-server)")
+    parser.set_defaults(func=run)
+
+
+def add_replay_arguments(parser: argparse.ArgumentParser, *, budget: int = 200, every: int = 10) -> None:
+    """The replay options shared by ``simulate`` and ``demo``."""
+    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    parser.add_argument("--budget", type=int, default=budget, help=f"labels per replay (default {budget})")
+    parser.add_argument("--every", type=int, default=every, help=f"score the held-out fold every N labels (default {every})")
+    parser.add_argument("--target", type=float, default=0.95,
+                        help="report labels needed to reach this share of full-data accuracy (default 0.95)")
+    parser.add_argument("--k", type=int, default=None, help="labeled neighbours per prediction (default: the learner's)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the folds and of every pick (default 0)")
+    parser.add_argument("--table-at", type=int, nargs="+", default=None, metavar="N",
+                        help="label counts shown in the table (default: 1, 2, 3, 5 × 10^e and the budget)")
+
+
+def replay_options(args: argparse.Namespace) -> dict:
+    """The keyword arguments of :func:`~knn_al.simulation.execute.simulate_dataset` set by
+    :func:`add_replay_arguments`."""
+    return {"folds": args.folds, "budget": args.budget, "every": args.every, "target": args.target,
+            "seed": args.seed, "k": args.k, "table_at": args.table_at}
+
+
+def run(args: argparse.Namespace) -> int:
+    from knn_al.dataset import DatasetError, read_dataset
+    from knn_al.simulation.execute import simulate_dataset
+
+    try:
+        dataset = read_dataset(args.dataset)
+    except DatasetError as exc:
+        print(f"knn-al simulate: {exc}", file=sys.stderr)
+        return 2
+    out = args.out or Path(f"simulation-{args.dataset.resolve().name}")
+    try:
+        _, table = simulate_dataset(dataset, out=out, strategies=args.strategies, via_server=args.via_server,
+                                    token=args.token, title=f"{args.dataset.name}: {args.folds}-fold replay",
+                                    **replay_options(args))
+    except ValueError as exc:
+        print(f"knn-al simulate: {exc}", file=sys.stderr)
+        return 2
+    print(table)
+    print(f"\nwrote {out}/: curves.csv, summary.json, summary.txt, learning_curves.png")
+    return 0

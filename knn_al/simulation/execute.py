@@ -1,0 +1,60 @@
+"""Run a simulation of a dataset end to end: pick the driver, replay, write the report."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from knn_al.dataset import Dataset
+from knn_al.simulation.drivers import LearnerDriver
+from knn_al.simulation.replay import SimulationResult, run_simulation
+from knn_al.simulation.report import write_report
+
+
+def simulate_dataset(
+    dataset: Dataset,
+    *,
+    out: Path,
+    strategies: Sequence[str],
+    folds: int = 5,
+    budget: int = 200,
+    every: int = 10,
+    target: float = 0.95,
+    seed: int = 0,
+    k: int | None = None,
+    via_server: str | None = None,
+    token: str | None = None,
+    table_at: Sequence[int] | None = None,
+    title: str = "",
+    progress: bool = True,
+) -> tuple[SimulationResult, str]:
+    """Replay the labeled items of ``dataset`` and write the report into ``out``.
+
+    Items without a known label are left out (nobody could answer for them).
+    ``via_server`` (``host:port``) drives a running server through the gRPC client
+    instead of an in-process learner. Returns the result and the printed table.
+    """
+    known = [i for i, label in enumerate(dataset.labels) if label is not None]
+    if not known:
+        raise ValueError("the dataset has no known labels to replay: embed data whose items carry labels "
+                         "(image sub-folders per class, or a `label` field of each text)")
+    ids = [dataset.ids[i] for i in known]
+    labels = [dataset.labels[i] for i in known]
+    vectors = np.asarray(dataset.vectors[known], dtype=np.float32)
+    if via_server is None:
+        driver = LearnerDriver(**({} if k is None else {"k": k}))
+        result = run_simulation(ids=ids, vectors=vectors, labels=labels, driver=driver, strategies=strategies,
+                                folds=folds, budget=budget, every=every, target=target, seed=seed, progress=progress)
+    else:
+        # The client (and grpc with it) is imported only when a server is asked for.
+        from knn_al.client.simulation import ServerDriver
+
+        server = ServerDriver(via_server, k=k or 0, token=token)
+        try:
+            result = run_simulation(ids=ids, vectors=vectors, labels=labels, driver=server, strategies=strategies,
+                                    folds=folds, budget=budget, every=every, target=target, seed=seed,
+                                    progress=progress)
+        finally:
+            server.close()
+    return result, write_report(result, out, title=title, at=table_at)
