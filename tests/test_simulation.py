@@ -1,0 +1,159 @@
+"""The replay simulator: right answers on data where they are known, its files, and the
+same picks in-process and through a real server."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from knn_al.cli import main
+from knn_al.dataset import write_dataset
+from knn_al.simulation import LearnerDriver, run_simulation
+from knn_al.simulation.folds import stratified_folds
+from knn_al.simulation.metrics import labels_to_reach, macro_f1
+from knn_al.simulation.report import labels_needed
+from knn_al.strategies import DEFAULT_STRATEGY
+from tests.service_helpers import ServerProcess
+
+#: Topic sizes of the synthetic set: a few big topics and a tail of small ones, which a
+#: random annotator keeps missing.
+TOPIC_SIZES = (240, 160, 100, 60, 40, 24, 16, 12)
+
+
+def topics(*, seed: int, dimension: int = 32) -> tuple[list[str], np.ndarray, list[str]]:
+    """Well-separated Gaussian topics: the classifier is perfect once each topic has a label."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(len(TOPIC_SIZES), dimension))
+    topic = np.repeat(np.arange(len(TOPIC_SIZES)), TOPIC_SIZES)
+    vectors = centres[topic] + 0.35 * rng.normal(size=(len(topic), dimension))
+    return [f"item-{i:04d}" for i in range(len(topic))], vectors.astype(np.float32), [f"topic-{t}" for t in topic]
+
+
+# ------------------------------------------------------------------ metrics
+def test_macro_f1_and_labels_to_reach_on_hand_computed_cases() -> None:
+    truth = np.array([0, 0, 1, 1, 2])
+    predicted = np.array([0, 1, 1, 1, 0])
+    # Class F1: 0 → 2·1/(2+2) = 0.5; 1 → 2·2/(2+3) = 0.8; 2 → 0.
+    assert macro_f1(truth, predicted, n_classes=4) == pytest.approx((0.5 + 0.8 + 0.0) / 3)
+    assert labels_to_reach(np.array([5, 10, 15]), np.array([0.5, 0.9, 0.8]), 0.85) == 10
+    assert labels_to_reach(np.array([5, 10]), np.array([0.5, 0.6]), 0.85) is None
+
+
+def test_folds_are_stratified_and_cover_every_row_once() -> None:
+    codes = np.repeat([0, 1, 2], [50, 30, 20])
+    splits = stratified_folds(codes, folds=5, seed=3)
+    tested = np.concatenate([test for _, test in splits])
+    assert sorted(tested.tolist()) == list(range(100))
+    for train, test in splits:
+        assert not set(train) & set(test)
+        assert np.bincount(codes[test]).tolist() == [10, 6, 4]
+    assert [t.tolist() for _, t in splits] == [t.tolist() for _, t in stratified_folds(codes, folds=5, seed=3)]
+
+
+# ------------------------------------------------------- known right answer
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_uncertainty_sampling_beats_random_on_separated_topics(seed: int) -> None:
+    ids, vectors, labels = topics(seed=seed)
+    result = run_simulation(ids=ids, vectors=vectors, labels=labels, driver=LearnerDriver(),
+                            strategies=["margin", "entropy"], folds=3, budget=30, every=5, seed=seed)
+    assert result.strategies == ["margin", "entropy", "random"]
+    _, random_acc = result.matrix("random")
+    for strategy in ("margin", "entropy"):
+        points, acc = result.matrix(strategy)
+        # Once every topic has a label the kNN classifier is (nearly) perfect: uncertainty
+        # sampling gets there within 15 labels, random keeps missing the small topics.
+        assert acc.mean(axis=0)[points == 15][0] >= 0.97
+        assert acc.mean() > random_acc.mean() + 0.08
+        assert max(labels_needed(result, strategy)) <= 15
+    assert max(n or 10**9 for n in labels_needed(result, "random")) > 15
+
+
+# ------------------------------------------------------------------ the CLI
+def test_simulate_writes_csv_json_png_and_prints_the_table(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    ids, vectors, labels = topics(seed=0)
+    labels[-3] = None  # an item without a known label is left out of the replay
+    write_dataset(tmp_path / "data", ids=ids, vectors=vectors, labels=labels, encoder="test")
+    out = tmp_path / "report"
+    code = main(["simulate", str(tmp_path / "data"), "--strategies", "margin", DEFAULT_STRATEGY,
+                 "--folds", "3", "--budget", "30", "--every", "5", "--out", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "labels needed to reach 95% of full-data accuracy" in printed
+    assert f"{DEFAULT_STRATEGY} vs random" in printed and "margin vs random" in printed
+
+    with open(out / "curves.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 3 * 3 * 6  # strategies × folds × measured label counts
+    assert {r["strategy"] for r in rows} == {"margin", DEFAULT_STRATEGY, "random"}
+    assert sorted({int(r["labels"]) for r in rows}) == [5, 10, 15, 20, 25, 30]
+    assert all(0.0 <= float(r["accuracy"]) <= 1.0 and 0.0 <= float(r["macro_f1"]) <= 1.0 for r in rows)
+    assert all(float(r["full_accuracy"]) > 0.95 for r in rows)
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["strategies"]["margin"]["labels"] == [5, 10, 15, 20, 25, 30]
+    assert len(summary["full_accuracy"]) == 3
+
+    with Image.open(out / "learning_curves.png") as image:
+        assert image.format == "PNG" and image.size[0] > 600 and image.size[1] > 300
+        pixels = np.asarray(image.convert("L"))
+    assert pixels.std() > 10  # something was drawn
+
+
+def test_simulate_refuses_a_dataset_without_labels(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    ids, vectors, _ = topics(seed=0)
+    write_dataset(tmp_path / "data", ids=ids, vectors=vectors, encoder="test")
+    assert main(["simulate", str(tmp_path / "data"), "--out", str(tmp_path / "report")]) == 2
+    assert "no known labels" in capsys.readouterr().err
+    assert not (tmp_path / "report").exists()
+
+
+# ---------------------------------------------------------- via the server
+def test_via_server_makes_the_same_picks_and_scores_as_in_process(tmp_path: Path) -> None:
+    from knn_al.client.simulation import ServerDriver
+
+    ids, vectors, labels = topics(seed=4)
+    options = dict(ids=ids, vectors=vectors, labels=labels, strategies=[DEFAULT_STRATEGY, "margin"], folds=2,
+                   budget=25, every=5, seed=11)
+    local = run_simulation(driver=LearnerDriver(), **options)
+    server = ServerProcess(tmp_path / "data")
+    try:
+        driver = ServerDriver(server.address)
+        try:
+            remote = run_simulation(driver=driver, **options)
+            assert driver.client.list_projects() == []  # every session's project was deleted
+        finally:
+            driver.close()
+    finally:
+        assert server.stop() == 0
+    assert len(local.curves) == len(remote.curves) == 6
+    for mine, theirs in zip(local.curves, remote.curves):
+        assert (mine.strategy, mine.fold) == (theirs.strategy, theirs.fold)
+        assert mine.picks == theirs.picks and len(set(mine.picks)) == 25
+        np.testing.assert_array_equal(mine.accuracy, theirs.accuracy)
+        np.testing.assert_array_equal(mine.macro_f1, theirs.macro_f1)
+    np.testing.assert_array_equal(local.full_accuracy, remote.full_accuracy)
+    # A different seed gives different picks: the seed is really what fixes them.
+    other = run_simulation(driver=LearnerDriver(), **{**options, "seed": 12})
+    assert other.curves[0].picks != local.curves[0].picks
+
+
+# ------------------------------------------------------------------ the demo
+def test_demo_runs_end_to_end_on_a_subset_and_reuses_its_embedding(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    args = ["demo", "--out", str(tmp_path / "demo"), "--per-class", "8", "--folds", "2", "--budget", "10",
+            "--every", "5", "--max-chars", "200"]
+    assert main(args) == 0
+    first = capsys.readouterr()
+    assert "embedding 40 BBC News articles" in first.err
+    assert f"{DEFAULT_STRATEGY} vs random" in first.out and "BBC News, 40 articles, 5 topics" in first.out
+    assert (tmp_path / "demo" / "learning_curves.png").stat().st_size > 0
+    # The server stopped cleanly and its temporary data directory is gone.
+    assert not list((tmp_path / "demo").glob(".server-*"))
+    assert main(args) == 0
+    second = capsys.readouterr()
+    assert "embedding" not in second.err
+    assert second.out.splitlines()[:12] == first.out.splitlines()[:12]  # same seed, same table
