@@ -275,9 +275,11 @@ class Learner:
             return []
         count = min(count, len(rows))
         handed_out = np.fromiter(sorted(self.handed_out_), dtype=np.int64, count=len(self.handed_out_))
+        proba, counts = self._compact_proba(self.tables_.sim_[rows], self.tables_.slot_[rows])
         candidates = Candidates(
             rows=rows,
-            proba=self._proba_rows(rows),
+            proba=proba,
+            counts=counts,
             density=self.density_[rows],
             diversity=1.0 - np.maximum(self.tables_.sim_[rows, 0], -1.0).astype(np.float64),
             handed_out_vectors=self.vectors_[handed_out],
@@ -359,6 +361,40 @@ class Learner:
         flat = (np.arange(n)[:, None] * n_classes + codes).ravel()
         votes = np.bincount(flat, weights=weights.ravel(), minlength=n * n_classes).reshape(n, n_classes)
         return (votes + self.smoothing) / (weights.sum(axis=1, keepdims=True) + self.smoothing * n_classes)
+
+    def _compact_proba(self, sims: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The same probabilities as :meth:`_vote`, as (values, counts) of width k + 1.
+
+        Column j < k holds the probability of the j-th distinct class among an item's
+        neighbours; column k the one probability shared by the classes no neighbour
+        voted for. O(n·k) however many classes there are.
+        """
+        n, k = sims.shape
+        n_classes = len(self.classes_)
+        if n_classes == 0:
+            return np.empty((n, 0)), np.empty((n, 0))
+        present = slots >= 0
+        weights = np.where(present, np.maximum(sims, 0.0), 0.0).astype(np.float64)
+        codes = np.where(present, self.slot_class_[np.maximum(slots, 0)], n_classes)
+        order = np.argsort(codes, axis=1, kind="stable")
+        codes = np.take_along_axis(codes, order, axis=1)
+        weights = np.take_along_axis(weights, order, axis=1)
+        starts = np.ones((n, k), dtype=bool)
+        starts[:, 1:] = codes[:, 1:] != codes[:, :-1]
+        segment = np.cumsum(starts, axis=1) - 1
+        rows = np.arange(n)[:, None]
+        votes = np.bincount((rows * k + segment).ravel(), weights=weights.ravel(), minlength=n * k).reshape(n, k)
+        segment_code = np.full((n, k), n_classes)
+        segment_code[rows, segment] = codes
+        is_class = segment_code < n_classes
+        z = weights.sum(axis=1) + self.smoothing * n_classes
+        values = np.empty((n, k + 1))
+        values[:, :k] = (votes + self.smoothing) / z[:, None]
+        values[:, k] = self.smoothing / z
+        counts = np.empty((n, k + 1))
+        counts[:, :k] = is_class
+        counts[:, k] = n_classes - is_class.sum(axis=1)
+        return values, counts
 
     # ------------------------------------------------------------- internals
     def _add_class(self, name: str) -> int:

@@ -24,7 +24,9 @@ class Candidates:
     """What a strategy may look at. Arrays are aligned with ``rows`` (ascending pool rows)."""
 
     rows: np.ndarray
+    #: Class probabilities, each column standing for ``counts`` classes (see knn_al.uncertainty).
     proba: np.ndarray
+    counts: np.ndarray
     density: np.ndarray
     #: 1 − max similarity to any labeled item (2 when nothing is labeled).
     diversity: np.ndarray
@@ -101,7 +103,7 @@ class RandomSampling(QueryStrategy):
 
     def query(self, candidates: Candidates, count: int, rng: np.random.Generator) -> Selection:
         positions = rng.choice(len(candidates.rows), size=count, replace=False)
-        u = self.measure(candidates.proba)
+        u = self.measure(candidates.proba, candidates.counts)
         return _selection(candidates, positions, np.zeros(count), u)
 
 
@@ -113,7 +115,7 @@ class UncertaintySampling(QueryStrategy):
         self.measure = get_measure(measure)
 
     def query(self, candidates: Candidates, count: int, rng: np.random.Generator) -> Selection:
-        u = self.measure(candidates.proba)
+        u = self.measure(candidates.proba, candidates.counts)
         order = np.lexsort((rng.random(len(u)), -u))
         positions = order[:count]
         return _selection(candidates, positions, u[positions].astype(np.float64), u)
@@ -146,17 +148,19 @@ class UncertaintyDensityDiversity(QueryStrategy):
     def query(self, candidates: Candidates, count: int, rng: np.random.Generator) -> Selection:
         c = candidates
         a, b, g = self.exponents
-        u = self.measure(c.proba)
+        u = self.measure(c.proba, c.counts)
         ui = ecdf(u) ** a * ecdf(c.density) ** b
         d_rank = ecdf(c.diversity)
         score = ui * d_rank**g
-        # Best first; equal scores keep the lower position first, like argmax.
-        order = np.argsort(-score, kind="stable")
         n = len(score)
         size = min(n, max(4 * count, count + 64))
         while True:
-            shortlist = order[:size]
-            outside_best = score[order[size]] if size < n else -np.inf
+            if size < n:
+                # The shortlist needs no order: the greedy pass takes argmaxes within it.
+                split = np.argpartition(-score, size)
+                shortlist, outside_best = split[:size], score[split[size]]
+            else:
+                shortlist, outside_best = np.arange(n), -np.inf
             result = self._greedy(c, shortlist, ui[shortlist], d_rank[shortlist], count, outside_best)
             if result is not None:
                 positions, picked_score, picked_div, picked_term = result

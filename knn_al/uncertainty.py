@@ -1,7 +1,13 @@
-"""Uncertainty measures over rows of class probabilities.
+"""Uncertainty measures over class probabilities.
 
-Each maps an (n, C) probability matrix to n values where larger means less certain.
-With no known class (C = 0) every item is equally, maximally uncertain.
+Each maps n items' class probabilities to n values where larger means less certain.
+Probabilities come as an (n, w) matrix, optionally with ``counts``: how many classes
+share each column's probability. That lets a pick score 20,000 candidates from their k
+neighbours' classes alone (the classes no neighbour voted for all share one smoothed
+probability), at a cost that does not grow with the number of classes. A plain
+probability matrix is the case where every count is 1.
+
+With no known class every item is equally, maximally uncertain.
 """
 from __future__ import annotations
 
@@ -12,39 +18,53 @@ import numpy as np
 from knn_al.errors import InvalidInputError
 
 
-def least_confidence(proba: np.ndarray) -> np.ndarray:
+def _masked(proba: np.ndarray, counts: np.ndarray | None) -> np.ndarray:
+    return proba if counts is None else np.where(counts > 0, proba, -np.inf)
+
+
+def least_confidence(proba: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
     """1 − p1."""
     if proba.shape[1] == 0:
         return np.ones(len(proba), dtype=np.float32)
-    return (1.0 - proba.max(axis=1)).astype(np.float32)
+    return (1.0 - _masked(proba, counts).max(axis=1)).astype(np.float32)
 
 
-def margin(proba: np.ndarray) -> np.ndarray:
-    """1 − (p1 − p2); a single known class has p2 = 0."""
+def margin(proba: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
+    """1 − (p1 − p2); with a single class p2 = 0."""
     if proba.shape[1] == 0:
         return np.ones(len(proba), dtype=np.float32)
-    if proba.shape[1] == 1:
-        return (1.0 - proba[:, 0]).astype(np.float32)
-    top2 = -np.partition(-proba, 1, axis=1)[:, :2]
-    return (1.0 - (top2[:, 0] - top2[:, 1])).astype(np.float32)
+    p = _masked(proba, counts)
+    rows = np.arange(len(p))
+    first = p.argmax(axis=1)
+    p1 = p[rows, first]
+    rest = p.copy()
+    # A column shared by several classes is the second-best probability as well.
+    repeated = counts is not None and counts[rows, first] >= 2
+    rest[rows, first] = np.where(repeated, p1, -np.inf)
+    p2 = np.maximum(rest.max(axis=1), 0.0)
+    return (1.0 - (p1 - p2)).astype(np.float32)
 
 
-def entropy(proba: np.ndarray) -> np.ndarray:
+def entropy(proba: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
     """−Σ p log p (natural log)."""
     if proba.shape[1] == 0:
         return np.ones(len(proba), dtype=np.float32)
-    p = np.clip(proba, 1e-12, 1.0)
-    return (-(proba * np.log(p)).sum(axis=1)).astype(np.float32)
+    terms = proba * np.log(np.clip(proba, 1e-12, 1.0))
+    if counts is not None:
+        terms = terms * counts
+    return (-terms.sum(axis=1)).astype(np.float32)
 
 
-MEASURES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+Measure = Callable[..., np.ndarray]
+
+MEASURES: dict[str, Measure] = {
     "least_confidence": least_confidence,
     "margin": margin,
     "entropy": entropy,
 }
 
 
-def get_measure(name: str) -> Callable[[np.ndarray], np.ndarray]:
+def get_measure(name: str) -> Measure:
     try:
         return MEASURES[name]
     except KeyError:

@@ -185,3 +185,26 @@ def test_bad_input_raises_a_clear_error_and_changes_nothing(call, error, message
     with pytest.raises(error, match=message):
         call(learner)
     assert_unchanged(learner, before)
+
+
+def test_shortlisted_batch_picks_equal_a_greedy_pass_over_every_candidate():
+    # 400 candidates, 6 picks: the shortlist (70) is far smaller than the pool.
+    from knn_al.vectors import as_unit_vectors
+    from tests.reference import Reference
+
+    x, truth = clustered(100, 4, 16, spread=0.8, seed=2)
+    learner = Learner(dimension=16, k=5, smoothing=0.3)
+    ids = [f"x{i}" for i in range(len(x))]
+    learner.add_items(ids, x)
+    ref = Reference(vectors=as_unit_vectors(x, dimension=16), k=5, smoothing=0.3, m=10)
+    for r in (0, 150, 220, 399):
+        learner.label([ids[r]], [str(truth[r])])
+        ref.label(r, str(truth[r]))
+    for r in (5, 260):
+        learner.hand_out([ids[r]])
+        ref.handed_out.add(r)
+    taken: list[int] = []
+    for pick in learner.select(6, seed=0):
+        rows, score = ref.combined_scores(taken)
+        assert score[np.flatnonzero(rows == pick.row)[0]] >= score.max() - 1e-6
+        taken.append(pick.row)
