@@ -19,9 +19,10 @@ from pathlib import Path
 from knn_al.simulation.command import add_replay_arguments, replay_options
 from knn_al.strategies import DEFAULT_STRATEGY
 
-#: Articles are cut to their title and lead: the gist of the topic, at a fraction of the
-#: encoding time of the full text.
-DEFAULT_MAX_CHARS = 600
+#: Articles are cut to their title and opening sentences: enough for the topic (full-data
+#: accuracy 0.957, against 0.963 at 600 characters), and a fifth of the encoding time of
+#: the full text (which takes over 5 minutes for the 2,225 articles on 2 cores).
+DEFAULT_MAX_CHARS = 300
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_replay_arguments(parser, budget=200, every=5)
     parser.add_argument("--out", type=Path, default=Path("knn-al-demo"), help="output directory (default ./knn-al-demo)")
     parser.add_argument("--max-chars", type=int, default=DEFAULT_MAX_CHARS,
-                        help=f"embed the first N characters of each article (default {DEFAULT_MAX_CHARS}: title and lead)")
+                        help=f"embed the first N characters of each article (default {DEFAULT_MAX_CHARS}: title and opening)")
     parser.add_argument("--per-class", type=int, default=None,
                         help="use only the first N articles of each topic (a quick check; default: all)")
     parser.set_defaults(func=run)
