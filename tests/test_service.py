@@ -12,6 +12,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
 from knn_al.client import Client, ServiceError
+from knn_al.dataset import write_dataset
 from tests.service_helpers import ServerProcess, clustered_vectors
 
 Code = grpc.StatusCode
@@ -153,6 +154,20 @@ def test_relabel_remove_label_and_release(secured: ServerProcess) -> None:
         assert (info.labeled_count, info.leased_count, info.label_counts) == (1, 0, {"a": 0, "b": 1})
 
 
+def test_load_dataset_by_path(secured: ServerProcess, tmp_path: Path) -> None:
+    ids, x, cluster = clustered_vectors(400, 16, clusters=2)
+    write_dataset(tmp_path / "ds", ids=ids, vectors=x, encoder="test", sources=ids,
+                  labels=[f"c{c}" if i < 40 else None for i, c in enumerate(cluster)])
+    with secured.client(token=TOKEN) as client:
+        client.create_project("loaded", 16)
+        assert client.load_dataset("loaded", str(tmp_path / "ds"), import_labels=True) == (400, 40)
+        info = client.get_project("loaded")
+        assert (info.pool_size, info.labeled_count) == (400, 40)
+        sample = client.next_sample("loaded")[0]
+        assert sample.metadata == {"source": sample.id, "label": None}
+        assert sample.predicted_label in {"c0", "c1"}
+
+
 @pytest.fixture(scope="module")
 def table_project(secured: ServerProcess):
     ids, x, _ = clustered_vectors(500, 16)
@@ -185,6 +200,8 @@ BAD_INPUTS = {
     "duplicate item": (lambda c, ids, x: c.add_items("table", ["n1", ids[0]], x[:2]), Code.ALREADY_EXISTS),
     "existing project": (lambda c, ids, x: c.create_project("table", 16), Code.ALREADY_EXISTS),
     "bad project name": (lambda c, ids, x: c.create_project("../escape", 16), Code.INVALID_ARGUMENT),
+    "not a dataset directory": (lambda c, ids, x: c.load_dataset("table", "/nonexistent/dataset"),
+                                Code.INVALID_ARGUMENT),
     "sample count too large": (lambda c, ids, x: c.next_sample("table", 100_000), Code.INVALID_ARGUMENT),
     "release an item not leased": (lambda c, ids, x: c.release("table", [ids[7]]), Code.FAILED_PRECONDITION),
     "remove a label never given": (lambda c, ids, x: c.remove_labels("table", [ids[7]]), Code.FAILED_PRECONDITION),
