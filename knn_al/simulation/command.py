@@ -56,11 +56,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"knn-al simulate: {exc}", file=sys.stderr)
         return 2
     out = args.out or Path(f"simulation-{args.dataset.resolve().name}")
+    failures: tuple[type[Exception], ...] = (ValueError,)
+    if args.via_server:
+        from knn_al.client import ServiceError
+
+        failures += (ServiceError,)
     try:
         _, table = simulate_dataset(dataset, out=out, strategies=args.strategies, via_server=args.via_server,
                                     token=args.token, title=f"{args.dataset.name}: {args.folds}-fold replay",
                                     **replay_options(args))
-    except ValueError as exc:
+    except failures as exc:
         print(f"knn-al simulate: {exc}", file=sys.stderr)
         return 2
     print(table)

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 
 from knn_al.dataset import Dataset
-from knn_al.simulation.drivers import LearnerDriver
+from knn_al.simulation.drivers import Driver, LearnerDriver
 from knn_al.simulation.replay import SimulationResult, run_simulation
 from knn_al.simulation.report import write_report
 
@@ -42,19 +43,16 @@ def simulate_dataset(
     ids = [dataset.ids[i] for i in known]
     labels = [dataset.labels[i] for i in known]
     vectors = np.asarray(dataset.vectors[known], dtype=np.float32)
-    if via_server is None:
-        driver = LearnerDriver(**({} if k is None else {"k": k}))
+    with ExitStack() as stack:
+        if via_server is None:
+            driver: Driver = LearnerDriver(**({} if k is None else {"k": k}))
+        else:
+            # The client (and grpc with it) is imported only when a server is asked for.
+            from knn_al.client.simulation import ServerDriver
+
+            server = ServerDriver(via_server, k=k or 0, token=token)
+            stack.callback(server.close)
+            driver = server
         result = run_simulation(ids=ids, vectors=vectors, labels=labels, driver=driver, strategies=strategies,
                                 folds=folds, budget=budget, every=every, target=target, seed=seed, progress=progress)
-    else:
-        # The client (and grpc with it) is imported only when a server is asked for.
-        from knn_al.client.simulation import ServerDriver
-
-        server = ServerDriver(via_server, k=k or 0, token=token)
-        try:
-            result = run_simulation(ids=ids, vectors=vectors, labels=labels, driver=server, strategies=strategies,
-                                    folds=folds, budget=budget, every=every, target=target, seed=seed,
-                                    progress=progress)
-        finally:
-            server.close()
     return result, write_report(result, out, title=title, at=table_at)

@@ -80,7 +80,7 @@ def format_table(result: SimulationResult, *, at: Sequence[int] | None = None) -
     points = result.curves[0].labels
     shown = table_points(points, at)
     columns = [int(np.flatnonzero(points == p)[0]) for p in shown]
-    width = max(len(s) for s in result.strategies)
+    width = max(len("strategy"), *(len(s) for s in result.strategies))
     pct = round(result.target * 100)
     lines = [f"{len(result.classes)} classes, {result.folds}-fold; full-data accuracy "
              f"{result.full_accuracy.mean():.3f} ± {result.full_accuracy.std():.3f}, "
