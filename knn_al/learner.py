@@ -357,7 +357,7 @@ class Learner:
         present = slots >= 0
         # Dissimilar neighbours are no evidence for their class, not evidence against it.
         weights = np.where(present, np.maximum(sims, 0.0), 0.0).astype(np.float64)
-        codes = np.where(present, self.slot_class_[np.maximum(slots, 0)], 0)
+        codes = np.where(present, self._classes_of(slots), 0)
         flat = (np.arange(n)[:, None] * n_classes + codes).ravel()
         votes = np.bincount(flat, weights=weights.ravel(), minlength=n * n_classes).reshape(n, n_classes)
         return (votes + self.smoothing) / (weights.sum(axis=1, keepdims=True) + self.smoothing * n_classes)
@@ -375,7 +375,7 @@ class Learner:
             return np.empty((n, 0)), np.empty((n, 0))
         present = slots >= 0
         weights = np.where(present, np.maximum(sims, 0.0), 0.0).astype(np.float64)
-        codes = np.where(present, self.slot_class_[np.maximum(slots, 0)], n_classes)
+        codes = np.where(present, self._classes_of(slots), n_classes)
         order = np.argsort(codes, axis=1, kind="stable")
         codes = np.take_along_axis(codes, order, axis=1)
         weights = np.take_along_axis(weights, order, axis=1)
@@ -403,6 +403,10 @@ class Learner:
             code = self._class_code[name] = len(self.classes_)
             self.classes_.append(name)
         return code
+
+    def _classes_of(self, slots: np.ndarray) -> np.ndarray:
+        """Class codes of table cells; empty cells (slot -1) read as -1, even before any label."""
+        return np.append(self.slot_class_[: self.n_slots_], -1)[slots]
 
     def _active_slots(self) -> np.ndarray:
         return np.flatnonzero(self.slot_class_[: self.n_slots_] >= 0).astype(np.int32)

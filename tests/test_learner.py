@@ -208,3 +208,10 @@ def test_shortlisted_batch_picks_equal_a_greedy_pass_over_every_candidate():
         rows, score = ref.combined_scores(taken)
         assert score[np.flatnonzero(rows == pick.row)[0]] >= score.max() - 1e-6
         taken.append(pick.row)
+
+
+def test_fixed_label_set_serves_picks_and_predictions_before_any_label():
+    learner, ids, _ = make(classes=["a", "b", "c"])
+    assert len(learner.select(3)) == 3
+    np.testing.assert_allclose(learner.predict_proba(ids[:2]), np.full((2, 3), 1 / 3))
+    np.testing.assert_allclose(learner.predict_proba_vectors(np.ones((1, 16))), [[1 / 3] * 3])
