@@ -40,6 +40,18 @@ def _strategy(name: str | None) -> int:
     return pb.STRATEGY_UNSPECIFIED if name is None else pb.Strategy.Value("STRATEGY_" + name.upper())
 
 
+def _chunks_by_size(sizes: Sequence[int], limit: int) -> Iterator[tuple[int, int]]:
+    """Consecutive (start, stop) ranges of items whose sizes add up to at most ``limit``
+    bytes (an item larger than that travels alone); one empty range for no items."""
+    start, total = 0, 0
+    for i, size in enumerate(sizes):
+        if i > start and total + size > limit:
+            yield start, i
+            start, total = i, 0
+        total += size
+    yield start, len(sizes)
+
+
 def _vectors(vectors: np.ndarray) -> pb.Vectors:
     x = np.ascontiguousarray(vectors, dtype="<f4")
     if x.ndim == 1:
@@ -61,7 +73,7 @@ def _info(message: pb.ProjectInfo) -> ProjectInfo:
                        default_strategy=pb.Strategy.Name(s.default_strategy).removeprefix("STRATEGY_").lower(),
                        labels=list(s.labels), lease_seconds=s.lease_seconds, pool_size=message.pool_size,
                        labeled_count=message.labeled_count, leased_count=message.leased_count,
-                       label_counts=dict(message.label_counts))
+                       label_counts=dict(message.label_counts), encoder=s.encoder)
 
 
 def _sample(message: pb.Sample) -> Sample:
@@ -147,12 +159,14 @@ class Client:
         raise AssertionError("unreachable")
 
     # ------------------------------------------------------------- projects
-    def create_project(self, name: str, dimension: int, *, k: int = 0, default_strategy: str | None = None,
-                       labels: Sequence[str] = (), lease_seconds: float = 0.0) -> ProjectInfo:
+    def create_project(self, name: str, dimension: int = 0, *, k: int = 0, default_strategy: str | None = None,
+                       labels: Sequence[str] = (), lease_seconds: float = 0.0, encoder: str = "") -> ProjectInfo:
         """Create a project. ``k``/``lease_seconds`` 0 and ``default_strategy`` None take the
-        server's defaults; ``labels`` fixes the label set (empty: any label is accepted)."""
+        server's defaults; ``labels`` fixes the label set (empty: any label is accepted).
+        ``encoder`` (e.g. ``"use-multilingual"``, ``"mobilenet_v1"``) lets the project take
+        raw texts or images, embedded by the server; ``dimension`` 0 then takes the encoder's."""
         settings = pb.ProjectSettings(name=name, dimension=dimension, k=k, default_strategy=_strategy(default_strategy),
-                                      labels=list(labels), lease_seconds=lease_seconds)
+                                      labels=list(labels), lease_seconds=lease_seconds, encoder=encoder)
         return _info(self._call(self._stub.CreateProject, pb.CreateProjectRequest(settings=settings)).project)
 
     def list_projects(self) -> list[ProjectInfo]:
@@ -165,21 +179,42 @@ class Client:
         self._call(self._stub.DeleteProject, pb.DeleteProjectRequest(project=name))
 
     # ---------------------------------------------------------------- items
-    def add_items(self, project: str, ids: Sequence[str], vectors: np.ndarray,
-                  metadata: Sequence[Mapping[str, Any]] | None = None, *, chunk_rows: int | None = None) -> int:
-        """Stream items to the pool in chunks; they are added all at once. Returns the pool size."""
+    def add_items(self, project: str, ids: Sequence[str], vectors: np.ndarray | None = None,
+                  metadata: Sequence[Mapping[str, Any]] | None = None, *, texts: Sequence[str] | None = None,
+                  images: Sequence[bytes] | None = None, chunk_rows: int | None = None) -> int:
+        """Stream items to the pool in chunks; they are added all at once. Returns the pool size.
+
+        Items are exactly one of ``vectors`` (an items × dimension array), ``texts`` or
+        ``images`` (encoded image files: JPEG, PNG, ...); texts and images are embedded by
+        the server with the project's encoder, so the project must have been created with
+        one. Chunks hold ``chunk_rows`` items, or about 1 MiB when it is None.
+        """
         ids = list(ids)
-        x = np.ascontiguousarray(vectors, dtype="<f4")
-        if x.ndim != 2 or len(x) != len(ids):
-            raise ValueError(f"expected vectors of shape ({len(ids)}, dimension), got {x.shape}")
-        rows = chunk_rows or max(1, CHUNK_BYTES // max(1, x.shape[1] * 4))
+        given = {kind: items for kind, items in (("vectors", vectors), ("texts", texts), ("images", images))
+                 if items is not None}
+        if len(given) != 1:
+            raise ValueError("give the items as exactly one of vectors, texts or images")
+        ((kind, items),) = given.items()
+        if kind == "vectors":
+            items = np.ascontiguousarray(items, dtype="<f4")
+            if items.ndim != 2 or len(items) != len(ids):
+                raise ValueError(f"expected vectors of shape ({len(ids)}, dimension), got {items.shape}")
+            chunk_rows = chunk_rows or max(1, CHUNK_BYTES // max(1, items.shape[1] * 4))
+        else:
+            items = list(items)
+            if len(items) != len(ids):
+                raise ValueError(f"{len(ids)} ids but {len(items)} {kind}: give one per id")
+        if chunk_rows:
+            bounds = [(start, start + chunk_rows) for start in range(0, max(len(ids), 1), chunk_rows)]
+        else:  # raw items differ in size: fill each chunk up to about CHUNK_BYTES
+            bounds = list(_chunks_by_size([len(t.encode()) if isinstance(t, str) else len(t) for t in items],
+                                          CHUNK_BYTES))
 
         def chunks() -> Iterator[pb.AddItemsRequest]:
-            for start in range(0, max(len(ids), 1), rows):
-                stop = start + rows
-                yield pb.AddItemsRequest(
-                    project=project, ids=ids[start:stop], vectors=_vectors(x[start:stop]),
-                    metadata=[_struct(m) for m in metadata[start:stop]] if metadata else [])
+            for start, stop in bounds:
+                part = _vectors(items[start:stop]) if kind == "vectors" else items[start:stop]
+                yield pb.AddItemsRequest(project=project, ids=ids[start:stop], **{kind: part},
+                                         metadata=[_struct(m) for m in metadata[start:stop]] if metadata else [])
 
         return self._call(self._stub.AddItems, chunks).pool_size
 
@@ -216,10 +251,13 @@ class Client:
         return self._call(self._stub.ReleaseItems, pb.ReleaseItemsRequest(project=project, ids=list(ids))).released
 
     # ---------------------------------------------------------- predictions
-    def predict(self, project: str, ids: Sequence[str] | None = None, *,
-                vectors: np.ndarray | None = None) -> list[Prediction]:
-        """Predictions for pool items or for arbitrary vectors, with their labeled neighbours."""
-        request = pb.PredictRequest(project=project, ids=list(ids or ()))
+    def predict(self, project: str, ids: Sequence[str] | None = None, *, vectors: np.ndarray | None = None,
+                texts: Sequence[str] | None = None, images: Sequence[bytes] | None = None) -> list[Prediction]:
+        """Predictions for pool items (``ids``), arbitrary ``vectors``, or raw ``texts`` /
+        ``images`` (embedded by the server with the project's encoder), with their labeled
+        neighbours; give exactly one of them."""
+        request = pb.PredictRequest(project=project, ids=list(ids or ()), texts=list(texts or ()),
+                                    images=list(images or ()))
         if vectors is not None:
             request.vectors.CopyFrom(_vectors(vectors))
         return [_prediction(p) for p in self._call(self._stub.Predict, request).predictions]

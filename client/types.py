@@ -19,6 +19,8 @@ class ProjectInfo:
     labeled_count: int
     leased_count: int
     label_counts: dict[str, int]
+    #: The encoder embedding raw texts/images sent to the project; empty: vectors only.
+    encoder: str
 
 
 @dataclass(frozen=True)

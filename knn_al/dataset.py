@@ -46,6 +46,14 @@ class Dataset:
     modality: str
     failed: list[dict[str, Any]] = field(default_factory=list)
 
+    def known_labels(self) -> dict[str, str]:
+        """The label of every item whose record carries one, by id, in dataset order."""
+        return {i: label for i, label in zip(self.ids, self.labels) if label is not None}
+
+    def item_metadata(self) -> list[dict[str, Any]]:
+        """Each item's record without its id (source, label): the metadata a project keeps."""
+        return [{k: v for k, v in record.items() if k != "id"} for record in self.metadata]
+
 
 def shard_name(index: int) -> str:
     """The file stem of shard ``index`` (``shard-00000``)."""
@@ -78,6 +86,12 @@ def _load_manifest(path: Path) -> dict[str, Any]:
     if missing:
         raise DatasetError(f"{manifest_path}: corrupt manifest, missing {', '.join(missing)}")
     return manifest
+
+
+def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The manifest of a dataset directory (encoder, dimension, modality, counts, shards)
+    without reading its vectors; ``DatasetError`` when it is missing, corrupt or foreign."""
+    return _load_manifest(Path(path))
 
 
 def _read_shard(path: Path, shard: Mapping[str, Any], dimension: int) -> tuple[np.ndarray, list[dict[str, Any]]]:

@@ -55,7 +55,8 @@ import numpy as np
 from knn_al.atomic import atomic_write
 from knn_al.density import knn_density
 from knn_al.dataset import DatasetError, read_dataset
-from knn_al.errors import InvalidInputError, NotFoundError, UnknownLabelError
+from knn_al.encoders import ENCODERS, EncoderUnavailableError, EncodingError, shared_encoder
+from knn_al.errors import InvalidInputError, NotFoundError, StateError, UnknownLabelError
 from knn_al.learner import Learner, Neighbor, Pick
 from knn_al.strategies import DEFAULT_STRATEGY, STRATEGY_NAMES
 from knn_al.vectors import as_unit_vectors
@@ -86,15 +87,22 @@ CREATE TABLE IF NOT EXISTS leases (
 
 @dataclass(frozen=True)
 class ProjectSettings:
-    """What a project is created with; fixed for its lifetime."""
+    """What a project is created with; fixed for its lifetime.
+
+    ``encoder`` names the registered encoder (``knn_al.encoders.ENCODERS``) that embeds
+    the raw texts or images sent to this project; empty: the project takes vectors only.
+    ``dimension`` 0 with an encoder takes the encoder's dimension; any other value must
+    equal it.
+    """
 
     name: str
-    dimension: int
+    dimension: int = 0
     k: int = DEFAULT_K
     default_strategy: str = DEFAULT_STRATEGY
     #: A fixed label set; empty: any label is accepted.
     labels: tuple[str, ...] = ()
     lease_seconds: float = DEFAULT_LEASE_SECONDS
+    encoder: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", tuple(self.labels))
@@ -102,8 +110,19 @@ class ProjectSettings:
             raise InvalidInputError(
                 f"project name {self.name!r} is not valid: use 1-64 letters, digits, '.', '_' or '-', "
                 "starting with a letter or digit")
+        if self.encoder:
+            if self.encoder not in ENCODERS:
+                raise InvalidInputError(f"unknown encoder {self.encoder!r}: use one of {', '.join(ENCODERS)}, "
+                                        "or none to send vectors only")
+            modality, dimension = ENCODERS[self.encoder]
+            if self.dimension == 0:
+                object.__setattr__(self, "dimension", dimension)
+            elif self.dimension != dimension:
+                raise InvalidInputError(f"encoder {self.encoder!r} embeds {modality}s as {dimension}-dimensional "
+                                        f"vectors, but dimension {self.dimension} was given: give {dimension} or 0")
         if not 0 < self.dimension <= MAX_DIMENSION:
-            raise InvalidInputError(f"dimension must be between 1 and {MAX_DIMENSION}, got {self.dimension}")
+            raise InvalidInputError(f"dimension must be between 1 and {MAX_DIMENSION}, got {self.dimension} "
+                                    "(or name an encoder and leave dimension 0 to take the encoder's)")
         if not 0 < self.k <= MAX_K:
             raise InvalidInputError(f"k must be between 1 and {MAX_K}, got {self.k}")
         if self.default_strategy not in STRATEGY_NAMES:
@@ -333,6 +352,45 @@ class Project:
             self._metadata.extend(metadata)
             return learner.n_items
 
+    def embed(self, *, texts: Sequence[str] | None = None, images: Sequence[bytes] | None = None,
+              ids: Sequence[str] | None = None) -> np.ndarray:
+        """Embed raw items with the project's encoder: exactly one of ``texts`` or
+        ``images`` (encoded image files). Returns unit float32 vectors for
+        :meth:`add_items` or :meth:`predict`; ``ids``, when given, name the items in errors.
+
+        The encoder is loaded once per process, on first use. Every item that cannot be
+        embedded (empty text, undecodable image) is named in one :class:`InvalidInputError`
+        and nothing is returned, so a bad item never half-adds a batch. Runs without the
+        project lock: the encoder is the slow part, and it changes no project state.
+        """
+        if (texts is None) == (images is None):
+            raise InvalidInputError("give either texts or images to embed, not both or neither")
+        kind, items = ("text", texts) if texts is not None else ("image", images)
+        name = self.settings.encoder
+        if not name:
+            raise StateError(f"project {self.settings.name!r} has no encoder, so it takes vectors only: "
+                             f"embed the {kind}s yourself, or create the project with an encoder "
+                             "(knn-al: --encoder; client: encoder=) to send raw texts or images")
+        modality = ENCODERS[name][0]
+        if kind != modality:
+            raise InvalidInputError(f"project {self.settings.name!r} embeds {modality}s with {name}: "
+                                    f"send {modality}s, not {kind}s")
+        items = list(items)
+        if not items:
+            raise InvalidInputError(f"no {kind}s to embed: the batch is empty")
+        if ids is not None and len(ids) != len(items):
+            raise InvalidInputError(f"{len(ids)} ids but {len(items)} {kind}s: give one {kind} per id")
+        try:
+            return shared_encoder(name).encode(items)
+        except EncoderUnavailableError as exc:
+            raise StateError(f"this server cannot load encoder {name!r}: {exc}") from None
+        except EncodingError as exc:
+            shown = "; ".join((f"item {ids[i]!r}" if ids is not None else f"{kind} at index {i}") + f": {why}"
+                              for i, why in list(exc.failures.items())[:5])
+            more = len(exc.failures) - 5
+            raise InvalidInputError(f"{len(exc.failures)} of {len(items)} {kind}s cannot be embedded, nothing was "
+                                    f"changed: {shown}" + (f"; and {more} more" if more > 0 else "")) from None
+
     def load_dataset(self, path: str | Path, *, import_labels: bool = False) -> tuple[int, int]:
         """Add the items of a dataset directory written by ``knn-al embed``; with
         ``import_labels``, also label the items whose dataset record carries a label.
@@ -344,15 +402,14 @@ class Project:
         if dataset.dimension != self.settings.dimension:
             raise InvalidInputError(f"dataset {path} holds {dataset.dimension}-dimensional vectors "
                                     f"({dataset.encoder}), project {self.settings.name!r} expects {self.settings.dimension}")
-        known = [(i, label) for i, label in zip(dataset.ids, dataset.labels) if label is not None]
-        outside = sorted({label for _, label in known} - set(self.settings.labels)) if self.settings.labels else []
+        known = dataset.known_labels()
+        outside = sorted(set(known.values()) - set(self.settings.labels)) if self.settings.labels else []
         if import_labels and outside:
             # Checked before adding anything, so the load stays all or nothing.
             raise UnknownLabelError(f"dataset {path} has labels outside the project's label set: {', '.join(outside)}")
-        metadata = [{k: v for k, v in record.items() if k != "id"} for record in dataset.metadata]
-        self.add_items(dataset.ids, dataset.vectors, metadata)
+        self.add_items(dataset.ids, dataset.vectors, dataset.item_metadata())
         if import_labels and known:
-            self.label([i for i, _ in known], [label for _, label in known], annotator="dataset")
+            self.label(list(known), list(known.values()), annotator="dataset")
         return len(dataset.ids), len(known) if import_labels else 0
 
     # --------------------------------------------------------------- labels

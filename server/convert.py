@@ -43,6 +43,18 @@ def vectors_from_proto(message: pb.Vectors) -> np.ndarray:
     return np.frombuffer(message.data, dtype=_FLOAT32).reshape(count, dimension)
 
 
+# ------------------------------------------------------------------- raw items
+def item_kind(message: pb.AddItemsRequest | pb.PredictRequest) -> str | None:
+    """Which of ``vectors``, ``texts`` or ``images`` a request carries (None: none of them);
+    :class:`InvalidInputError` if it carries more than one."""
+    kinds = [kind for kind, present in (("vectors", message.HasField("vectors")), ("texts", bool(message.texts)),
+                                        ("images", bool(message.images))) if present]
+    if len(kinds) > 1:
+        raise InvalidInputError(f"a request carries {' and '.join(kinds)}: send items as exactly one of "
+                                "vectors, texts or images")
+    return kinds[0] if kinds else None
+
+
 # -------------------------------------------------------------------- metadata
 def struct_from_dict(value: Mapping[str, Any]) -> struct_pb2.Struct:
     message = struct_pb2.Struct()
@@ -65,13 +77,15 @@ def settings_from_proto(message: pb.ProjectSettings) -> ProjectSettings:
         default_strategy=strategy or defaults["default_strategy"].default,
         labels=tuple(message.labels),
         lease_seconds=message.lease_seconds or defaults["lease_seconds"].default,
+        encoder=message.encoder,
     )
 
 
 def settings_to_proto(settings: ProjectSettings) -> pb.ProjectSettings:
     return pb.ProjectSettings(name=settings.name, dimension=settings.dimension, k=settings.k,
                               default_strategy=strategy_enum(settings.default_strategy),
-                              labels=list(settings.labels), lease_seconds=settings.lease_seconds)
+                              labels=list(settings.labels), lease_seconds=settings.lease_seconds,
+                              encoder=settings.encoder)
 
 
 def info_to_proto(info: ProjectInfo) -> pb.ProjectInfo:

