@@ -1,0 +1,146 @@
+"""``knn-al load``: put a dataset directory (the output of ``knn-al embed``) into a project
+of a running server.
+
+By default the server reads the directory itself (the LoadDataset RPC: one call, no
+vectors on the wire), so the path must be visible to the server at the same absolute
+path. ``--upload`` reads the dataset here and streams its vectors with AddItems instead,
+for a server on another machine. The client (and grpc) is imported only when the command
+runs, so ``knn-al --help`` stays instant.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+PROG = "knn-al load"
+#: Exit codes: the server refused the request or could not be reached; bad local input.
+EXIT_SERVICE, EXIT_INPUT = 1, 2
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "load", help="load a dataset directory (from `knn-al embed`) into a project on a running server",
+        description="Add every item of a dataset directory to a project of a running `knn-al serve`, "
+                    "optionally creating the project and importing the labels the dataset carries. "
+                    "The items are added all at once or not at all.",
+        epilog=f"Exit codes: 0 loaded; {EXIT_SERVICE} the server refused the load or could not be reached; "
+               f"{EXIT_INPUT} the dataset or an option is unusable here.")
+    parser.add_argument("dataset", type=Path, metavar="DATASET_DIR", help="dataset directory written by `knn-al embed`")
+    parser.add_argument("--server", required=True, metavar="HOST:PORT", help="address of the running `knn-al serve`")
+    parser.add_argument("--project", required=True, metavar="NAME", help="project to add the items to")
+    parser.add_argument("--create", action="store_true",
+                        help="create the project first if it does not exist, with the dataset's dimension and, "
+                             "when the dataset names a registered encoder, that encoder (so raw texts/images "
+                             "can be sent to it later)")
+    parser.add_argument("--encoder", metavar="NAME",
+                        help="with --create: the encoder of the new project, which embeds raw texts/images sent "
+                             "to it later (default: the dataset's encoder when it is a registered one; "
+                             "'none': vectors only)")
+    parser.add_argument("--import-labels", action="store_true",
+                        help="also label the items whose dataset record carries a label (image class folders, "
+                             "the `label` field of texts)")
+    parser.add_argument("--upload", action="store_true",
+                        help="read the dataset here and stream its vectors to the server, for a server that "
+                             "cannot see DATASET_DIR (default: the server reads the path itself)")
+    auth = parser.add_mutually_exclusive_group()
+    auth.add_argument("--token", help="bearer token of the server (visible in `ps`: prefer --token-file)")
+    auth.add_argument("--token-file", type=Path, help="read the server's bearer token from this file")
+    parser.add_argument("--tls-ca", type=Path, metavar="PEM",
+                        help="connect with TLS, trusting this root certificate (the server's own, if self-signed)")
+    parser.add_argument("--timeout", type=float, default=600.0,
+                        help="seconds each call may take before giving up (default 600: large datasets load slowly)")
+    parser.set_defaults(func=run)
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"{PROG}: {message}", file=sys.stderr)
+    return code
+
+
+def _project_encoder(requested: str | None, manifest: dict[str, Any]) -> str:
+    """The encoder of a project created for the dataset of ``manifest``: ``requested``
+    ('none': no encoder); by default the dataset's, if a project can embed raw items with it."""
+    from knn_al.encoders import ENCODERS
+
+    if requested is not None:
+        return "" if requested == "none" else requested
+    known = ENCODERS.get(str(manifest["encoder"]))
+    return str(manifest["encoder"]) if known and known[1] == int(manifest["dimension"]) else ""
+
+
+def run(args: argparse.Namespace) -> int:
+    from knn_al.dataset import DatasetError, read_dataset, read_manifest
+
+    try:
+        token = args.token_file.read_text(encoding="utf-8").strip() if args.token_file else args.token
+        tls = args.tls_ca.read_bytes() if args.tls_ca else None
+    except OSError as exc:
+        return _fail(f"cannot read {exc.filename}: {exc.strerror}", EXIT_INPUT)
+    if args.token_file and not token:
+        return _fail(f"{args.token_file} is empty", EXIT_INPUT)
+    if args.encoder is not None and not args.create:
+        return _fail("--encoder sets the encoder of a project created with --create: add --create", EXIT_INPUT)
+    path = args.dataset.resolve()
+    try:
+        dataset = read_dataset(path) if args.upload else None
+        manifest: dict[str, Any] = ({"encoder": dataset.encoder, "dimension": dataset.dimension} if dataset
+                                    else read_manifest(path) if args.create else {})
+    except DatasetError as exc:
+        return _fail(str(exc), EXIT_INPUT)
+
+    from knn_al.client import Client, ServiceError
+
+    try:
+        with Client(args.server, token=token, tls=tls, timeout=args.timeout) as client:
+            if args.create:
+                _create_if_missing(client, args.project, manifest, _project_encoder(args.encoder, manifest))
+            if dataset is None:
+                added, labeled = client.load_dataset(args.project, str(path), import_labels=args.import_labels)
+            else:
+                added, labeled = _upload(client, args.project, dataset, import_labels=args.import_labels)
+            info = client.get_project(args.project)
+    except ServiceError as exc:
+        hint = ""
+        if dataset is None and exc.message.startswith("cannot load dataset"):
+            hint = f"\n(the server reads {path} on its own machine; if it cannot see it there, add --upload)"
+        return _fail(f"{exc.code.name}: {exc.message}{hint}", EXIT_SERVICE)
+    except ValueError as exc:
+        return _fail(str(exc), EXIT_INPUT)
+    print(f"loaded {added} items into {args.project!r} ({labeled} labels imported); "
+          f"pool {info.pool_size}, labeled {info.labeled_count}")
+    return 0
+
+
+def _create_if_missing(client: Any, project: str, manifest: dict[str, Any], encoder: str) -> None:
+    """Create ``project`` for the dataset of ``manifest`` (its dimension) unless it exists."""
+    from knn_al.client import ServiceError
+
+    try:
+        client.get_project(project)
+        return
+    except ServiceError as exc:
+        if exc.code.name != "NOT_FOUND":
+            raise
+    dimension = int(manifest["dimension"])
+    client.create_project(project, dimension, encoder=encoder)
+    print(f"created project {project!r}: {dimension}-d" + (f", encoder {encoder}" if encoder else ", vectors only"))
+
+
+def _upload(client: Any, project: str, dataset: Any, *, import_labels: bool) -> tuple[int, int]:
+    """Stream ``dataset`` to ``project`` with AddItems, then its labels; returns (added, labeled).
+
+    A fixed label set is checked before anything is sent, as the server does for a load by
+    path, so labels outside it never leave the items added without their labels.
+    """
+    known = dataset.known_labels() if import_labels else {}
+    allowed = client.get_project(project).labels
+    outside = sorted(set(known.values()) - set(allowed)) if allowed else []
+    if outside:
+        raise ValueError(f"the dataset has labels outside the label set of project {project!r}: {', '.join(outside)} "
+                         "(load without --import-labels, or into a project without a fixed label set)")
+    client.add_items(project, dataset.ids, dataset.vectors, dataset.item_metadata())
+    if known:
+        client.submit_labels(project, known, annotator="dataset")
+    return len(dataset.ids), len(known)
