@@ -68,6 +68,9 @@ MAX_K = 1_000
 MAX_SAMPLE_COUNT = 1_000
 DEFAULT_K = 10
 DEFAULT_LEASE_SECONDS = 600.0
+#: Raw items embedded per encoder call: bounds the encoder's memory on a large upload and
+#: lets other projects' requests take turns at the shared encoder.
+EMBED_BATCH = 256
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ops (
@@ -362,6 +365,7 @@ class Project:
         embedded (empty text, undecodable image) is named in one :class:`InvalidInputError`
         and nothing is returned, so a bad item never half-adds a batch. Runs without the
         project lock: the encoder is the slow part, and it changes no project state.
+        Items go to the encoder :data:`EMBED_BATCH` at a time.
         """
         if (texts is None) == (images is None):
             raise InvalidInputError("give either texts or images to embed, not both or neither")
@@ -381,15 +385,23 @@ class Project:
         if ids is not None and len(ids) != len(items):
             raise InvalidInputError(f"{len(ids)} ids but {len(items)} {kind}s: give one {kind} per id")
         try:
-            return shared_encoder(name).encode(items)
+            encoder = shared_encoder(name)
         except EncoderUnavailableError as exc:
             raise StateError(f"this server cannot load encoder {name!r}: {exc}") from None
-        except EncodingError as exc:
+        vectors = np.empty((len(items), encoder.dimension), dtype=np.float32)
+        failures: dict[int, str] = {}
+        for start in range(0, len(items), EMBED_BATCH):
+            try:
+                vectors[start:start + EMBED_BATCH] = encoder.encode(items[start:start + EMBED_BATCH])
+            except EncodingError as exc:
+                failures.update({start + i: why for i, why in exc.failures.items()})
+        if failures:
             shown = "; ".join((f"item {ids[i]!r}" if ids is not None else f"{kind} at index {i}") + f": {why}"
-                              for i, why in list(exc.failures.items())[:5])
-            more = len(exc.failures) - 5
-            raise InvalidInputError(f"{len(exc.failures)} of {len(items)} {kind}s cannot be embedded, nothing was "
-                                    f"changed: {shown}" + (f"; and {more} more" if more > 0 else "")) from None
+                              for i, why in list(failures.items())[:5])
+            more = len(failures) - 5
+            raise InvalidInputError(f"{len(failures)} of {len(items)} {kind}s cannot be embedded (the request is "
+                                    f"refused as a whole): {shown}" + (f"; and {more} more" if more > 0 else ""))
+        return vectors
 
     def load_dataset(self, path: str | Path, *, import_labels: bool = False) -> tuple[int, int]:
         """Add the items of a dataset directory written by ``knn-al embed``; with

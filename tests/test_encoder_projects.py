@@ -73,6 +73,11 @@ def _bad_inputs(ids: list[str]) -> dict:
     return {
         "empty text in a batch": (lambda c: c.add_items("texts", ["n1", "n2"], texts=["A new sentence.", "  "]),
                                   Code.INVALID_ARGUMENT, "'n2': empty text"),
+        "empty text past the first encoder call": (
+            lambda c: c.add_items("texts", [f"n{i}" for i in range(300)],
+                                  texts=[f"Sentence number {i}." if i != 280 else "" for i in range(300)]),
+            Code.INVALID_ARGUMENT, "1 of 300 texts cannot be embedded (the request is refused as a whole): "
+                                   "item 'n280': empty text"),
         "empty text (predict)": (lambda c: c.predict("texts", texts=[""]), Code.INVALID_ARGUMENT, "empty text"),
         "images to a text project": (lambda c: c.add_items("texts", ["n1"], images=[b"\x89PNG"]),
                                      Code.INVALID_ARGUMENT, "send texts, not images"),
