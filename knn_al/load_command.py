@@ -12,7 +12,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from knn_al.client import Client
+    from knn_al.dataset import Dataset
 
 PROG = "knn-al load"
 #: Exit codes: the server refused the request or could not be reached; bad local input.
@@ -92,14 +96,21 @@ def run(args: argparse.Namespace) -> int:
 
     from knn_al.client import Client, ServiceError
 
+    created = False
     try:
         with Client(args.server, token=token, tls=tls, timeout=args.timeout) as client:
             if args.create:
-                _create_if_missing(client, args.project, manifest, _project_encoder(args.encoder, manifest))
-            if dataset is None:
-                added, labeled = client.load_dataset(args.project, str(path), import_labels=args.import_labels)
-            else:
-                added, labeled = _upload(client, args.project, dataset, import_labels=args.import_labels)
+                created = _create_if_missing(client, args.project, manifest, _project_encoder(args.encoder, manifest))
+            try:
+                if dataset is None:
+                    added, labeled = client.load_dataset(args.project, str(path), import_labels=args.import_labels)
+                else:
+                    added, labeled = _upload(client, args.project, dataset, import_labels=args.import_labels)
+            except (ServiceError, ValueError):
+                if created:  # a refused load leaves no empty project behind
+                    client.delete_project(args.project)
+                    print(f"deleted the project {args.project!r} created for this load", file=sys.stderr)
+                raise
             info = client.get_project(args.project)
     except ServiceError as exc:
         hint = ""
@@ -113,22 +124,24 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _create_if_missing(client: Any, project: str, manifest: dict[str, Any], encoder: str) -> None:
-    """Create ``project`` for the dataset of ``manifest`` (its dimension) unless it exists."""
+def _create_if_missing(client: Client, project: str, manifest: dict[str, Any], encoder: str) -> bool:
+    """Create ``project`` for the dataset of ``manifest`` (its dimension) unless it exists;
+    returns whether it was created."""
     from knn_al.client import ServiceError
 
     try:
         client.get_project(project)
-        return
+        return False
     except ServiceError as exc:
         if exc.code.name != "NOT_FOUND":
             raise
     dimension = int(manifest["dimension"])
     client.create_project(project, dimension, encoder=encoder)
     print(f"created project {project!r}: {dimension}-d" + (f", encoder {encoder}" if encoder else ", vectors only"))
+    return True
 
 
-def _upload(client: Any, project: str, dataset: Any, *, import_labels: bool) -> tuple[int, int]:
+def _upload(client: Client, project: str, dataset: Dataset, *, import_labels: bool) -> tuple[int, int]:
     """Stream ``dataset`` to ``project`` with AddItems, then its labels; returns (added, labeled).
 
     A fixed label set is checked before anything is sent, as the server does for a load by

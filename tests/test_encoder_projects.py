@@ -195,5 +195,14 @@ def test_load_errors_exit_nonzero_and_change_nothing(server: ServerProcess, tmp_
     assert "INVALID_ARGUMENT" in err and "zebra" in err
     assert _load(server, tmp_path / "ds", "no-such-project") == 1
     assert "NOT_FOUND" in capsys.readouterr().err
+    assert _load(server, tmp_path / "ds", "wrong-encoder", "--create", "--encoder", "mobilenet_v1") == 1
+    assert "1024-dimensional vectors, but dimension 16 was given" in capsys.readouterr().err
+
+    manifest = tmp_path / "ds" / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"complete": true', '"complete": false'))
+    assert _load(server, tmp_path / "ds", "interrupted", "--create") == 1
+    err = capsys.readouterr().err
+    assert "incomplete dataset" in err and "deleted the project 'interrupted'" in err
     with server.client() as client:
         assert client.get_project("fixed-set").pool_size == 0
+        assert {"no-such-project", "wrong-encoder", "interrupted"}.isdisjoint(p.name for p in client.list_projects())
