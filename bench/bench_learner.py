@@ -40,7 +40,7 @@ def timed(fn, repeat: int) -> np.ndarray:
 
 def learner_bytes_per_item(learner: Learner) -> float:
     arrays = [learner.vectors_, learner.density_, learner.tables_.sim_, learner.tables_.slot_,
-              learner.status_, learner.row_slot_, learner.ids_.ids_, learner.ids_.order_]
+              learner.status_, learner.row_slot_, learner.ids_.ids_, learner.ids_.order_, learner.ids_._sorted]
     return sum(a.nbytes for a in arrays) / learner.n_items
 
 

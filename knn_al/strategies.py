@@ -24,9 +24,10 @@ class Candidates:
     """What a strategy may look at. Arrays are aligned with ``rows`` (ascending pool rows)."""
 
     rows: np.ndarray
-    #: Class probabilities, each column standing for ``counts`` classes (see knn_al.uncertainty).
+    #: Class probabilities, each column standing for ``counts`` classes (None: one each;
+    #: see knn_al.uncertainty).
     proba: np.ndarray
-    counts: np.ndarray
+    counts: np.ndarray | None
     density: np.ndarray
     #: 1 − max similarity to any labeled item (2 when nothing is labeled).
     diversity: np.ndarray
@@ -59,7 +60,8 @@ def ecdf(values: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
     """
     if reference is None:
         # Rank the values against themselves: one sort, then a search of sorted queries.
-        order = np.argsort(values, kind="stable")
+        # Equal values get the same count whatever their order, so no stable sort is needed.
+        order = np.argsort(values)
         ordered = values[order]
         out = np.empty(len(values), dtype=np.float64)
         out[order] = np.searchsorted(ordered, ordered, side="right") / max(len(values), 1)
@@ -78,18 +80,25 @@ class QueryStrategy(ABC):
         """Return the chosen positions into ``candidates.rows``, best first."""
 
 
+def _terms(c: Candidates, uncertainty: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ECDFs of the three raw terms over every candidate: the factors of the combined score."""
+    return ecdf(uncertainty), ecdf(c.density), ecdf(c.diversity)
+
+
 def _selection(c: Candidates, positions: np.ndarray, score: np.ndarray, uncertainty: np.ndarray,
-               diversity: np.ndarray | None = None, diversity_term: np.ndarray | None = None) -> Selection:
+               terms: tuple[np.ndarray, np.ndarray, np.ndarray], diversity: np.ndarray | None = None,
+               diversity_term: np.ndarray | None = None) -> Selection:
     """Breakdown of ``positions``; ``diversity``/``diversity_term``: their values at pick time."""
+    u_term, i_term, d_term = terms
     return Selection(
         positions=positions,
         score=score,
         uncertainty=uncertainty[positions],
         density=c.density[positions],
         diversity=c.diversity[positions] if diversity is None else diversity,
-        uncertainty_term=ecdf(uncertainty[positions], uncertainty),
-        density_term=ecdf(c.density[positions], c.density),
-        diversity_term=ecdf(c.diversity[positions], c.diversity) if diversity_term is None else diversity_term,
+        uncertainty_term=u_term[positions],
+        density_term=i_term[positions],
+        diversity_term=d_term[positions] if diversity_term is None else diversity_term,
     )
 
 
@@ -104,7 +113,7 @@ class RandomSampling(QueryStrategy):
     def query(self, candidates: Candidates, count: int, rng: np.random.Generator) -> Selection:
         positions = rng.choice(len(candidates.rows), size=count, replace=False)
         u = self.measure(candidates.proba, candidates.counts)
-        return _selection(candidates, positions, np.zeros(count), u)
+        return _selection(candidates, positions, np.zeros(count), u, _terms(candidates, u))
 
 
 class UncertaintySampling(QueryStrategy):
@@ -118,7 +127,7 @@ class UncertaintySampling(QueryStrategy):
         u = self.measure(candidates.proba, candidates.counts)
         order = np.lexsort((rng.random(len(u)), -u))
         positions = order[:count]
-        return _selection(candidates, positions, u[positions].astype(np.float64), u)
+        return _selection(candidates, positions, u[positions].astype(np.float64), u, _terms(candidates, u))
 
 
 class UncertaintyDensityDiversity(QueryStrategy):
@@ -149,8 +158,9 @@ class UncertaintyDensityDiversity(QueryStrategy):
         c = candidates
         a, b, g = self.exponents
         u = self.measure(c.proba, c.counts)
-        ui = ecdf(u) ** a * ecdf(c.density) ** b
-        d_rank = ecdf(c.diversity)
+        terms = _terms(c, u)
+        u_term, i_term, d_rank = terms
+        ui = u_term**a * i_term**b
         score = ui * d_rank**g
         n = len(score)
         size = min(n, max(4 * count, count + 64))
@@ -164,7 +174,7 @@ class UncertaintyDensityDiversity(QueryStrategy):
             result = self._greedy(c, shortlist, ui[shortlist], d_rank[shortlist], count, outside_best)
             if result is not None:
                 positions, picked_score, picked_div, picked_term = result
-                return _selection(c, positions, picked_score, u, picked_div, picked_term)
+                return _selection(c, positions, picked_score, u, terms, picked_div, picked_term)
             size = min(n, 2 * size)
 
     def _greedy(self, c: Candidates, shortlist: np.ndarray, ui: np.ndarray, d_rank: np.ndarray, count: int,

@@ -215,3 +215,19 @@ def test_fixed_label_set_serves_picks_and_predictions_before_any_label():
     assert len(learner.select(3)) == 3
     np.testing.assert_allclose(learner.predict_proba(ids[:2]), np.full((2, 3), 1 / 3))
     np.testing.assert_allclose(learner.predict_proba_vectors(np.ones((1, 16))), [[1 / 3] * 3])
+
+
+def test_compact_class_votes_give_the_same_uncertainty_as_dense_ones():
+    # Many classes make the learner score candidates from the compact form.
+    from knn_al.uncertainty import MEASURES
+
+    learner, ids, _ = make(n_per=100, centers=4, k=4, smoothing=0.2)
+    rng = np.random.default_rng(0)
+    learner.label(ids[:120], [f"c{rng.integers(0, 50)}" for _ in range(120)])
+    assert len(learner.classes_) > 8 * learner.k
+    sims, slots = learner.tables_.sim_, learner.tables_.slot_
+    dense = learner._vote(sims, slots)
+    values, counts = learner._candidate_proba(sims, slots)
+    assert counts is not None and values.shape[1] == learner.k + 1
+    for name, measure in MEASURES.items():
+        np.testing.assert_allclose(measure(values, counts), measure(dense), atol=1e-6, err_msg=name)
