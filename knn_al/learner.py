@@ -275,13 +275,14 @@ class Learner:
             return []
         count = min(count, len(rows))
         handed_out = np.fromiter(sorted(self.handed_out_), dtype=np.int64, count=len(self.handed_out_))
-        proba, counts = self._candidate_proba(self.tables_.sim_[rows], self.tables_.slot_[rows])
+        sims = self.tables_.sim_[rows]
+        proba, counts = self._candidate_proba(sims, self.tables_.slot_[rows])
         candidates = Candidates(
             rows=rows,
             proba=proba,
             counts=counts,
             density=self.density_[rows],
-            diversity=1.0 - np.maximum(self.tables_.sim_[rows, 0], -1.0).astype(np.float64),
+            diversity=1.0 - np.maximum(sims[:, 0], -1.0).astype(np.float64),
             handed_out_vectors=self.vectors_[handed_out],
             vectors=lambda r: np.asarray(self.vectors_[r], dtype=np.float32),
         )

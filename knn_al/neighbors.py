@@ -35,28 +35,30 @@ class NeighborTables:
     def insert(self, pool: np.ndarray, vectors: np.ndarray, slots: np.ndarray) -> None:
         """Offer new labeled ``vectors`` (numbered ``slots``, ascending) to every pool row.
 
-        One pass over the pool: a GEMM of each row block against the batch, then each
-        column updates only the rows whose k-th best it beats.
+        One pass over the pool: a GEMM of each row block against the batch; only rows
+        whose k-th best some new vector beats are touched after that.
         """
         vt = np.ascontiguousarray(vectors.T)
         for start in range(0, len(pool), BLOCK_ROWS):
-            stop = min(start + BLOCK_ROWS, len(pool))
-            block_sims = pool[start:stop] @ vt
-            for column, slot in enumerate(slots):
-                self._insert_column(start, block_sims[:, column], int(slot))
+            block_sims = pool[start : start + BLOCK_ROWS] @ vt
+            kth = self.sim_[start : start + len(block_sims), -1]
+            hit = np.flatnonzero(block_sims.max(axis=1) > kth)
+            if len(hit):
+                self.insert_rows(hit + start, block_sims[hit], slots)
 
     def insert_rows(self, rows: np.ndarray, sims: np.ndarray, slots: np.ndarray) -> None:
-        """Offer labeled ``slots`` to selected ``rows`` given their precomputed similarities."""
+        """Offer labeled ``slots`` to selected ``rows`` given their similarities (rows × slots)."""
+        # Which cells could enter a table, judged once against the current k-th bests.
+        # Those only grow as columns are placed, so this is a superset: recheck each column.
+        maybe = sims > self.sim_[rows, -1][:, None]
         for column, slot in enumerate(slots):
-            s = sims[:, column]
-            beats = s > self.sim_[rows, -1]
+            cand = np.flatnonzero(maybe[:, column])
+            if len(cand) == 0:
+                continue
+            s = sims[cand, column]
+            beats = s > self.sim_[rows[cand], -1]
             if beats.any():
-                self._place(rows[beats], s[beats], int(slot))
-
-    def _insert_column(self, start: int, sims: np.ndarray, slot: int) -> None:
-        beats = np.flatnonzero(sims > self.sim_[start : start + len(sims), -1])
-        if len(beats):
-            self._place(beats + start, sims[beats], slot)
+                self._place(rows[cand[beats]], s[beats], int(slot))
 
     def _place(self, rows: np.ndarray, sims: np.ndarray, slot: int) -> None:
         old_sim = self.sim_[rows]
