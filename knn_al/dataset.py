@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from knn_al.atomic import atomic_write
+
 FORMAT = "knn-al-dataset/1"
 MANIFEST = "manifest.json"
 
@@ -58,15 +60,6 @@ class Dataset:
 def shard_name(index: int) -> str:
     """The file stem of shard ``index`` (``shard-00000``)."""
     return f"shard-{index:05d}"
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
-        write(handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def _load_manifest(path: Path) -> dict[str, Any]:
@@ -202,9 +195,9 @@ class DatasetWriter:
         items of this shard that failed (id, source, error); then update the manifest."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(records), self._header["dimension"])
         stem = shard_name(index)
-        _atomic_write(self.path / f"{stem}.npy", lambda f: np.save(f, vectors, allow_pickle=False))
+        atomic_write(self.path / f"{stem}.npy", lambda f: np.save(f, vectors, allow_pickle=False))
         body = "".join(json.dumps(dict(r), ensure_ascii=False) + "\n" for r in records).encode("utf-8")
-        _atomic_write(self.path / f"{stem}.jsonl", lambda f: f.write(body))
+        atomic_write(self.path / f"{stem}.jsonl", lambda f: f.write(body))
         self._shards[index] = {"index": index, "count": len(records),
                                "labeled_count": sum(r.get("label") is not None for r in records),
                                "failed": [dict(f) for f in failed]}
@@ -228,7 +221,7 @@ class DatasetWriter:
                     "failed_count": sum(len(s["failed"]) for s in shards),
                     "shards": shards}
         body = (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
-        _atomic_write(self.path / MANIFEST, lambda f: f.write(body))
+        atomic_write(self.path / MANIFEST, lambda f: f.write(body))
         return manifest
 
 
