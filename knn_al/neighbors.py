@@ -94,7 +94,14 @@ class NeighborTables:
         for start in range(0, len(rows), BLOCK_ROWS):
             chunk = rows[start : start + BLOCK_ROWS]
             sims = pool[chunk] @ labeled.T
-            # Stable sort on -sim: equal similarities keep ascending slot order.
-            order = np.argsort(-sims, axis=1, kind="stable")[:, :take]
-            self.sim_[chunk, :take] = np.take_along_axis(sims, order, axis=1)
-            self.slot_[chunk, :take] = slots[order]
+            if take < len(slots):
+                # Select the k best first (linear), then order only those. An exact tie at
+                # the k-th place may keep either slot; only a duplicate vector makes one.
+                top = np.sort(np.argpartition(-sims, take - 1, axis=1)[:, :take], axis=1)
+            else:
+                top = np.broadcast_to(np.arange(take), sims.shape)
+            best = np.take_along_axis(sims, top, axis=1)
+            # Stable sort on -sim over ascending columns: equal similarities keep slot order.
+            order = np.argsort(-best, axis=1, kind="stable")
+            self.sim_[chunk, :take] = np.take_along_axis(best, order, axis=1)
+            self.slot_[chunk, :take] = slots[np.take_along_axis(top, order, axis=1)]

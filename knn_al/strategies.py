@@ -125,8 +125,11 @@ class UncertaintySampling(QueryStrategy):
 
     def query(self, candidates: Candidates, count: int, rng: np.random.Generator) -> Selection:
         u = self.measure(candidates.proba, candidates.counts)
-        order = np.lexsort((rng.random(len(u)), -u))
-        positions = order[:count]
+        # Only items at least as uncertain as the count-th most uncertain can be chosen:
+        # rank just those (ties at random) instead of sorting every candidate.
+        contenders = np.flatnonzero(u >= -np.partition(-u, count - 1)[count - 1])
+        order = np.lexsort((rng.random(len(contenders)), -u[contenders]))
+        positions = contenders[order[:count]]
         return _selection(candidates, positions, u[positions].astype(np.float64), u, _terms(candidates, u))
 
 
