@@ -266,10 +266,10 @@ class Learner:
         if count <= 0:
             raise InvalidInputError(f"count must be positive, got {count}")
         chooser = make_strategy(strategy, measure=measure, exponents=exponents)
-        if seed is None:
-            seed = self.seed + self.n_selects_
+        # Unseeded calls draw from (learner seed, call number): distinct streams per call
+        # that do not collide with another learner seed's.
+        rng = np.random.default_rng((self.seed, self.n_selects_) if seed is None else seed)
         self.n_selects_ += 1
-        rng = np.random.default_rng(seed)
         rows = self._candidate_rows(rng)
         if len(rows) == 0:
             return []
@@ -284,7 +284,7 @@ class Learner:
             density=self.density_[rows],
             diversity=1.0 - np.maximum(sims[:, 0], -1.0).astype(np.float64),
             handed_out_vectors=self.vectors_[handed_out],
-            vectors=lambda r: np.asarray(self.vectors_[r], dtype=np.float32),
+            vectors=lambda r: self.vectors_[r],
         )
         sel = chooser.query(candidates, count, rng)
         picked = rows[sel.positions]
