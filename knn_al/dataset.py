@@ -17,6 +17,7 @@ directory whose manifest says ``"complete": false`` until the last shard is in.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
