@@ -17,12 +17,11 @@ import numpy as np
 from google.protobuf import json_format, struct_pb2
 
 from knn_al.client.types import Neighbor, Prediction, ProjectInfo, Sample, Score
+from knn_al.v1 import COMPUTE_MS_KEY
 from knn_al.v1 import active_learning_pb2 as pb
 from knn_al.v1 import active_learning_pb2_grpc as pb_grpc
 
 T = TypeVar("T")
-#: Trailing metadata in which the server reports the call's time in the library.
-COMPUTE_MS_KEY = "knn-al-compute-ms"
 #: Bytes of vectors per AddItems chunk: well under the default 4 MiB message limit (and a server run with --max-message-mb 2).
 CHUNK_BYTES = 1024 * 1024
 

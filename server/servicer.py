@@ -21,12 +21,11 @@ from knn_al.errors import CapacityError, InvalidInputError
 from knn_al.server import convert
 from knn_al.server.errors import translate_errors
 from knn_al.store import ProjectStore
+from knn_al.v1 import COMPUTE_MS_KEY
 from knn_al.v1 import active_learning_pb2 as pb
 from knn_al.v1 import active_learning_pb2_grpc as pb_grpc
 
 T = TypeVar("T")
-#: Trailing metadata key: milliseconds the call spent in the library (worker thread).
-COMPUTE_MS_KEY = "knn-al-compute-ms"
 Context = grpc.aio.ServicerContext
 
 
