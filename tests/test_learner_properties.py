@@ -83,7 +83,7 @@ class LearnerMachine(RuleBasedStateMachine):
         got = self.learner.neighbors(self.ids)
         for row_sims, row_names, row_got in zip(sims, names, got):
             np.testing.assert_allclose([n.similarity for n in row_got], row_sims, atol=1e-5)
-            assert {n.label for n in row_got} <= set(row_names) | set()
+            assert {n.label for n in row_got} <= set(row_names)
         rows = np.arange(len(self.ids))
         np.testing.assert_allclose(1 - np.maximum(self.learner.tables_.sim_[:, 0], -1),
                                    self.ref.diversity_labeled(rows), atol=1e-5)
