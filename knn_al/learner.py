@@ -15,11 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from knn_al.density import knn_density
+from knn_al.duplicates import DEFAULT_DUPLICATE_THRESHOLD, detach
 from knn_al.errors import InvalidInputError, StateError, UnknownLabelError
 from knn_al.ids import IdIndex
-from knn_al.neighbors import NeighborTables
+from knn_al.neighbors import NeighborTables, drop_own
+from knn_al.stopping import AccuracyEstimate, estimate_accuracy
 from knn_al.strategies import DEFAULT_STRATEGY, Candidates, make_strategy
+from knn_al.survey import PoolSurvey, survey_appended, survey_pool
+from knn_al.uncertainty import get_measure
 from knn_al.vectors import as_unit_vectors
 
 AVAILABLE, LABELED, HANDED_OUT = 0, 1, 2
@@ -57,6 +60,15 @@ class Neighbor:
     label: str
 
 
+@dataclass(frozen=True)
+class PropagatedLabel:
+    """A label a group member carries because a human labeled another member (``source``)."""
+
+    id: str
+    label: str
+    source: str
+
+
 class Learner:
     """An active-learning pool with a kNN classifier that learns one label at a time.
 
@@ -68,7 +80,12 @@ class Learner:
         classes; weak, mixed evidence stays uncertain.
     density_neighbors : m, the pool neighbours whose mean similarity is an item's density.
     exact_density_limit : pools up to this size get an exact density search, larger
-        ones an approximate (IVF) one.
+        ones an approximate one.
+    duplicate_threshold : items at least this similar form a duplicate group
+        (:mod:`knn_al.duplicates`): one member is handed out, its label applies to all.
+        1.0 groups identical vectors only.
+    outlier_quantile : items whose density is below this quantile of the pool's are
+        outliers, which the combined strategy does not pick unless asked. 0: none.
     max_candidates : pools with more available items than this score a random subset of
         this size per pick, which bounds pick latency on very large pools.
     classes : a fixed label set; labels outside it are rejected. ``None``: any label is
@@ -84,6 +101,8 @@ class Learner:
         smoothing: float = 0.1,
         density_neighbors: int = 10,
         exact_density_limit: int = 50_000,
+        duplicate_threshold: float = DEFAULT_DUPLICATE_THRESHOLD,
+        outlier_quantile: float = 0.01,
         max_candidates: int = 20_000,
         classes: Sequence[str] | None = None,
         seed: int = 0,
@@ -96,11 +115,17 @@ class Learner:
             raise InvalidInputError(f"smoothing must be a positive number, got {smoothing}")
         if max_candidates <= 0:
             raise InvalidInputError(f"max_candidates must be positive, got {max_candidates}")
+        if not 0 < duplicate_threshold <= 1:
+            raise InvalidInputError(f"duplicate_threshold must be in (0, 1], got {duplicate_threshold}")
+        if not 0 <= outlier_quantile < 1:
+            raise InvalidInputError(f"outlier_quantile must be in [0, 1), got {outlier_quantile}")
         self.dimension = dimension
         self.k = k
         self.smoothing = float(smoothing)
         self.density_neighbors = density_neighbors
         self.exact_density_limit = exact_density_limit
+        self.duplicate_threshold = float(duplicate_threshold)
+        self.outlier_quantile = float(outlier_quantile)
         self.max_candidates = max_candidates
         self.seed = seed
         self.fixed_classes = classes is not None
@@ -110,8 +135,18 @@ class Learner:
             self._add_class(name)
 
         self.ids_ = IdIndex()
-        self.vectors_ = np.empty((0, dimension), dtype=np.float32)
+        # Rows beyond n_items are spare capacity, so items streamed in one at a time do
+        # not copy the whole pool each.
+        self._vector_buffer = np.empty((0, dimension), dtype=np.float32)
         self.density_ = np.empty(0, dtype=np.float32)
+        self.outlier_threshold_ = -np.inf
+        #: Root row of each row's duplicate group (itself for a singleton).
+        self.groups_ = np.empty(0, dtype=np.int32)
+        #: Rows a user took out of their group (by removing a propagated label).
+        self.detached_: list[int] = []
+        #: Rows that are never candidates because of their group: every member but the
+        #: root, and the root of a group another member of which is labeled or handed out.
+        self.blocked_ = np.empty(0, dtype=bool)
         self.tables_ = NeighborTables(k=k)
         self.status_ = np.empty(0, dtype=np.int8)
         self.row_slot_ = np.empty(0, dtype=np.int32)
@@ -121,6 +156,9 @@ class Learner:
         self.slot_class_ = np.empty(0, dtype=np.int32)
         self.slot_vectors_ = np.empty((0, dimension), dtype=np.float32)
         self.n_slots_ = 0
+        # Per slot, its k + 1 nearest labeled slots (itself among them): leave-one-out
+        # predictions of the labeled set for the accuracy estimate.
+        self.loo_tables_ = NeighborTables(k=k + 1)
         self.handed_out_: set[int] = set()
         self.n_selects_ = 0
 
@@ -133,11 +171,17 @@ class Learner:
     def n_labeled(self) -> int:
         return int((self.slot_class_[: self.n_slots_] >= 0).sum())
 
-    def add_items(self, ids: Sequence[str], vectors: np.ndarray, *, density: np.ndarray | None = None) -> None:
-        """Add items to the pool and recompute the density of the whole pool.
+    @property
+    def vectors_(self) -> np.ndarray:
+        """Unit vectors of the pool, one row per item."""
+        return self._vector_buffer[: self.n_items]
 
-        ``density`` (optional) is a previously computed density of the whole pool after
-        this addition, as persisted by a project store; it skips the kNN search.
+    def add_items(self, ids: Sequence[str], vectors: np.ndarray, *, survey: PoolSurvey | None = None) -> None:
+        """Add items to the pool and survey the whole pool again (density, duplicates).
+
+        ``survey`` (optional) is the pool's survey after this addition, as
+        :meth:`survey` computed it earlier (a project store persists it); it skips the
+        kNN search.
         """
         ids = list(ids)
         if not ids:
@@ -147,33 +191,62 @@ class Learner:
             raise InvalidInputError(f"{len(ids)} ids but {len(x)} vectors")
         encoded = self.ids_.check_new(ids)
         n_after = self.n_items + len(ids)
-        if density is not None:
-            density = np.asarray(density, dtype=np.float32)
-            if density.shape != (n_after,):
-                raise InvalidInputError(f"density must have one value per pool item ({n_after}), got shape {density.shape}")
+        if survey is None:
+            survey = self.survey(x)
+        elif len(survey) != n_after:
+            raise InvalidInputError(f"the survey must cover the pool after this addition ({n_after} items), "
+                                    f"it covers {len(survey)}")
 
         start = self.n_items
+        self._append_vectors(x)
         self.ids_.extend(encoded)
-        self.vectors_ = x if start == 0 else np.concatenate([self.vectors_, x])
         self.status_ = np.concatenate([self.status_, np.zeros(len(x), dtype=np.int8)])
         self.row_slot_ = np.concatenate([self.row_slot_, np.full(len(x), -1, dtype=np.int32)])
         self.tables_.grow(len(x))
         slots = self._active_slots()
         self.tables_.recompute(np.arange(start, n_after), self.vectors_, self.slot_vectors_[slots], slots)
-        if density is None:
-            density = knn_density(self.vectors_, neighbors=self.density_neighbors,
-                                  exact_limit=self.exact_density_limit, seed=self.seed)
-        self.density_ = density
+        self.density_ = np.asarray(survey.density, dtype=np.float32)
+        self.outlier_threshold_ = (float(np.quantile(self.density_, self.outlier_quantile, method="lower"))
+                                   if self.outlier_quantile > 0 else -np.inf)
+        self.groups_ = detach(np.asarray(survey.groups, dtype=np.int32), np.array(self.detached_, dtype=np.int64))
+        self._refresh_blocked()
+
+    def survey(self, vectors: np.ndarray, *, append: bool = False) -> PoolSurvey:
+        """The pool's survey after adding ``vectors`` (unit rows), without adding them.
+
+        By default the whole pool is surveyed again (a kNN search over all of it). With
+        ``append`` only the new items are measured, against the current pool, and older
+        items keep their density: the cheap path for items arriving one at a time.
+        """
+        x = as_unit_vectors(vectors, dimension=self.dimension)
+        if append:
+            return survey_appended(PoolSurvey(density=self.density_, groups=self.groups_), self.vectors_, x,
+                                   neighbors=self.density_neighbors)
+        return survey_pool(np.concatenate([self.vectors_, x]), neighbors=self.density_neighbors,
+                           exact_limit=self.exact_density_limit, duplicate_threshold=self.duplicate_threshold,
+                           seed=self.seed)
+
+    def _append_vectors(self, x: np.ndarray) -> None:
+        n, needed = self.n_items, self.n_items + len(x)
+        if needed > len(self._vector_buffer):
+            # The first addition is stored exactly; later ones grow by a quarter, so many
+            # small additions copy the pool O(log N) times, at 25% spare memory at most.
+            capacity = needed if n == 0 else max(needed, n + n // 4)
+            buffer = np.empty((capacity, self.dimension), dtype=np.float32)
+            buffer[:n] = self._vector_buffer[:n]
+            self._vector_buffer = buffer
+        self._vector_buffer[n:needed] = x
 
     def rows(self, ids: Sequence[str]) -> np.ndarray:
         """Pool rows of ``ids`` (raises :class:`~knn_al.errors.UnknownItemError`)."""
         return self.ids_.rows(list(ids))
 
     # --------------------------------------------------------------- labels
-    def label(self, ids: Sequence[str], labels: Sequence[str]) -> None:
+    def label(self, ids: Sequence[str], labels: Sequence[str]) -> list[str]:
         """Label items (a relabel if already labeled). Handed-out items are released.
 
         A batch costs one pass over the pool for its new labels; relabels cost O(1).
+        Returns the ids of the duplicate-group members the labels propagated to.
         """
         ids, labels = list(ids), list(labels)
         if not ids:
@@ -193,31 +266,49 @@ class Learner:
         relabel = self.status_[rows] == LABELED
         self.slot_class_[self.row_slot_[rows[relabel]]] = codes[relabel]
         new_rows, new_codes = rows[~relabel], codes[~relabel]
-        if len(new_rows) == 0:
-            return
-        slots = self._append_slots(new_rows, new_codes)
-        self.handed_out_.difference_update(new_rows.tolist())
-        self.status_[new_rows] = LABELED
-        self.row_slot_[new_rows] = slots
-        self.tables_.insert(self.vectors_, self.slot_vectors_[slots], slots)
+        if len(new_rows):
+            slots = self._append_slots(new_rows, new_codes)
+            self.handed_out_.difference_update(new_rows.tolist())
+            self.status_[new_rows] = LABELED
+            self.row_slot_[new_rows] = slots
+            self.tables_.insert(self.vectors_, self.slot_vectors_[slots], slots)
+            self._loo_insert(slots)
+            self._refresh_blocked()
+        members = np.flatnonzero(np.isin(self.groups_, self.groups_[rows]) & (self.status_ != LABELED))
+        return self.ids_.ids(members)
 
     def unlabel(self, ids: Sequence[str]) -> None:
-        """Remove labels; the items return to the pool of candidates."""
+        """Remove labels; the items return to the pool of candidates.
+
+        Removing a human label also withdraws what it propagated to its duplicate
+        group. Removing a *propagated* label takes that item out of its group instead:
+        it is not a duplicate after all, and becomes a candidate of its own.
+        """
         ids = list(ids)
         if not ids:
             raise InvalidInputError("no labels to remove: the batch is empty")
         rows = self.rows(ids)
         self._check_unique(rows, ids)
-        not_labeled = self.status_[rows] != LABELED
-        if not_labeled.any():
-            raise StateError(f"item {ids[int(np.flatnonzero(not_labeled)[0])]!r} has no label to remove")
-        slots = self.row_slot_[rows]
-        self.slot_class_[slots] = -1
-        self.status_[rows] = AVAILABLE
-        self.row_slot_[rows] = -1
-        affected = self.tables_.rows_referencing(slots)
-        active = self._active_slots()
-        self.tables_.recompute(affected, self.vectors_, self.slot_vectors_[active], active)
+        labeled = self.status_[rows] == LABELED
+        propagated = ~labeled & self._propagated_mask(rows)
+        unknown = ~(labeled | propagated)
+        if unknown.any():
+            raise StateError(f"item {ids[int(np.flatnonzero(unknown)[0])]!r} has no label to remove")
+        if propagated.any():
+            self.detached_.extend(rows[propagated].tolist())
+            self.groups_ = detach(self.groups_, rows[propagated])
+        rows = rows[labeled]
+        if len(rows):
+            slots = self.row_slot_[rows]
+            self.slot_class_[slots] = -1
+            self.status_[rows] = AVAILABLE
+            self.row_slot_[rows] = -1
+            active = self._active_slots()
+            self.tables_.recompute(self.tables_.rows_referencing(slots), self.vectors_,
+                                   self.slot_vectors_[active], active)
+            self.loo_tables_.recompute(self.loo_tables_.rows_referencing(slots), self.slot_vectors_,
+                                       self.slot_vectors_[active], active)
+        self._refresh_blocked()
 
     def labels(self) -> dict[str, str]:
         """Current label of every labeled item, in labeling order."""
@@ -237,6 +328,8 @@ class Learner:
             raise StateError(f"item {self.ids_.ids([row])[0]!r} is {state}")
         self.status_[rows] = HANDED_OUT
         self.handed_out_.update(rows.tolist())
+        if (self.groups_[rows] != rows).any():
+            self._refresh_blocked()
 
     def release(self, ids: Sequence[str]) -> None:
         """Return handed-out items to the candidates."""
@@ -246,6 +339,8 @@ class Learner:
             raise StateError(f"item {list(ids)[int(np.flatnonzero(not_out)[0])]!r} is not handed out")
         self.status_[rows] = AVAILABLE
         self.handed_out_.difference_update(rows.tolist())
+        if (self.groups_[rows] != rows).any():
+            self._refresh_blocked()
 
     # ---------------------------------------------------------------- picks
     def select(
@@ -255,10 +350,13 @@ class Learner:
         strategy: str = DEFAULT_STRATEGY,
         measure: str = "margin",
         exponents: tuple[float, float, float] = (1.0, 1.0, 1.0),
+        include_outliers: bool = False,
         seed: int | None = None,
     ) -> list[Pick]:
         """The next ``count`` items to label, best first. Does not hand them out.
 
+        Candidates are the available items, one per duplicate group; the combined
+        strategy also leaves out outliers unless ``include_outliers``.
         ``seed`` makes the pick reproducible (candidate subsampling, random strategy,
         tie breaks); by default each call derives a fresh one from the learner's seed.
         Fewer than ``count`` picks come back when fewer items are available.
@@ -270,7 +368,7 @@ class Learner:
         # that do not collide with another learner seed's.
         rng = np.random.default_rng((self.seed, self.n_selects_) if seed is None else seed)
         self.n_selects_ += 1
-        rows = self._candidate_rows(rng)
+        rows = self._candidate_rows(rng, skip_outliers=chooser.avoids_outliers and not include_outliers)
         if len(rows) == 0:
             return []
         count = min(count, len(rows))
@@ -297,19 +395,94 @@ class Learner:
             for i in range(len(picked))
         ]
 
-    def _candidate_rows(self, rng: np.random.Generator) -> np.ndarray:
+    def _candidate_rows(self, rng: np.random.Generator, *, skip_outliers: bool = False) -> np.ndarray:
         n = self.n_items
         if n > self.max_candidates:
-            # Sample a little more than needed and drop unavailable rows, instead of
-            # listing every available row of a huge pool.
+            # Sample a little more than needed and drop ineligible rows, instead of
+            # listing every eligible row of a huge pool.
             draw = rng.choice(n, size=min(n, int(self.max_candidates * 1.25) + 16), replace=False)
-            draw = draw[self.status_[draw] == AVAILABLE]
+            draw = draw[self._eligible(draw, skip_outliers)]
             if len(draw) >= self.max_candidates:
                 return np.sort(draw[: self.max_candidates])
-        available = np.flatnonzero(self.status_ == AVAILABLE)
+        available = np.flatnonzero(self._eligible(slice(None), skip_outliers))
         if len(available) > self.max_candidates:
             available = np.sort(rng.choice(available, size=self.max_candidates, replace=False))
         return available
+
+    def _eligible(self, rows: np.ndarray | slice, skip_outliers: bool) -> np.ndarray:
+        ok = (self.status_[rows] == AVAILABLE) & ~self.blocked_[rows]
+        if skip_outliers:
+            ok &= self.density_[rows] >= self.outlier_threshold_
+        return ok
+
+    # ------------------------------------------------- groups and outliers
+    def propagated_labels(self) -> list[PropagatedLabel]:
+        """Labels group members carry from a labeled member, by pool row."""
+        rows = np.flatnonzero(self._propagated_mask(slice(None)))
+        if len(rows) == 0:
+            return []
+        source = self._group_sources()[self.groups_[rows]]
+        names = self.ids_.ids(rows)
+        sources = self.ids_.ids(source)
+        codes = self.slot_class_[self.row_slot_[source]]
+        return [PropagatedLabel(id=i, label=self.classes_[c], source=src) for i, c, src in zip(names, codes, sources)]
+
+    def group_counts(self) -> tuple[int, int]:
+        """(duplicate groups of two or more items, items in them)."""
+        sizes = np.bincount(self.groups_, minlength=self.n_items)
+        grouped = sizes > 1
+        return int(grouped.sum()), int(sizes[grouped].sum())
+
+    def outliers(self) -> list[tuple[str, float]]:
+        """Outliers (density below the ``outlier_quantile`` quantile) as (id, density), least dense first."""
+        rows = np.flatnonzero(self.density_ < self.outlier_threshold_)
+        rows = rows[np.argsort(self.density_[rows], kind="stable")]
+        return list(zip(self.ids_.ids(rows), self.density_[rows].tolist()))
+
+    def _group_sources(self) -> np.ndarray:
+        """Per group root: the row whose human label the group carries (the earliest
+        labeled member), or -1."""
+        source = np.full(self.n_items, -1, dtype=np.int64)
+        labeled = self.slot_row_[self._active_slots()]
+        groups, first = np.unique(self.groups_[labeled], return_index=True)
+        source[groups] = labeled[first]
+        return source
+
+    def _propagated_mask(self, rows: np.ndarray | slice) -> np.ndarray:
+        """Which ``rows`` carry a propagated label: not labeled, in a group with a labeled member."""
+        has_label = np.zeros(self.n_items, dtype=bool)
+        has_label[self.groups_[self.status_ == LABELED]] = True
+        return (self.status_[rows] != LABELED) & has_label[self.groups_[rows]]
+
+    def _refresh_blocked(self) -> None:
+        n = self.n_items
+        member = self.groups_ != np.arange(n)
+        busy = np.zeros(n, dtype=bool)
+        busy[self.groups_[member & (self.status_ != AVAILABLE)]] = True
+        self.blocked_ = member | busy[self.groups_]
+
+    # -------------------------------------------------------------- stopping
+    def accuracy_estimate(self) -> AccuracyEstimate:
+        """Leave-one-out accuracy of the labeled set (see :mod:`knn_al.stopping`).
+
+        An item whose leave-one-out vote has no neighbour at all counts as wrong.
+        """
+        active = self._active_slots()
+        if len(active) == 0:
+            return estimate_accuracy(0, 0)
+        sims, slots = drop_own(self.loo_tables_.sim_[active], self.loo_tables_.slot_[active], active)
+        predicted = self._vote(sims, slots).argmax(axis=1)
+        correct = (predicted == self.slot_class_[active]) & (slots >= 0).any(axis=1)
+        return estimate_accuracy(int(correct.sum()), len(active))
+
+    def mean_uncertainty(self, *, measure: str = "margin", seed: int | None = None) -> float:
+        """Mean uncertainty of the unlabeled candidates (of a random ``max_candidates``
+        of them on a large pool); 1.0 when there is none to measure."""
+        rows = self._candidate_rows(np.random.default_rng(self.seed if seed is None else seed))
+        if len(rows) == 0:
+            return 1.0
+        proba, counts = self._candidate_proba(self.tables_.sim_[rows], self.tables_.slot_[rows])
+        return float(np.mean(get_measure(measure)(proba, counts)))
 
     # ---------------------------------------------------------- predictions
     def predict_proba(self, ids: Sequence[str]) -> np.ndarray:
@@ -437,6 +610,14 @@ class Learner:
         self.slot_vectors_[slots] = self.vectors_[rows]
         self.n_slots_ = needed
         return slots
+
+    def _loo_insert(self, slots: np.ndarray) -> None:
+        """Offer new ``slots`` to the older labeled items' leave-one-out tables, and
+        build theirs against every labeled item (themselves included, dropped on use)."""
+        self.loo_tables_.insert(self.slot_vectors_[: len(self.loo_tables_)], self.slot_vectors_[slots], slots)
+        self.loo_tables_.grow(len(slots))
+        active = self._active_slots()
+        self.loo_tables_.recompute(slots, self.slot_vectors_, self.slot_vectors_[active], active)
 
     def _check_unique(self, rows: np.ndarray, ids: list[str]) -> None:
         uniq, counts = np.unique(rows, return_counts=True)

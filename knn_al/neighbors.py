@@ -105,3 +105,17 @@ class NeighborTables:
             order = np.argsort(-best, axis=1, kind="stable")
             self.sim_[chunk, :take] = np.take_along_axis(best, order, axis=1)
             self.slot_[chunk, :take] = slots[np.take_along_axis(top, order, axis=1)]
+
+
+def drop_own(sims: np.ndarray, idx: np.ndarray, own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Neighbour lists (``n × w``) without each row's own entry (``own[i]`` in row i): one column fewer.
+
+    The row itself is normally the first hit, but an exact duplicate can outrank it;
+    where it was not found at all, the last (least similar) column goes instead.
+    """
+    n, width = sims.shape
+    is_own = idx == np.asarray(own)[:, None]
+    drop = np.where(is_own.any(axis=1), is_own.argmax(axis=1), width - 1)
+    keep = np.ones(sims.shape, dtype=bool)
+    keep[np.arange(n), drop] = False
+    return sims[keep].reshape(n, width - 1), idx[keep].reshape(n, width - 1)

@@ -74,6 +74,8 @@ class QueryStrategy(ABC):
     """Chooses ``count`` candidates to hand out."""
 
     name: str
+    #: Whether the learner should leave low-density outliers out of the candidates.
+    avoids_outliers: bool = False
 
     @abstractmethod
     def query(self, candidates: Candidates, count: int, rng: np.random.Generator) -> Selection:
@@ -150,6 +152,7 @@ class UncertaintyDensityDiversity(QueryStrategy):
     """
 
     name = DEFAULT_STRATEGY
+    avoids_outliers = True
 
     def __init__(self, *, measure: str = "margin", exponents: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> None:
         if len(exponents) != 3 or any(not np.isfinite(e) or e < 0 for e in exponents):

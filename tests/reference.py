@@ -32,6 +32,7 @@ class Reference:
     k: int
     smoothing: float
     m: int
+    outlier_quantile: float = 0.0
     #: (row, label) of every active label, in the order the row was (last) labeled from unlabeled.
     labeled: list[tuple[int, str]] = field(default_factory=list)
     handed_out: set[int] = field(default_factory=set)
@@ -75,9 +76,24 @@ class Reference:
         m = min(self.m, len(gram) - 1)
         return np.sort(gram, axis=1)[:, ::-1][:, :m].mean(axis=1)
 
-    def candidates(self) -> np.ndarray:
+    def candidates(self, *, skip_outliers: bool = False) -> np.ndarray:
         busy = {r for r, _ in self.labeled} | self.handed_out
-        return np.array([r for r in range(len(self.vectors)) if r not in busy], dtype=np.int64)
+        density = self.density()
+        floor = np.quantile(density, self.outlier_quantile, method="lower") if skip_outliers else -np.inf
+        return np.array([r for r in range(len(self.vectors)) if r not in busy and density[r] >= floor],
+                        dtype=np.int64)
+
+    def loo_correct(self) -> int:
+        """Labeled items whose label a vote of their k nearest *other* labeled items gets right."""
+        correct = 0
+        for i, (row, name) in enumerate(self.labeled):
+            others = self.labeled[:i] + self.labeled[i + 1:]
+            if not others:
+                continue
+            peer = Reference(vectors=self.vectors, k=self.k, smoothing=self.smoothing, m=self.m,
+                             labeled=others, classes=self.classes)
+            correct += self.classes[int(np.argmax(peer.proba(self.vectors[[row]])[0]))] == name
+        return correct
 
     def diversity_labeled(self, rows: np.ndarray) -> np.ndarray:
         if not self.labeled:
@@ -88,7 +104,7 @@ class Reference:
     def combined_scores(self, extra_handed_out: list[int], measure: str = "margin",
                         exponents: tuple[float, float, float] = (1, 1, 1)) -> tuple[np.ndarray, np.ndarray]:
         """Candidates and their combined score with ``extra_handed_out`` counted as handed out."""
-        rows = self.candidates()
+        rows = self.candidates(skip_outliers=True)
         u = uncertainty(self.proba(self.vectors[rows]), measure)
         dens = self.density()[rows]
         d_l = self.diversity_labeled(rows)

@@ -19,8 +19,10 @@ def clustered(n_per: int, centers: int, dim: int, *, spread: float = 0.3, seed: 
 
 
 def make(n_per=25, centers=4, dim=16, **kw) -> tuple[Learner, list[str], np.ndarray]:
+    """A learner over clustered points; tight clusters hold near-duplicate pairs, so
+    duplicate grouping is off (identical vectors only) unless a test asks for it."""
     x, truth = clustered(n_per, centers, dim)
-    learner = Learner(dimension=dim, **kw)
+    learner = Learner(dimension=dim, **{"duplicate_threshold": 1.0, **kw})
     ids = [f"x{i}" for i in range(len(x))]
     learner.add_items(ids, x)
     return learner, ids, truth

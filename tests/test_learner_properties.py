@@ -16,17 +16,22 @@ DIM = 6
 
 
 class LearnerMachine(RuleBasedStateMachine):
-    @initialize(seed=st.integers(0, 2**16), n=st.integers(8, 40), k=st.integers(1, 5), m=st.integers(1, 6))
-    def build(self, seed: int, n: int, k: int, m: int) -> None:
+    @initialize(seed=st.integers(0, 2**16), n=st.integers(8, 40), k=st.integers(1, 5), m=st.integers(1, 6),
+                outliers=st.sampled_from([0.0, 0.1, 0.3]))
+    def build(self, seed: int, n: int, k: int, m: int, outliers: float) -> None:
         rng = np.random.default_rng(seed)
         # Clustered points, so neighbourhoods and labels are not pure noise.
         centers = rng.standard_normal((3, DIM))
         raw = centers[rng.integers(0, 3, n)] + 0.6 * rng.standard_normal((n, DIM))
         self.rng = rng
-        self.learner = Learner(dimension=DIM, k=k, smoothing=0.3, density_neighbors=m)
+        # Duplicate groups have tests of their own (tests/test_duplicates.py); here only
+        # identical vectors would group, and random points never are.
+        self.learner = Learner(dimension=DIM, k=k, smoothing=0.3, density_neighbors=m, duplicate_threshold=1.0,
+                               outlier_quantile=outliers)
         self.ids = [f"item-{i}" for i in range(n)]
         self.learner.add_items(self.ids, raw)
-        self.ref = Reference(vectors=as_unit_vectors(raw, dimension=DIM), k=k, smoothing=0.3, m=m)
+        self.ref = Reference(vectors=as_unit_vectors(raw, dimension=DIM), k=k, smoothing=0.3, m=m,
+                             outlier_quantile=outliers)
 
     def _rows(self, state: str) -> list[int]:
         labeled = {r for r, _ in self.ref.labeled}
@@ -96,7 +101,7 @@ class LearnerMachine(RuleBasedStateMachine):
     def combined_picks_are_the_greedy_optimum(self) -> None:
         count = 3
         picks = self.learner.select(count, seed=7)
-        expected_n = min(count, len(self.ref.candidates()))
+        expected_n = min(count, len(self.ref.candidates(skip_outliers=True)))
         assert len(picks) == expected_n
         taken: list[int] = []
         for pick in picks:
@@ -107,6 +112,14 @@ class LearnerMachine(RuleBasedStateMachine):
             assert got >= best - 1e-6, (pick, got, best)
             np.testing.assert_allclose(pick.score, got, rtol=0, atol=1e-6)
             taken.append(pick.row)
+
+    @invariant()
+    def leave_one_out_accuracy_matches(self) -> None:
+        estimate = self.learner.accuracy_estimate()
+        assert estimate.labeled == len(self.ref.labeled)
+        if self.ref.labeled:
+            assert estimate.accuracy == self.ref.loo_correct() / len(self.ref.labeled)
+            assert estimate.low <= estimate.accuracy <= estimate.high
 
     @invariant()
     def uncertainty_picks_are_the_most_uncertain(self) -> None:

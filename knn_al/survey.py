@@ -1,0 +1,54 @@
+"""The pool survey: what ingestion computes once over the whole pool.
+
+One kNN search over the pool gives each item's density (:mod:`knn_al.density`) and its
+near-duplicates (:mod:`knn_al.duplicates`). A project store persists the survey beside the
+vectors, so reopening a project repeats neither.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+
+from knn_al.density import density_of, pool_neighbors
+from knn_al.duplicates import duplicate_groups
+
+
+@dataclass(frozen=True)
+class PoolSurvey:
+    """Per pool row: ``density`` (float32) and ``groups``, the root row of its duplicate
+    group (int32; before any group member was detached by hand)."""
+
+    density: np.ndarray
+    groups: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.density)
+
+
+def survey_pool(vectors: np.ndarray, *, neighbors: int, exact_limit: int, duplicate_threshold: float,
+                seed: int) -> PoolSurvey:
+    """Survey a whole pool of unit vectors."""
+    sims, idx = pool_neighbors(vectors, neighbors=neighbors, exact_limit=exact_limit, seed=seed)
+    return PoolSurvey(density=density_of(sims, idx),
+                      groups=duplicate_groups(sims, idx, threshold=duplicate_threshold))
+
+
+def survey_appended(survey: PoolSurvey, pool: np.ndarray, new: np.ndarray, *, neighbors: int) -> PoolSurvey:
+    """The survey after appending ``new`` to ``pool`` without re-surveying the pool.
+
+    For items that arrive one at a time (a stream), where a whole-pool survey per item
+    would cost seconds: each new item's density is measured exactly against the existing
+    pool, older items keep theirs, and each new item forms its own group.
+    """
+    m = min(neighbors, len(pool))
+    if m == 0:
+        density = np.zeros(len(new), dtype=np.float32)
+    else:
+        sims, idx = faiss.knn(np.ascontiguousarray(new, dtype=np.float32), np.ascontiguousarray(pool), m,
+                              metric=faiss.METRIC_INNER_PRODUCT)
+        density = density_of(sims, idx)
+    start = len(survey)
+    return PoolSurvey(density=np.concatenate([survey.density, density]),
+                      groups=np.concatenate([survey.groups, np.arange(start, start + len(new), dtype=np.int32)]))
