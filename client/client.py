@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import grpc
 import numpy as np
 from google.protobuf import json_format, struct_pb2
 
-from knn_al.client.types import Neighbor, Prediction, ProjectInfo, Sample, Score
+from knn_al.client.types import (AccuracyEstimate, Decision, ExportRecord, LabelReceipt, Neighbor, Prediction,
+                                 ProjectInfo, ProjectStats, Progress, Sample, SampleBatch, Score)
 from knn_al.v1 import COMPUTE_MS_KEY
 from knn_al.v1 import active_learning_pb2 as pb
 from knn_al.v1 import active_learning_pb2_grpc as pb_grpc
@@ -72,7 +73,9 @@ def _info(message: pb.ProjectInfo) -> ProjectInfo:
                        default_strategy=pb.Strategy.Name(s.default_strategy).removeprefix("STRATEGY_").lower(),
                        labels=list(s.labels), lease_seconds=s.lease_seconds, pool_size=message.pool_size,
                        labeled_count=message.labeled_count, leased_count=message.leased_count,
-                       label_counts=dict(message.label_counts), encoder=s.encoder)
+                       label_counts=dict(message.label_counts), encoder=s.encoder,
+                       duplicate_threshold=s.duplicate_threshold, outlier_quantile=s.outlier_quantile,
+                       target_accuracy=s.target_accuracy, label_budget=s.label_budget)
 
 
 def _sample(message: pb.Sample) -> Sample:
@@ -83,6 +86,29 @@ def _sample(message: pb.Sample) -> Sample:
                               uncertainty_term=sc.uncertainty_term, density_term=sc.density_term,
                               diversity_term=sc.diversity_term),
                   lease_expires_at=message.lease_expires_at)
+
+
+def _progress(message: pb.Progress) -> Progress:
+    e = message.estimate
+    reason = pb.StopReason.Name(message.stop_reason).removeprefix("STOP_REASON_").lower()
+    return Progress(estimate=AccuracyEstimate(accuracy=e.accuracy, low=e.low, high=e.high, labeled=e.labeled),
+                    target_accuracy=message.target_accuracy, label_budget=message.label_budget,
+                    budget_left=message.budget_left if message.HasField("budget_left") else None,
+                    stop_reason="" if reason == "unspecified" else reason)
+
+
+def _stream_request(project: str, item: tuple, *, opening: dict[str, Any] | None) -> pb.StreamItemsRequest:
+    item_id, content, *rest = item
+    request = pb.StreamItemsRequest(project=project, id=item_id, **(opening or {}))
+    if isinstance(content, str):
+        request.text = content
+    elif isinstance(content, bytes):
+        request.image = content
+    else:
+        request.vector.CopyFrom(_vectors(np.asarray(content)))
+    if rest and rest[0]:
+        request.metadata.CopyFrom(_struct(rest[0]))
+    return request
 
 
 def _prediction(message: pb.Prediction) -> Prediction:
@@ -144,6 +170,8 @@ class Client:
         zero-argument function returning a fresh request iterator (client streaming)."""
         for attempt in range(self.retries + 1):
             try:
+                if isinstance(method, grpc.UnaryStreamMultiCallable):  # a streamed answer: all of it, as a list
+                    return list(method(request, timeout=self.timeout, metadata=self._metadata))  # type: ignore[return-value]
                 response, call = method.with_call(request() if callable(request) else request,
                                                   timeout=self.timeout, metadata=self._metadata)
                 trailer = dict(call.trailing_metadata() or ())
@@ -159,14 +187,33 @@ class Client:
 
     # ------------------------------------------------------------- projects
     def create_project(self, name: str, dimension: int = 0, *, k: int = 0, default_strategy: str | None = None,
-                       labels: Sequence[str] = (), lease_seconds: float = 0.0, encoder: str = "") -> ProjectInfo:
-        """Create a project. ``k``/``lease_seconds`` 0 and ``default_strategy`` None take the
-        server's defaults; ``labels`` fixes the label set (empty: any label is accepted).
+                       labels: Sequence[str] = (), lease_seconds: float = 0.0, encoder: str = "",
+                       duplicate_threshold: float | None = None, outlier_quantile: float | None = None,
+                       target_accuracy: float = 0.0, label_budget: int = 0) -> ProjectInfo:
+        """Create a project. ``k``/``lease_seconds`` 0 and ``default_strategy``,
+        ``duplicate_threshold``, ``outlier_quantile`` None take the server's defaults;
+        ``labels`` fixes the label set (empty: any label is accepted).
         ``encoder`` (e.g. ``"use-multilingual"``, ``"mobilenet_v1"``) lets the project take
-        raw texts or images, embedded by the server; ``dimension`` 0 then takes the encoder's."""
+        raw texts or images, embedded by the server; ``dimension`` 0 then takes the encoder's.
+        ``target_accuracy`` and ``label_budget`` (0: none) say when labeling can stop."""
         settings = pb.ProjectSettings(name=name, dimension=dimension, k=k, default_strategy=_strategy(default_strategy),
-                                      labels=list(labels), lease_seconds=lease_seconds, encoder=encoder)
+                                      labels=list(labels), lease_seconds=lease_seconds, encoder=encoder,
+                                      duplicate_threshold=duplicate_threshold, outlier_quantile=outlier_quantile,
+                                      target_accuracy=target_accuracy, label_budget=label_budget)
         return _info(self._call(self._stub.CreateProject, pb.CreateProjectRequest(settings=settings)).project)
+
+    def set_goals(self, project: str, *, target_accuracy: float | None = None,
+                  label_budget: int | None = None) -> ProjectInfo:
+        """Change when labeling can stop; None keeps a goal, 0 removes it."""
+        request = pb.SetGoalsRequest(project=project, target_accuracy=target_accuracy, label_budget=label_budget)
+        return _info(self._call(self._stub.SetGoals, request).project)
+
+    def stats(self, project: str) -> ProjectStats:
+        """Label counts by kind, duplicate groups, outliers and the live accuracy estimate."""
+        r = self._call(self._stub.GetStats, pb.GetStatsRequest(project=project))
+        return ProjectStats(labeled=r.labeled, propagated=r.propagated, auto_labeled=r.auto_labeled, leased=r.leased,
+                            pool_size=r.pool_size, duplicate_groups=r.duplicate_groups, grouped_items=r.grouped_items,
+                            outliers=r.outliers, mean_uncertainty=r.mean_uncertainty, progress=_progress(r.progress))
 
     def list_projects(self) -> list[ProjectInfo]:
         return [_info(p) for p in self._call(self._stub.ListProjects, pb.ListProjectsRequest()).projects]
@@ -225,25 +272,58 @@ class Client:
 
     # ------------------------------------------------------------- learning
     def next_sample(self, project: str, count: int = 1, *, strategy: str | None = None, annotator: str = "",
-                    lease_seconds: float = 0.0, seed: int | None = None) -> list[Sample]:
-        """Lease up to ``count`` items to label next, best first."""
+                    lease_seconds: float = 0.0, include_outliers: bool = False, seed: int | None = None) -> SampleBatch:
+        """Lease up to ``count`` items to label next, best first. The list's ``progress``
+        says when labeling can stop (budget spent, target accuracy reached)."""
         request = pb.NextSampleRequest(project=project, count=count, strategy=_strategy(strategy),
-                                       annotator=annotator, lease_seconds=lease_seconds, seed=seed)
-        return [_sample(s) for s in self._call(self._stub.NextSample, request).samples]
+                                       annotator=annotator, lease_seconds=lease_seconds,
+                                       include_outliers=include_outliers, seed=seed)
+        reply = self._call(self._stub.NextSample, request)
+        return SampleBatch((_sample(s) for s in reply.samples), progress=_progress(reply.progress))
 
-    def submit_label(self, project: str, item_id: str, label: str, *, annotator: str = "") -> int:
-        """Label (or relabel) one item; returns the labeled count once the label is durable."""
+    def submit_label(self, project: str, item_id: str, label: str, *, annotator: str = "") -> LabelReceipt:
+        """Label (or relabel) one item; answers once the label is durable, with the
+        labeled count and the duplicates the label propagated to."""
         request = pb.SubmitLabelRequest(project=project, id=item_id, label=label, annotator=annotator)
-        return self._call(self._stub.SubmitLabel, request).labeled_count
+        reply = self._call(self._stub.SubmitLabel, request)
+        return LabelReceipt(labeled_count=reply.labeled_count, propagated=list(reply.propagated_ids))
 
-    def submit_labels(self, project: str, labels: Mapping[str, str], *, annotator: str = "") -> int:
+    def submit_labels(self, project: str, labels: Mapping[str, str], *, annotator: str = "") -> LabelReceipt:
         """Label (or relabel) several items at once, all or none."""
         request = pb.SubmitLabelsRequest(project=project, annotator=annotator,
                                          labels=[pb.LabelAssignment(id=i, label=lab) for i, lab in labels.items()])
-        return self._call(self._stub.SubmitLabels, request).labeled_count
+        reply = self._call(self._stub.SubmitLabels, request)
+        return LabelReceipt(labeled_count=reply.labeled_count, propagated=list(reply.propagated_ids))
 
     def remove_labels(self, project: str, ids: Sequence[str]) -> int:
+        """Remove labels (with what they propagated); removing a propagated label takes
+        that item out of its duplicate group. Returns the labeled count."""
         return self._call(self._stub.RemoveLabels, pb.RemoveLabelsRequest(project=project, ids=list(ids))).labeled_count
+
+    def stream(self, project: str, items: Iterable[tuple], *, threshold: float, annotator: str = "",
+               lease_seconds: float = 0.0) -> Iterator[Decision]:
+        """Stream-based selective sampling: send ``items`` one by one and yield a decision
+        for each, in order. An item is ``(id, content)`` or ``(id, content, metadata)``
+        where content is a vector, a text (``str``) or an encoded image (``bytes``).
+
+        An item whose top probability reaches ``threshold`` is auto-labeled; the others are
+        queried (they join the pool, leased to ``annotator``) while the label budget lasts.
+        ``items`` may be a generator that waits for data: nothing has a deadline here.
+        """
+        opening = {"confidence_threshold": threshold, "annotator": annotator, "lease_seconds": lease_seconds}
+
+        def requests() -> Iterator[pb.StreamItemsRequest]:
+            for position, item in enumerate(items):
+                yield _stream_request(project, item, opening=opening if position == 0 else None)
+
+        try:
+            for d in self._stub.StreamItems(requests(), metadata=self._metadata):
+                yield Decision(id=d.id, query=d.action == pb.StreamDecision.ACTION_QUERY, reason=d.reason,
+                               label=d.label, confidence=d.confidence, probabilities=dict(d.probabilities),
+                               budget_left=d.budget_left if d.HasField("budget_left") else None,
+                               lease_expires_at=d.lease_expires_at)
+        except grpc.RpcError as exc:
+            raise ServiceError(exc.code(), exc.details() or "") from None
 
     def release(self, project: str, ids: Sequence[str]) -> int:
         """Give leased items back before their lease expires."""
@@ -261,7 +341,19 @@ class Client:
             request.vectors.CopyFrom(_vectors(vectors))
         return [_prediction(p) for p in self._call(self._stub.Predict, request).predictions]
 
+    def outliers(self, project: str, *, limit: int = 100) -> list[tuple[str, float]]:
+        """Up to ``limit`` outliers as (id, density), least dense first: items the combined
+        strategy skips unless asked, listed for review."""
+        reply = self._call(self._stub.ListOutliers, pb.ListOutliersRequest(project=project, limit=limit))
+        return [(o.id, o.density) for o in reply.outliers]
+
+    def export(self, project: str, *, include_predictions: bool = False) -> list[ExportRecord]:
+        """Human and propagated labels; with ``include_predictions`` also the streams'
+        auto labels and the predicted label of every other pool item."""
+        chunks = self._call(self._stub.Export, pb.ExportRequest(project=project, include_predictions=include_predictions))
+        return [ExportRecord(id=r.id, label=r.label, source=r.source, confidence=r.confidence)
+                for chunk in chunks for r in chunk.records]
+
     def export_labels(self, project: str) -> dict[str, str]:
-        """Every current label, in labeling order."""
-        reply = self._call(self._stub.ExportLabels, pb.ExportLabelsRequest(project=project))
-        return {a.id: a.label for a in reply.labels}
+        """Every current human label, in labeling order."""
+        return {r.id: r.label for r in self.export(project) if r.source == "human"}

@@ -494,6 +494,18 @@ class Learner:
         sims, slots = self._neighbors_of_vectors(vectors)
         return self._vote(sims, slots)
 
+    def predictions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every pool item's predicted class: (rows, class codes into ``classes_``,
+        confidence = the winning probability). Empty before the first class."""
+        n = self.n_items if self.classes_ else 0
+        codes = np.empty(n, dtype=np.int64)
+        confidence = np.empty(n, dtype=np.float64)
+        for start in range(0, n, 65_536):
+            proba = self._proba_rows(np.arange(start, min(n, start + 65_536)))
+            codes[start : start + len(proba)] = proba.argmax(axis=1)
+            confidence[start : start + len(proba)] = proba.max(axis=1)
+        return np.arange(n), codes, confidence
+
     def neighbors(self, ids: Sequence[str] | None = None, *, vectors: np.ndarray | None = None) -> list[list[Neighbor]]:
         """The labeled neighbours behind each prediction, most similar first."""
         if (ids is None) == (vectors is None):

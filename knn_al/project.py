@@ -7,7 +7,9 @@ Layout of a project directory::
                               label removals, in order; and the open leases
     pool/batch-00000.npy      float32 unit vectors of one addition (memory-mappable)
     pool/batch-00000.jsonl    {"id", "metadata"} per vector, same order
-    pool/density-00000.npy    density of the whole pool after that addition
+    pool/density-00000.npy    the pool survey after that addition (:mod:`knn_al.survey`):
+    pool/groups-00000.npy     density and duplicate group of every pool item, or, for an
+                              item streamed in ("append" additions), of the new items only
 
 **Commit point.** A change is acknowledged only after its row in ``log.sqlite`` is
 committed. Pool files are written first (atomically, under names no committed row refers
@@ -28,6 +30,10 @@ in the same order (additions before the first label are merged into one: with no
 labeled they give the same state), passing each addition's saved density so nothing is
 recomputed. The result is the same state: same predictions, same picks for the same seed.
 
+**Streams.** :meth:`Project.decide` answers an item arriving in a stream: a confident
+prediction is stored as an *auto label* (a prediction, in its own table, never a human
+label); an uncertain one joins the pool and is leased, within the project's label budget.
+
 **Leases.** Items handed out by :meth:`Project.next_sample` are leased to an annotator
 until a deadline (the injected ``clock``); a lease ends when the item is labeled, released
 or the deadline passes, and only then can the item be handed out again. Leases are kept in
@@ -46,19 +52,21 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from knn_al.atomic import atomic_write
-from knn_al.density import knn_density
 from knn_al.dataset import DatasetError, read_dataset
+from knn_al.duplicates import DEFAULT_DUPLICATE_THRESHOLD
 from knn_al.encoders import ENCODERS, EncoderUnavailableError, EncodingError, shared_encoder
-from knn_al.errors import InvalidInputError, NotFoundError, StateError, UnknownLabelError
+from knn_al.errors import DuplicateItemError, InvalidInputError, NotFoundError, StateError, UnknownLabelError
 from knn_al.learner import Learner, Neighbor, Pick
+from knn_al.stopping import AccuracyEstimate, budget_left, stop_reason
 from knn_al.strategies import DEFAULT_STRATEGY, STRATEGY_NAMES
+from knn_al.survey import PoolSurvey
 from knn_al.vectors import as_unit_vectors
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -68,6 +76,7 @@ MAX_K = 1_000
 MAX_SAMPLE_COUNT = 1_000
 DEFAULT_K = 10
 DEFAULT_LEASE_SECONDS = 600.0
+DEFAULT_OUTLIER_QUANTILE = 0.01
 #: Raw items embedded per encoder call: bounds the encoder's memory on a large upload and
 #: lets other projects' requests take turns at the shared encoder.
 EMBED_BATCH = 256
@@ -85,17 +94,26 @@ CREATE TABLE IF NOT EXISTS leases (
     annotator TEXT NOT NULL,
     expires_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS auto_labels (
+    item_id TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    confidence REAL NOT NULL,
+    at REAL NOT NULL
+);
 """
 
 
 @dataclass(frozen=True)
 class ProjectSettings:
-    """What a project is created with; fixed for its lifetime.
+    """What a project is created with; fixed for its lifetime except for the goals
+    (``target_accuracy``, ``label_budget``: :meth:`Project.set_goals`).
 
     ``encoder`` names the registered encoder (``knn_al.encoders.ENCODERS``) that embeds
     the raw texts or images sent to this project; empty: the project takes vectors only.
     ``dimension`` 0 with an encoder takes the encoder's dimension; any other value must
-    equal it.
+    equal it. ``duplicate_threshold`` and ``outlier_quantile``: see
+    :class:`knn_al.learner.Learner`. ``target_accuracy`` (0: none) and ``label_budget``
+    (0: none) are when labeling can stop (:mod:`knn_al.stopping`).
     """
 
     name: str
@@ -106,6 +124,10 @@ class ProjectSettings:
     labels: tuple[str, ...] = ()
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     encoder: str = ""
+    duplicate_threshold: float = DEFAULT_DUPLICATE_THRESHOLD
+    outlier_quantile: float = DEFAULT_OUTLIER_QUANTILE
+    target_accuracy: float = 0.0
+    label_budget: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", tuple(self.labels))
@@ -138,6 +160,15 @@ class ProjectSettings:
             raise InvalidInputError(f"label {repeated[0]!r} appears more than once in the label set")
         if not (math.isfinite(self.lease_seconds) and self.lease_seconds > 0):
             raise InvalidInputError(f"lease_seconds must be a positive number, got {self.lease_seconds}")
+        if not 0 < self.duplicate_threshold <= 1:
+            raise InvalidInputError(f"duplicate_threshold must be in (0, 1] (1: identical vectors only), "
+                                    f"got {self.duplicate_threshold}")
+        if not 0 <= self.outlier_quantile < 1:
+            raise InvalidInputError(f"outlier_quantile must be in [0, 1) (0: no outliers), got {self.outlier_quantile}")
+        if not 0 <= self.target_accuracy <= 1:
+            raise InvalidInputError(f"target_accuracy must be in [0, 1] (0: none), got {self.target_accuracy}")
+        if self.label_budget < 0:
+            raise InvalidInputError(f"label_budget must be 0 (none) or positive, got {self.label_budget}")
 
 
 @dataclass(frozen=True)
@@ -149,6 +180,77 @@ class ProjectInfo:
     labeled_count: int
     leased_count: int
     label_counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class LabelReceipt:
+    """What a committed label batch did: the labeled count after it, and the ids of the
+    duplicate-group members its labels propagated to (undone by removing the label)."""
+
+    labeled_count: int
+    propagated: list[str]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far labeling has come against the project's goals."""
+
+    estimate: AccuracyEstimate
+    target_accuracy: float
+    label_budget: int
+    #: Labels the budget still allows (leased items count as spent); None: no budget.
+    budget_left: int | None
+    #: Why labeling can stop (knn_al.stopping: "budget_reached", "target_reached"), or "".
+    stop_reason: str
+
+
+@dataclass(frozen=True)
+class ProjectStats:
+    """Counts and quality estimates of a project."""
+
+    labeled: int
+    propagated: int
+    auto_labeled: int
+    leased: int
+    pool_size: int
+    duplicate_groups: int
+    grouped_items: int
+    outliers: int
+    #: Mean margin uncertainty of the unlabeled candidates (sampled on large pools).
+    mean_uncertainty: float
+    progress: Progress
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer to an item of a stream.
+
+    ``query``: ask a human; the item joined the pool and is leased until
+    ``lease_expires_at``. Otherwise it was auto-labeled with ``label`` (stored as a
+    prediction): because the prediction was confident (``reason`` "confident"), or because
+    the budget is spent ("budget_exhausted"; ``label`` is "" before the first label).
+    """
+
+    id: str
+    query: bool
+    reason: str
+    label: str
+    confidence: float
+    probabilities: dict[str, float]
+    budget_left: int | None
+    lease_expires_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    """One exported label. ``source``: "human", "propagated" (from a labeled duplicate),
+    "auto" (a stream's confident prediction) or "predicted" (the kNN prediction of an
+    unlabeled pool item). ``confidence`` is 1 for human and propagated labels."""
+
+    id: str
+    label: str
+    source: str
+    confidence: float
 
 
 @dataclass(frozen=True)
@@ -177,9 +279,22 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _batch_paths(pool: Path, batch: int) -> tuple[Path, Path, Path]:
+def _item_records(ids: list[str], metadata: Sequence[Mapping[str, Any]] | None) -> tuple[list[dict[str, Any]], bytes]:
+    """Each item's metadata (empty if none given) and the batch's ``.jsonl`` bytes."""
+    metadata = [dict(m) for m in metadata] if metadata else [{} for _ in ids]
+    if len(metadata) != len(ids):
+        raise InvalidInputError(f"{len(ids)} ids but {len(metadata)} metadata entries: give one per item or none")
+    try:
+        lines = "".join(_dumps({"id": i, "metadata": m}) + "\n" for i, m in zip(ids, metadata)).encode()
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"metadata must be JSON-serialisable: {exc}") from None
+    return metadata, lines
+
+
+def _batch_paths(pool: Path, batch: int) -> tuple[Path, Path, Path, Path]:
     stem = f"{batch:05d}"
-    return pool / f"batch-{stem}.npy", pool / f"batch-{stem}.jsonl", pool / f"density-{stem}.npy"
+    return (pool / f"batch-{stem}.npy", pool / f"batch-{stem}.jsonl", pool / f"density-{stem}.npy",
+            pool / f"groups-{stem}.npy")
 
 
 class Project:
@@ -220,15 +335,16 @@ class Project:
     def _replay(self) -> None:
         """Rebuild the learner, metadata and leases from what the log has committed."""
         s = self.settings
-        self.learner = Learner(dimension=s.dimension, k=s.k, classes=list(s.labels) or None)
+        self.learner = Learner(dimension=s.dimension, k=s.k, classes=list(s.labels) or None,
+                               duplicate_threshold=s.duplicate_threshold, outlier_quantile=s.outlier_quantile)
         self._metadata: list[dict[str, Any]] = []
         self._batches = 0
-        pending: list[int] = []
+        pending: list[tuple[int, bool]] = []
         labeled_yet = False
         for kind, payload in self._db.execute("SELECT kind, payload FROM ops ORDER BY seq"):
             op = json.loads(payload)
             if kind == "add":
-                pending.append(op["batch"])
+                pending.append((op["batch"], op.get("append", False)))
                 if labeled_yet:
                     self._replay_adds(pending)
                 continue
@@ -248,27 +364,32 @@ class Project:
             self.learner.hand_out([item for item, _ in rows])
             self._leases = dict(rows)
 
-    def _replay_adds(self, batches: list[int]) -> None:
-        """Add the pool batches ``batches`` (then empty the list) as one learner call."""
+    def _replay_adds(self, batches: list[tuple[int, bool]]) -> None:
+        """Add the pool batches ``batches`` (number, appended?) as one learner call, then
+        empty the list."""
         if not batches:
             return
         ids: list[str] = []
         parts = []
-        for batch in batches:
-            vectors_path, items_path, _ = _batch_paths(self.path / "pool", batch)
+        survey = PoolSurvey(density=self.learner.density_, groups=self.learner.groups_)
+        for batch, appended in batches:
+            vectors_path, items_path, density_path, groups_path = _batch_paths(self.path / "pool", batch)
             parts.append(np.load(vectors_path, mmap_mode="r"))
             for line in items_path.read_text(encoding="utf-8").splitlines():
                 record = json.loads(line)
                 ids.append(record["id"])
                 self._metadata.append(record["metadata"])
-        density = np.load(_batch_paths(self.path / "pool", batches[-1])[2])
-        self.learner.add_items(ids, np.concatenate(parts), density=density)
-        self._batches = batches[-1] + 1
+            density, groups = np.load(density_path), np.load(groups_path)
+            if appended:
+                density, groups = np.concatenate([survey.density, density]), np.concatenate([survey.groups, groups])
+            survey = PoolSurvey(density=density, groups=groups)
+        self.learner.add_items(ids, np.concatenate(parts), survey=survey)
+        self._batches = batches[-1][0] + 1
         batches.clear()
 
     def _remove_uncommitted_batches(self) -> None:
         for leftover in (self.path / "pool").iterdir():
-            number = re.fullmatch(r"\.?(?:batch|density)-(\d+)\.\w+(?:\.tmp)?", leftover.name)
+            number = re.fullmatch(r"\.?(?:batch|density|groups)-(\d+)\.\w+(?:\.tmp)?", leftover.name)
             if number is None or int(number.group(1)) >= self._batches:
                 leftover.unlink()
 
@@ -326,34 +447,35 @@ class Project:
         x = as_unit_vectors(vectors, dimension=self.settings.dimension)
         if len(x) != len(ids):
             raise InvalidInputError(f"{len(ids)} ids but {len(x)} vectors")
-        metadata = [dict(m) for m in metadata] if metadata else [{} for _ in ids]
-        if len(metadata) != len(ids):
-            raise InvalidInputError(f"{len(ids)} ids but {len(metadata)} metadata entries: give one per item or none")
-        try:
-            lines = "".join(_dumps({"id": i, "metadata": m}) + "\n" for i, m in zip(ids, metadata)).encode()
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"metadata must be JSON-serialisable: {exc}") from None
+        metadata, lines = _item_records(ids, metadata)
         with self._locked() as now:
-            learner = self.learner
-            learner.ids_.check_new(ids)
-            density = knn_density(np.concatenate([learner.vectors_, x]), neighbors=learner.density_neighbors,
-                                  exact_limit=learner.exact_density_limit, seed=learner.seed)
-            batch = self._batches
-            paths = _batch_paths(self.path / "pool", batch)
-            try:
-                atomic_write(paths[0], lambda f: np.save(f, x, allow_pickle=False))
-                atomic_write(paths[1], lambda f: f.write(lines))
-                atomic_write(paths[2], lambda f: np.save(f, density, allow_pickle=False))
-                with self._transaction():
-                    self._log("add", {"batch": batch, "count": len(ids)}, "", now)
-                    learner.add_items(ids, x, density=density)
-            except BaseException:
-                for p in paths:
-                    p.unlink(missing_ok=True)
-                raise
-            self._batches += 1
-            self._metadata.extend(metadata)
-            return learner.n_items
+            return self._add_locked(ids, x, metadata, lines, now)
+
+    def _add_locked(self, ids: list[str], x: np.ndarray, metadata: list[dict[str, Any]], lines: bytes, now: float,
+                    *, append: bool = False) -> int:
+        """Add validated items under the lock: survey, write the batch files, commit."""
+        learner = self.learner
+        learner.ids_.check_new(ids)
+        survey = learner.survey(x, append=append)
+        # An appended batch stores only its own rows of the survey; replay extends the pool's.
+        tail = slice(learner.n_items if append else 0, None)
+        batch = self._batches
+        paths = _batch_paths(self.path / "pool", batch)
+        try:
+            atomic_write(paths[0], lambda f: np.save(f, x, allow_pickle=False))
+            atomic_write(paths[1], lambda f: f.write(lines))
+            atomic_write(paths[2], lambda f: np.save(f, survey.density[tail], allow_pickle=False))
+            atomic_write(paths[3], lambda f: np.save(f, survey.groups[tail], allow_pickle=False))
+            with self._transaction():
+                self._log("add", {"batch": batch, "count": len(ids), **({"append": True} if append else {})}, "", now)
+                learner.add_items(ids, x, survey=survey)
+        except BaseException:
+            for p in paths:
+                p.unlink(missing_ok=True)
+            raise
+        self._batches += 1
+        self._metadata.extend(metadata)
+        return learner.n_items
 
     def embed(self, *, texts: Sequence[str] | None = None, images: Sequence[bytes] | None = None,
               ids: Sequence[str] | None = None) -> np.ndarray:
@@ -425,17 +547,18 @@ class Project:
         return len(dataset.ids), len(known) if import_labels else 0
 
     # --------------------------------------------------------------- labels
-    def label(self, ids: Sequence[str], labels: Sequence[str], *, annotator: str = "") -> int:
-        """Label (or relabel) items; ends their leases. Returns the labeled count once committed."""
+    def label(self, ids: Sequence[str], labels: Sequence[str], *, annotator: str = "") -> LabelReceipt:
+        """Label (or relabel) items; ends their leases. Answers once committed, with the
+        labeled count and the duplicates the labels propagated to."""
         ids, labels = list(ids), list(labels)
         with self._locked() as now:
             with self._transaction():
                 self._log("label", {"ids": ids, "labels": labels}, annotator, now)
                 self._db.executemany("DELETE FROM leases WHERE item_id = ?", [(i,) for i in ids])
-                self.learner.label(ids, labels)
+                propagated = self.learner.label(ids, labels)
             for item in ids:
                 self._leases.pop(item, None)
-            return self.learner.n_labeled
+            return LabelReceipt(labeled_count=self.learner.n_labeled, propagated=propagated)
 
     def unlabel(self, ids: Sequence[str]) -> int:
         """Remove labels; the items become candidates again. Returns the labeled count."""
@@ -453,11 +576,13 @@ class Project:
 
     # --------------------------------------------------------------- leases
     def next_sample(self, count: int = 1, *, strategy: str | None = None, annotator: str = "",
-                    lease_seconds: float | None = None, seed: int | None = None) -> list[Sample]:
+                    lease_seconds: float | None = None, include_outliers: bool = False,
+                    seed: int | None = None) -> list[Sample]:
         """Pick up to ``count`` items, lease them to ``annotator``, and return them.
 
         Leased items are not candidates for anyone until labeled, released or expired,
-        so concurrent callers never receive the same item.
+        so concurrent callers never receive the same item. No more are handed out than
+        the label budget has left (see :meth:`progress`).
         """
         if not 0 < count <= MAX_SAMPLE_COUNT:
             raise InvalidInputError(f"count must be between 1 and {MAX_SAMPLE_COUNT}, got {count}")
@@ -465,7 +590,11 @@ class Project:
         if not (math.isfinite(lease) and lease > 0):
             raise InvalidInputError(f"lease_seconds must be a positive number, got {lease}")
         with self._locked() as now:
-            picks = self.learner.select(count, strategy=strategy or self.settings.default_strategy, seed=seed)
+            left = self._budget_left()
+            if left is not None:
+                count = min(count, left)
+            picks = (self.learner.select(count, strategy=strategy or self.settings.default_strategy,
+                                         include_outliers=include_outliers, seed=seed) if count else [])
             ids = [p.id for p in picks]
             deadline = now + lease
             if ids:
@@ -491,6 +620,53 @@ class Project:
             for item in ids:
                 self._leases.pop(item, None)
             return len(ids)
+
+    # --------------------------------------------------------------- streams
+    def decide(self, item_id: str, vector: np.ndarray, *, threshold: float, annotator: str = "",
+               lease_seconds: float | None = None, metadata: Mapping[str, Any] | None = None) -> Decision:
+        """Answer one streamed item: auto-label it if the prediction's confidence reaches
+        ``threshold``, else query a human for it while the label budget lasts.
+
+        A queried item joins the pool (its density measured against the pool, no full
+        survey: see :func:`knn_al.survey.survey_appended`) and is leased to ``annotator``.
+        An auto-labeled one is recorded in the auto labels, not the pool. Its id must be
+        new to both.
+        """
+        if not 0 < threshold <= 1:
+            raise InvalidInputError(f"the confidence threshold must be in (0, 1], got {threshold}")
+        lease = self.settings.lease_seconds if lease_seconds is None else lease_seconds
+        if not (math.isfinite(lease) and lease > 0):
+            raise InvalidInputError(f"lease_seconds must be a positive number, got {lease}")
+        x = as_unit_vectors(vector, dimension=self.settings.dimension)
+        if len(x) != 1:
+            raise InvalidInputError(f"a stream item is one vector, got {len(x)}")
+        records, lines = _item_records([item_id], [metadata] if metadata else None)
+        with self._locked() as now:
+            learner = self.learner
+            learner.ids_.check_new([item_id])
+            if self._db.execute("SELECT 1 FROM auto_labels WHERE item_id = ?", (item_id,)).fetchone():
+                raise DuplicateItemError(f"item id {item_id!r} was already auto-labeled by a stream")
+            prediction = self._predictions([item_id], learner.predict_proba_vectors(x), neighbors=None)[0]
+            confidence = max(prediction.probabilities.values(), default=0.0)
+            left = self._budget_left()
+            if prediction.label and confidence >= threshold or left == 0:
+                reason = "confident" if prediction.label and confidence >= threshold else "budget_exhausted"
+                if prediction.label:
+                    with self._transaction(durable=False):
+                        self._db.execute("INSERT INTO auto_labels (item_id, label, confidence, at) VALUES (?, ?, ?, ?)",
+                                         (item_id, prediction.label, confidence, now))
+                return Decision(id=item_id, query=False, reason=reason, label=prediction.label, confidence=confidence,
+                                probabilities=prediction.probabilities, budget_left=left)
+            self._add_locked([item_id], x, records, lines, now, append=True)
+            deadline = now + lease
+            with self._transaction(durable=False):
+                self._db.execute("INSERT INTO leases (item_id, annotator, expires_at) VALUES (?, ?, ?)",
+                                 (item_id, annotator, deadline))
+                learner.hand_out([item_id])
+            self._leases[item_id] = deadline
+            return Decision(id=item_id, query=True, reason="uncertain", label=prediction.label, confidence=confidence,
+                            probabilities=prediction.probabilities, budget_left=self._budget_left(),
+                            lease_expires_at=deadline)
 
     # ---------------------------------------------------------- predictions
     def predict(self, ids: Sequence[str] | None = None, *, vectors: np.ndarray | None = None) -> list[Prediction]:
@@ -520,6 +696,74 @@ class Project:
                            probabilities=dict(zip(classes, map(float, row))),
                            neighbors=neighbors[i] if neighbors is not None else [])
                 for i, (item, row) in enumerate(zip(ids, proba))]
+
+    def export(self, *, include_predictions: bool = False) -> list[ExportRecord]:
+        """Human labels, then propagated ones; with ``include_predictions`` also the
+        streams' auto labels and the kNN prediction of every other pool item."""
+        with self._locked():
+            learner = self.learner
+            records = [ExportRecord(id=i, label=lab, source="human", confidence=1.0)
+                       for i, lab in learner.labels().items()]
+            records += [ExportRecord(id=p.id, label=p.label, source="propagated", confidence=1.0)
+                        for p in learner.propagated_labels()]
+            if not include_predictions:
+                return records
+            records += [ExportRecord(id=i, label=lab, source="auto", confidence=c) for i, lab, c in
+                        self._db.execute("SELECT item_id, label, confidence FROM auto_labels ORDER BY at, item_id")]
+            if learner.n_labeled == 0:
+                return records
+            covered = {r.id for r in records}
+            rows, codes, confidence = learner.predictions()
+            for item, code, conf in zip(learner.ids_.ids(rows), codes.tolist(), confidence.tolist()):
+                if item not in covered:
+                    records.append(ExportRecord(id=item, label=learner.classes_[code], source="predicted",
+                                                confidence=conf))
+            return records
+
+    # ----------------------------------------------------------------- goals
+    def set_goals(self, *, target_accuracy: float | None = None, label_budget: int | None = None) -> ProjectSettings:
+        """Change when labeling can stop (``None`` keeps a goal as it is; 0 removes it)."""
+        changes = {name: value for name, value in
+                   (("target_accuracy", target_accuracy), ("label_budget", label_budget)) if value is not None}
+        with self._locked():
+            settings = replace(self.settings, **changes)
+            atomic_write(self.path / "settings.json", lambda f: f.write(_dumps(asdict(settings)).encode()))
+            self.settings = settings
+            return settings
+
+    def progress(self) -> Progress:
+        """The live accuracy estimate against the target, and the budget left."""
+        with self._locked():
+            return self._progress()
+
+    def _progress(self) -> Progress:
+        estimate = self.learner.accuracy_estimate()
+        left = self._budget_left()
+        return Progress(estimate=estimate, target_accuracy=self.settings.target_accuracy,
+                        label_budget=self.settings.label_budget, budget_left=left,
+                        stop_reason=stop_reason(estimate=estimate, target_accuracy=self.settings.target_accuracy,
+                                                budget_left=left))
+
+    def _budget_left(self) -> int | None:
+        return budget_left(self.settings.label_budget, self.learner.n_labeled, len(self._leases))
+
+    def stats(self) -> ProjectStats:
+        """Counts (labels of each kind, duplicates, outliers) and the quality estimates."""
+        with self._locked():
+            learner = self.learner
+            groups, grouped = learner.group_counts()
+            (auto,) = self._db.execute("SELECT COUNT(*) FROM auto_labels").fetchone()
+            return ProjectStats(labeled=learner.n_labeled, propagated=len(learner.propagated_labels()),
+                                auto_labeled=auto, leased=len(self._leases), pool_size=learner.n_items,
+                                duplicate_groups=groups, grouped_items=grouped, outliers=len(learner.outliers()),
+                                mean_uncertainty=learner.mean_uncertainty(), progress=self._progress())
+
+    def outliers(self, limit: int = 100) -> list[tuple[str, float]]:
+        """Up to ``limit`` outliers (id, density), least dense first, for review."""
+        if limit <= 0:
+            raise InvalidInputError(f"limit must be positive, got {limit}")
+        with self._locked():
+            return self.learner.outliers()[:limit]
 
     # ----------------------------------------------------------------- info
     def info(self) -> ProjectInfo:

@@ -9,7 +9,9 @@ from google.protobuf import json_format, struct_pb2
 
 from knn_al.errors import InvalidInputError
 from knn_al.learner import Neighbor, Pick
-from knn_al.project import Prediction, ProjectInfo, ProjectSettings, Sample
+from knn_al.project import (Decision, ExportRecord, Prediction, ProjectInfo, ProjectSettings, ProjectStats,
+                            Progress, Sample)
+from knn_al.stopping import AccuracyEstimate
 from knn_al.v1 import active_learning_pb2 as pb
 
 _FLOAT32 = np.dtype("<f4")
@@ -44,11 +46,15 @@ def vectors_from_proto(message: pb.Vectors) -> np.ndarray:
 
 
 # ------------------------------------------------------------------- raw items
-def item_kind(message: pb.AddItemsRequest | pb.PredictRequest) -> str | None:
+def item_kind(message: pb.AddItemsRequest | pb.PredictRequest | pb.StreamItemsRequest) -> str | None:
     """Which of ``vectors``, ``texts`` or ``images`` a request carries (None: none of them);
-    :class:`InvalidInputError` if it carries more than one."""
-    kinds = [kind for kind, present in (("vectors", message.HasField("vectors")), ("texts", bool(message.texts)),
-                                        ("images", bool(message.images))) if present]
+    :class:`InvalidInputError` if it carries more than one. A stream item's singular
+    ``vector``, ``text``, ``image`` count as the plural kinds."""
+    one = isinstance(message, pb.StreamItemsRequest)
+    kinds = [kind for kind, present in (
+        ("vectors", message.HasField("vector" if one else "vectors")),
+        ("texts", bool(message.text if one else message.texts)),
+        ("images", bool(message.image if one else message.images))) if present]
     if len(kinds) > 1:
         raise InvalidInputError(f"a request carries {' and '.join(kinds)}: send items as exactly one of "
                                 "vectors, texts or images")
@@ -70,6 +76,8 @@ def dict_from_struct(message: struct_pb2.Struct) -> dict[str, Any]:
 def settings_from_proto(message: pb.ProjectSettings) -> ProjectSettings:
     defaults = ProjectSettings.__dataclass_fields__
     strategy = strategy_name(message.default_strategy)
+    optional = {name: getattr(message, name) for name in ("duplicate_threshold", "outlier_quantile")
+                if message.HasField(name)}
     return ProjectSettings(
         name=message.name,
         dimension=message.dimension,
@@ -78,6 +86,9 @@ def settings_from_proto(message: pb.ProjectSettings) -> ProjectSettings:
         labels=tuple(message.labels),
         lease_seconds=message.lease_seconds or defaults["lease_seconds"].default,
         encoder=message.encoder,
+        target_accuracy=message.target_accuracy,
+        label_budget=message.label_budget,
+        **optional,
     )
 
 
@@ -85,7 +96,9 @@ def settings_to_proto(settings: ProjectSettings) -> pb.ProjectSettings:
     return pb.ProjectSettings(name=settings.name, dimension=settings.dimension, k=settings.k,
                               default_strategy=strategy_enum(settings.default_strategy),
                               labels=list(settings.labels), lease_seconds=settings.lease_seconds,
-                              encoder=settings.encoder)
+                              encoder=settings.encoder, duplicate_threshold=settings.duplicate_threshold,
+                              outlier_quantile=settings.outlier_quantile, target_accuracy=settings.target_accuracy,
+                              label_budget=settings.label_budget)
 
 
 def info_to_proto(info: ProjectInfo) -> pb.ProjectInfo:
@@ -114,3 +127,41 @@ def neighbor_to_proto(neighbor: Neighbor) -> pb.Neighbor:
 def prediction_to_proto(prediction: Prediction) -> pb.Prediction:
     return pb.Prediction(id=prediction.id, label=prediction.label, probabilities=prediction.probabilities,
                          neighbors=[neighbor_to_proto(n) for n in prediction.neighbors])
+
+
+# -------------------------------------------------------- goals and progress
+def estimate_to_proto(estimate: AccuracyEstimate) -> pb.AccuracyEstimate:
+    return pb.AccuracyEstimate(accuracy=estimate.accuracy, low=estimate.low, high=estimate.high,
+                               labeled=estimate.labeled)
+
+
+def progress_to_proto(progress: Progress) -> pb.Progress:
+    message = pb.Progress(estimate=estimate_to_proto(progress.estimate), target_accuracy=progress.target_accuracy,
+                          label_budget=progress.label_budget,
+                          stop_reason=pb.StopReason.Value("STOP_REASON_" + (progress.stop_reason or "unspecified").upper()))
+    if progress.budget_left is not None:
+        message.budget_left = progress.budget_left
+    return message
+
+
+def stats_to_proto(stats: ProjectStats) -> pb.GetStatsResponse:
+    return pb.GetStatsResponse(labeled=stats.labeled, propagated=stats.propagated, auto_labeled=stats.auto_labeled,
+                               leased=stats.leased, pool_size=stats.pool_size, duplicate_groups=stats.duplicate_groups,
+                               grouped_items=stats.grouped_items, outliers=stats.outliers,
+                               mean_uncertainty=stats.mean_uncertainty, progress=progress_to_proto(stats.progress))
+
+
+# ------------------------------------------------------------ streams, export
+def decision_to_proto(decision: Decision) -> pb.StreamDecision:
+    message = pb.StreamDecision(id=decision.id, reason=decision.reason, label=decision.label,
+                                action=pb.StreamDecision.ACTION_QUERY if decision.query else pb.StreamDecision.ACTION_AUTO,
+                                confidence=decision.confidence, probabilities=decision.probabilities,
+                                lease_expires_at=decision.lease_expires_at)
+    if decision.budget_left is not None:
+        message.budget_left = decision.budget_left
+    return message
+
+
+def export_to_proto(records: list[ExportRecord]) -> pb.ExportChunk:
+    return pb.ExportChunk(records=[pb.ExportRecord(id=r.id, label=r.label, source=r.source, confidence=r.confidence)
+                                   for r in records])

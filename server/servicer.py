@@ -26,6 +26,8 @@ from knn_al.v1 import active_learning_pb2 as pb
 from knn_al.v1 import active_learning_pb2_grpc as pb_grpc
 
 T = TypeVar("T")
+#: Records per Export message: about 0.5 MB, well under the default message limit.
+EXPORT_CHUNK = 10_000
 Context = grpc.aio.ServicerContext
 
 
@@ -69,6 +71,17 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
     async def DeleteProject(self, request: pb.DeleteProjectRequest, context: Context) -> pb.DeleteProjectResponse:
         await self._run(context, self._store.delete, request.project)
         return pb.DeleteProjectResponse()
+
+    @translate_errors
+    async def SetGoals(self, request: pb.SetGoalsRequest, context: Context) -> pb.SetGoalsResponse:
+        project = self._store.get(request.project)
+        goals = {name: getattr(request, name) for name in ("target_accuracy", "label_budget") if request.HasField(name)}
+        info = await self._run(context, lambda: (project.set_goals(**goals), project.info())[1])
+        return pb.SetGoalsResponse(project=convert.info_to_proto(info))
+
+    @translate_errors
+    async def GetStats(self, request: pb.GetStatsRequest, context: Context) -> pb.GetStatsResponse:
+        return convert.stats_to_proto(await self._run(context, self._store.get(request.project).stats))
 
     # ---------------------------------------------------------------- items
     @translate_errors
@@ -140,24 +153,63 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
     @translate_errors
     async def NextSample(self, request: pb.NextSampleRequest, context: Context) -> pb.NextSampleResponse:
         project = self._store.get(request.project)
-        samples = await self._run(
-            context, project.next_sample, request.count or 1, strategy=convert.strategy_name(request.strategy),
-            annotator=request.annotator, lease_seconds=request.lease_seconds or None,
-            seed=request.seed if request.HasField("seed") else None)
-        return pb.NextSampleResponse(samples=[convert.sample_to_proto(s) for s in samples])
+
+        def sample() -> tuple[list, Any]:
+            samples = project.next_sample(
+                request.count or 1, strategy=convert.strategy_name(request.strategy), annotator=request.annotator,
+                lease_seconds=request.lease_seconds or None, include_outliers=request.include_outliers,
+                seed=request.seed if request.HasField("seed") else None)
+            return samples, project.progress()
+
+        samples, progress = await self._run(context, sample)
+        return pb.NextSampleResponse(samples=[convert.sample_to_proto(s) for s in samples],
+                                     progress=convert.progress_to_proto(progress))
+
+    @translate_errors
+    async def StreamItems(self, request_iterator: AsyncIterator[pb.StreamItemsRequest], context: Context) -> None:
+        project = None
+        async for message in request_iterator:
+            if project is None:
+                if not message.project or not message.confidence_threshold:
+                    raise InvalidInputError("the first StreamItems message must name the project and set "
+                                            "confidence_threshold (auto-label at or above it, in (0, 1])")
+                project, opening = self._store.get(message.project), message
+            elif message.project and message.project != project.settings.name:
+                raise InvalidInputError(f"one stream serves one project: got {message.project!r} "
+                                        f"after {project.settings.name!r}")
+            kind = convert.item_kind(message)
+            if kind is None:
+                if message.id:
+                    raise InvalidInputError(f"stream item {message.id!r} carries no vector, text or image")
+                continue
+            if not message.id:
+                raise InvalidInputError("every stream item needs an id")
+            metadata = convert.dict_from_struct(message.metadata)
+
+            def decide(message: pb.StreamItemsRequest = message, kind: str = kind) -> Any:
+                if kind == "vectors":
+                    vector = convert.vectors_from_proto(message.vector)
+                else:
+                    vector = project.embed(**{kind: [getattr(message, kind[:-1])]}, ids=[message.id])
+                return project.decide(message.id, vector, threshold=opening.confidence_threshold,
+                                      annotator=opening.annotator, lease_seconds=opening.lease_seconds or None,
+                                      metadata=metadata)
+
+            decision = await asyncio.get_running_loop().run_in_executor(self._executor, decide)
+            await context.write(convert.decision_to_proto(decision))
 
     @translate_errors
     async def SubmitLabel(self, request: pb.SubmitLabelRequest, context: Context) -> pb.SubmitLabelResponse:
         project = self._store.get(request.project)
-        count = await self._run(context, project.label, [request.id], [request.label], annotator=request.annotator)
-        return pb.SubmitLabelResponse(labeled_count=count)
+        receipt = await self._run(context, project.label, [request.id], [request.label], annotator=request.annotator)
+        return pb.SubmitLabelResponse(labeled_count=receipt.labeled_count, propagated_ids=receipt.propagated)
 
     @translate_errors
     async def SubmitLabels(self, request: pb.SubmitLabelsRequest, context: Context) -> pb.SubmitLabelsResponse:
         project = self._store.get(request.project)
-        count = await self._run(context, project.label, [a.id for a in request.labels],
-                                [a.label for a in request.labels], annotator=request.annotator)
-        return pb.SubmitLabelsResponse(labeled_count=count)
+        receipt = await self._run(context, project.label, [a.id for a in request.labels],
+                                  [a.label for a in request.labels], annotator=request.annotator)
+        return pb.SubmitLabelsResponse(labeled_count=receipt.labeled_count, propagated_ids=receipt.propagated)
 
     @translate_errors
     async def RemoveLabels(self, request: pb.RemoveLabelsRequest, context: Context) -> pb.RemoveLabelsResponse:
@@ -186,6 +238,13 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
         return pb.PredictResponse(predictions=[convert.prediction_to_proto(p) for p in predictions])
 
     @translate_errors
-    async def ExportLabels(self, request: pb.ExportLabelsRequest, context: Context) -> pb.ExportLabelsResponse:
-        labels = await self._run(context, self._store.get(request.project).labels)
-        return pb.ExportLabelsResponse(labels=[pb.LabelAssignment(id=i, label=lab) for i, lab in labels.items()])
+    async def ListOutliers(self, request: pb.ListOutliersRequest, context: Context) -> pb.ListOutliersResponse:
+        outliers = await self._run(context, self._store.get(request.project).outliers, request.limit or 100)
+        return pb.ListOutliersResponse(outliers=[pb.Outlier(id=i, density=d) for i, d in outliers])
+
+    @translate_errors
+    async def Export(self, request: pb.ExportRequest, context: Context) -> None:
+        project = self._store.get(request.project)
+        records = await self._run(context, project.export, include_predictions=request.include_predictions)
+        for start in range(0, max(len(records), 1), EXPORT_CHUNK):
+            await context.write(convert.export_to_proto(records[start : start + EXPORT_CHUNK]))

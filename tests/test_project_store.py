@@ -143,7 +143,8 @@ def test_uncommitted_pool_files_from_a_crash_are_ignored(tmp_path: Path, clock: 
     (pool / ".density-00001.npy.tmp").write_bytes(b"torn")
     reopened = ProjectStore(tmp_path, clock=clock).get("p")
     assert reopened.info().pool_size == 20
-    assert sorted(p.name for p in pool.iterdir()) == ["batch-00000.jsonl", "batch-00000.npy", "density-00000.npy"]
+    assert sorted(p.name for p in pool.iterdir()) == ["batch-00000.jsonl", "batch-00000.npy", "density-00000.npy",
+                                                      "groups-00000.npy"]
     reopened.add_items(["new"], x[:1])
     assert reopened.info().pool_size == 21
 

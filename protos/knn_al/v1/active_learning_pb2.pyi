@@ -16,12 +16,21 @@ class Strategy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STRATEGY_MARGIN: _ClassVar[Strategy]
     STRATEGY_ENTROPY: _ClassVar[Strategy]
     STRATEGY_UNCERTAINTY_DENSITY_DIVERSITY: _ClassVar[Strategy]
+
+class StopReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STOP_REASON_UNSPECIFIED: _ClassVar[StopReason]
+    STOP_REASON_BUDGET_REACHED: _ClassVar[StopReason]
+    STOP_REASON_TARGET_REACHED: _ClassVar[StopReason]
 STRATEGY_UNSPECIFIED: Strategy
 STRATEGY_RANDOM: Strategy
 STRATEGY_LEAST_CONFIDENCE: Strategy
 STRATEGY_MARGIN: Strategy
 STRATEGY_ENTROPY: Strategy
 STRATEGY_UNCERTAINTY_DENSITY_DIVERSITY: Strategy
+STOP_REASON_UNSPECIFIED: StopReason
+STOP_REASON_BUDGET_REACHED: StopReason
+STOP_REASON_TARGET_REACHED: StopReason
 
 class Vectors(_message.Message):
     __slots__ = ("count", "dimension", "data")
@@ -34,7 +43,7 @@ class Vectors(_message.Message):
     def __init__(self, count: _Optional[int] = ..., dimension: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class ProjectSettings(_message.Message):
-    __slots__ = ("name", "dimension", "k", "default_strategy", "labels", "lease_seconds", "encoder")
+    __slots__ = ("name", "dimension", "k", "default_strategy", "labels", "lease_seconds", "encoder", "duplicate_threshold", "outlier_quantile", "target_accuracy", "label_budget")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
@@ -42,6 +51,10 @@ class ProjectSettings(_message.Message):
     LABELS_FIELD_NUMBER: _ClassVar[int]
     LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     ENCODER_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    OUTLIER_QUANTILE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    LABEL_BUDGET_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     k: int
@@ -49,7 +62,11 @@ class ProjectSettings(_message.Message):
     labels: _containers.RepeatedScalarFieldContainer[str]
     lease_seconds: float
     encoder: str
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., k: _Optional[int] = ..., default_strategy: _Optional[_Union[Strategy, str]] = ..., labels: _Optional[_Iterable[str]] = ..., lease_seconds: _Optional[float] = ..., encoder: _Optional[str] = ...) -> None: ...
+    duplicate_threshold: float
+    outlier_quantile: float
+    target_accuracy: float
+    label_budget: int
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., k: _Optional[int] = ..., default_strategy: _Optional[_Union[Strategy, str]] = ..., labels: _Optional[_Iterable[str]] = ..., lease_seconds: _Optional[float] = ..., encoder: _Optional[str] = ..., duplicate_threshold: _Optional[float] = ..., outlier_quantile: _Optional[float] = ..., target_accuracy: _Optional[float] = ..., label_budget: _Optional[int] = ...) -> None: ...
 
 class ProjectInfo(_message.Message):
     __slots__ = ("settings", "pool_size", "labeled_count", "leased_count", "label_counts")
@@ -116,6 +133,78 @@ class DeleteProjectResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class SetGoalsRequest(_message.Message):
+    __slots__ = ("project", "target_accuracy", "label_budget")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    TARGET_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    LABEL_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    target_accuracy: float
+    label_budget: int
+    def __init__(self, project: _Optional[str] = ..., target_accuracy: _Optional[float] = ..., label_budget: _Optional[int] = ...) -> None: ...
+
+class SetGoalsResponse(_message.Message):
+    __slots__ = ("project",)
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    project: ProjectInfo
+    def __init__(self, project: _Optional[_Union[ProjectInfo, _Mapping]] = ...) -> None: ...
+
+class AccuracyEstimate(_message.Message):
+    __slots__ = ("accuracy", "low", "high", "labeled")
+    ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    LOW_FIELD_NUMBER: _ClassVar[int]
+    HIGH_FIELD_NUMBER: _ClassVar[int]
+    LABELED_FIELD_NUMBER: _ClassVar[int]
+    accuracy: float
+    low: float
+    high: float
+    labeled: int
+    def __init__(self, accuracy: _Optional[float] = ..., low: _Optional[float] = ..., high: _Optional[float] = ..., labeled: _Optional[int] = ...) -> None: ...
+
+class Progress(_message.Message):
+    __slots__ = ("estimate", "target_accuracy", "label_budget", "budget_left", "stop_reason")
+    ESTIMATE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    LABEL_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_LEFT_FIELD_NUMBER: _ClassVar[int]
+    STOP_REASON_FIELD_NUMBER: _ClassVar[int]
+    estimate: AccuracyEstimate
+    target_accuracy: float
+    label_budget: int
+    budget_left: int
+    stop_reason: StopReason
+    def __init__(self, estimate: _Optional[_Union[AccuracyEstimate, _Mapping]] = ..., target_accuracy: _Optional[float] = ..., label_budget: _Optional[int] = ..., budget_left: _Optional[int] = ..., stop_reason: _Optional[_Union[StopReason, str]] = ...) -> None: ...
+
+class GetStatsRequest(_message.Message):
+    __slots__ = ("project",)
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    def __init__(self, project: _Optional[str] = ...) -> None: ...
+
+class GetStatsResponse(_message.Message):
+    __slots__ = ("labeled", "propagated", "auto_labeled", "leased", "pool_size", "duplicate_groups", "grouped_items", "outliers", "mean_uncertainty", "progress")
+    LABELED_FIELD_NUMBER: _ClassVar[int]
+    PROPAGATED_FIELD_NUMBER: _ClassVar[int]
+    AUTO_LABELED_FIELD_NUMBER: _ClassVar[int]
+    LEASED_FIELD_NUMBER: _ClassVar[int]
+    POOL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    GROUPED_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    OUTLIERS_FIELD_NUMBER: _ClassVar[int]
+    MEAN_UNCERTAINTY_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    labeled: int
+    propagated: int
+    auto_labeled: int
+    leased: int
+    pool_size: int
+    duplicate_groups: int
+    grouped_items: int
+    outliers: int
+    mean_uncertainty: float
+    progress: Progress
+    def __init__(self, labeled: _Optional[int] = ..., propagated: _Optional[int] = ..., auto_labeled: _Optional[int] = ..., leased: _Optional[int] = ..., pool_size: _Optional[int] = ..., duplicate_groups: _Optional[int] = ..., grouped_items: _Optional[int] = ..., outliers: _Optional[int] = ..., mean_uncertainty: _Optional[float] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ...) -> None: ...
+
 class AddItemsRequest(_message.Message):
     __slots__ = ("project", "ids", "vectors", "metadata", "texts", "images")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
@@ -161,20 +250,22 @@ class LoadDatasetResponse(_message.Message):
     def __init__(self, added: _Optional[int] = ..., labeled: _Optional[int] = ..., pool_size: _Optional[int] = ...) -> None: ...
 
 class NextSampleRequest(_message.Message):
-    __slots__ = ("project", "count", "strategy", "annotator", "lease_seconds", "seed")
+    __slots__ = ("project", "count", "strategy", "annotator", "lease_seconds", "seed", "include_outliers")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
     ANNOTATOR_FIELD_NUMBER: _ClassVar[int]
     LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_OUTLIERS_FIELD_NUMBER: _ClassVar[int]
     project: str
     count: int
     strategy: Strategy
     annotator: str
     lease_seconds: float
     seed: int
-    def __init__(self, project: _Optional[str] = ..., count: _Optional[int] = ..., strategy: _Optional[_Union[Strategy, str]] = ..., annotator: _Optional[str] = ..., lease_seconds: _Optional[float] = ..., seed: _Optional[int] = ...) -> None: ...
+    include_outliers: bool
+    def __init__(self, project: _Optional[str] = ..., count: _Optional[int] = ..., strategy: _Optional[_Union[Strategy, str]] = ..., annotator: _Optional[str] = ..., lease_seconds: _Optional[float] = ..., seed: _Optional[int] = ..., include_outliers: _Optional[bool] = ...) -> None: ...
 
 class ScoreBreakdown(_message.Message):
     __slots__ = ("score", "uncertainty", "density", "diversity", "uncertainty_term", "density_term", "diversity_term")
@@ -218,10 +309,69 @@ class Sample(_message.Message):
     def __init__(self, id: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., predicted_label: _Optional[str] = ..., probabilities: _Optional[_Mapping[str, float]] = ..., score: _Optional[_Union[ScoreBreakdown, _Mapping]] = ..., lease_expires_at: _Optional[float] = ...) -> None: ...
 
 class NextSampleResponse(_message.Message):
-    __slots__ = ("samples",)
+    __slots__ = ("samples", "progress")
     SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
     samples: _containers.RepeatedCompositeFieldContainer[Sample]
-    def __init__(self, samples: _Optional[_Iterable[_Union[Sample, _Mapping]]] = ...) -> None: ...
+    progress: Progress
+    def __init__(self, samples: _Optional[_Iterable[_Union[Sample, _Mapping]]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ...) -> None: ...
+
+class StreamItemsRequest(_message.Message):
+    __slots__ = ("project", "confidence_threshold", "annotator", "lease_seconds", "id", "vector", "text", "image", "metadata")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATOR_FIELD_NUMBER: _ClassVar[int]
+    LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    confidence_threshold: float
+    annotator: str
+    lease_seconds: float
+    id: str
+    vector: Vectors
+    text: str
+    image: bytes
+    metadata: _struct_pb2.Struct
+    def __init__(self, project: _Optional[str] = ..., confidence_threshold: _Optional[float] = ..., annotator: _Optional[str] = ..., lease_seconds: _Optional[float] = ..., id: _Optional[str] = ..., vector: _Optional[_Union[Vectors, _Mapping]] = ..., text: _Optional[str] = ..., image: _Optional[bytes] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class StreamDecision(_message.Message):
+    __slots__ = ("id", "action", "reason", "label", "confidence", "probabilities", "budget_left", "lease_expires_at")
+    class Action(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        ACTION_UNSPECIFIED: _ClassVar[StreamDecision.Action]
+        ACTION_QUERY: _ClassVar[StreamDecision.Action]
+        ACTION_AUTO: _ClassVar[StreamDecision.Action]
+    ACTION_UNSPECIFIED: StreamDecision.Action
+    ACTION_QUERY: StreamDecision.Action
+    ACTION_AUTO: StreamDecision.Action
+    class ProbabilitiesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_LEFT_FIELD_NUMBER: _ClassVar[int]
+    LEASE_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    action: StreamDecision.Action
+    reason: str
+    label: str
+    confidence: float
+    probabilities: _containers.ScalarMap[str, float]
+    budget_left: int
+    lease_expires_at: float
+    def __init__(self, id: _Optional[str] = ..., action: _Optional[_Union[StreamDecision.Action, str]] = ..., reason: _Optional[str] = ..., label: _Optional[str] = ..., confidence: _Optional[float] = ..., probabilities: _Optional[_Mapping[str, float]] = ..., budget_left: _Optional[int] = ..., lease_expires_at: _Optional[float] = ...) -> None: ...
 
 class LabelAssignment(_message.Message):
     __slots__ = ("id", "label")
@@ -244,10 +394,12 @@ class SubmitLabelRequest(_message.Message):
     def __init__(self, project: _Optional[str] = ..., id: _Optional[str] = ..., label: _Optional[str] = ..., annotator: _Optional[str] = ...) -> None: ...
 
 class SubmitLabelResponse(_message.Message):
-    __slots__ = ("labeled_count",)
+    __slots__ = ("labeled_count", "propagated_ids")
     LABELED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PROPAGATED_IDS_FIELD_NUMBER: _ClassVar[int]
     labeled_count: int
-    def __init__(self, labeled_count: _Optional[int] = ...) -> None: ...
+    propagated_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, labeled_count: _Optional[int] = ..., propagated_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SubmitLabelsRequest(_message.Message):
     __slots__ = ("project", "labels", "annotator")
@@ -260,10 +412,12 @@ class SubmitLabelsRequest(_message.Message):
     def __init__(self, project: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[LabelAssignment, _Mapping]]] = ..., annotator: _Optional[str] = ...) -> None: ...
 
 class SubmitLabelsResponse(_message.Message):
-    __slots__ = ("labeled_count",)
+    __slots__ = ("labeled_count", "propagated_ids")
     LABELED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PROPAGATED_IDS_FIELD_NUMBER: _ClassVar[int]
     labeled_count: int
-    def __init__(self, labeled_count: _Optional[int] = ...) -> None: ...
+    propagated_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, labeled_count: _Optional[int] = ..., propagated_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RemoveLabelsRequest(_message.Message):
     __slots__ = ("project", "ids")
@@ -342,14 +496,50 @@ class PredictResponse(_message.Message):
     predictions: _containers.RepeatedCompositeFieldContainer[Prediction]
     def __init__(self, predictions: _Optional[_Iterable[_Union[Prediction, _Mapping]]] = ...) -> None: ...
 
-class ExportLabelsRequest(_message.Message):
-    __slots__ = ("project",)
+class ListOutliersRequest(_message.Message):
+    __slots__ = ("project", "limit")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
     project: str
-    def __init__(self, project: _Optional[str] = ...) -> None: ...
+    limit: int
+    def __init__(self, project: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
 
-class ExportLabelsResponse(_message.Message):
-    __slots__ = ("labels",)
-    LABELS_FIELD_NUMBER: _ClassVar[int]
-    labels: _containers.RepeatedCompositeFieldContainer[LabelAssignment]
-    def __init__(self, labels: _Optional[_Iterable[_Union[LabelAssignment, _Mapping]]] = ...) -> None: ...
+class Outlier(_message.Message):
+    __slots__ = ("id", "density")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    DENSITY_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    density: float
+    def __init__(self, id: _Optional[str] = ..., density: _Optional[float] = ...) -> None: ...
+
+class ListOutliersResponse(_message.Message):
+    __slots__ = ("outliers",)
+    OUTLIERS_FIELD_NUMBER: _ClassVar[int]
+    outliers: _containers.RepeatedCompositeFieldContainer[Outlier]
+    def __init__(self, outliers: _Optional[_Iterable[_Union[Outlier, _Mapping]]] = ...) -> None: ...
+
+class ExportRequest(_message.Message):
+    __slots__ = ("project", "include_predictions")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_PREDICTIONS_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    include_predictions: bool
+    def __init__(self, project: _Optional[str] = ..., include_predictions: _Optional[bool] = ...) -> None: ...
+
+class ExportRecord(_message.Message):
+    __slots__ = ("id", "label", "source", "confidence")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    label: str
+    source: str
+    confidence: float
+    def __init__(self, id: _Optional[str] = ..., label: _Optional[str] = ..., source: _Optional[str] = ..., confidence: _Optional[float] = ...) -> None: ...
+
+class ExportChunk(_message.Message):
+    __slots__ = ("records",)
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[ExportRecord]
+    def __init__(self, records: _Optional[_Iterable[_Union[ExportRecord, _Mapping]]] = ...) -> None: ...

@@ -54,6 +54,16 @@ class ActiveLearningStub:
                 request_serializer=knn__al_dot_v1_dot_active__learning__pb2.DeleteProjectRequest.SerializeToString,
                 response_deserializer=knn__al_dot_v1_dot_active__learning__pb2.DeleteProjectResponse.FromString,
                 _registered_method=True)
+        self.SetGoals = channel.unary_unary(
+                '/knn_al.v1.ActiveLearning/SetGoals',
+                request_serializer=knn__al_dot_v1_dot_active__learning__pb2.SetGoalsRequest.SerializeToString,
+                response_deserializer=knn__al_dot_v1_dot_active__learning__pb2.SetGoalsResponse.FromString,
+                _registered_method=True)
+        self.GetStats = channel.unary_unary(
+                '/knn_al.v1.ActiveLearning/GetStats',
+                request_serializer=knn__al_dot_v1_dot_active__learning__pb2.GetStatsRequest.SerializeToString,
+                response_deserializer=knn__al_dot_v1_dot_active__learning__pb2.GetStatsResponse.FromString,
+                _registered_method=True)
         self.AddItems = channel.stream_unary(
                 '/knn_al.v1.ActiveLearning/AddItems',
                 request_serializer=knn__al_dot_v1_dot_active__learning__pb2.AddItemsRequest.SerializeToString,
@@ -68,6 +78,11 @@ class ActiveLearningStub:
                 '/knn_al.v1.ActiveLearning/NextSample',
                 request_serializer=knn__al_dot_v1_dot_active__learning__pb2.NextSampleRequest.SerializeToString,
                 response_deserializer=knn__al_dot_v1_dot_active__learning__pb2.NextSampleResponse.FromString,
+                _registered_method=True)
+        self.StreamItems = channel.stream_stream(
+                '/knn_al.v1.ActiveLearning/StreamItems',
+                request_serializer=knn__al_dot_v1_dot_active__learning__pb2.StreamItemsRequest.SerializeToString,
+                response_deserializer=knn__al_dot_v1_dot_active__learning__pb2.StreamDecision.FromString,
                 _registered_method=True)
         self.SubmitLabel = channel.unary_unary(
                 '/knn_al.v1.ActiveLearning/SubmitLabel',
@@ -94,10 +109,15 @@ class ActiveLearningStub:
                 request_serializer=knn__al_dot_v1_dot_active__learning__pb2.PredictRequest.SerializeToString,
                 response_deserializer=knn__al_dot_v1_dot_active__learning__pb2.PredictResponse.FromString,
                 _registered_method=True)
-        self.ExportLabels = channel.unary_unary(
-                '/knn_al.v1.ActiveLearning/ExportLabels',
-                request_serializer=knn__al_dot_v1_dot_active__learning__pb2.ExportLabelsRequest.SerializeToString,
-                response_deserializer=knn__al_dot_v1_dot_active__learning__pb2.ExportLabelsResponse.FromString,
+        self.ListOutliers = channel.unary_unary(
+                '/knn_al.v1.ActiveLearning/ListOutliers',
+                request_serializer=knn__al_dot_v1_dot_active__learning__pb2.ListOutliersRequest.SerializeToString,
+                response_deserializer=knn__al_dot_v1_dot_active__learning__pb2.ListOutliersResponse.FromString,
+                _registered_method=True)
+        self.Export = channel.unary_stream(
+                '/knn_al.v1.ActiveLearning/Export',
+                request_serializer=knn__al_dot_v1_dot_active__learning__pb2.ExportRequest.SerializeToString,
+                response_deserializer=knn__al_dot_v1_dot_active__learning__pb2.ExportChunk.FromString,
                 _registered_method=True)
 
 
@@ -129,6 +149,20 @@ class ActiveLearningServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetGoals(self, request, context):
+        """Change when labeling can stop: the target accuracy and the label budget.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStats(self, request, context):
+        """Label counts by kind, duplicate groups, outliers, the live accuracy estimate.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def AddItems(self, request_iterator, context):
         """Pool items. AddItems takes a stream of chunks and adds them all at once when the
         stream ends (one density computation, all or nothing).
@@ -145,14 +179,24 @@ class ActiveLearningServicer:
         raise NotImplementedError('Method not implemented!')
 
     def NextSample(self, request, context):
-        """Active learning.
+        """Active learning. NextSample hands out no more items than the label budget has left,
+        and says when the budget or the target accuracy is reached.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamItems(self, request_iterator, context):
+        """Stream-based selective sampling: send items one by one, get a decision for each
+        (auto-label it, or query a human for it within the label budget).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def SubmitLabel(self, request, context):
-        """Label one item; labeling an already labeled item relabels it.
+        """Label one item; labeling an already labeled item relabels it. The label applies to
+        the item's whole duplicate group (reported as propagated).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -165,7 +209,9 @@ class ActiveLearningServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RemoveLabels(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Removing a human label also withdraws what it propagated; removing a propagated
+        label takes that item out of its duplicate group.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -184,8 +230,17 @@ class ActiveLearningServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def ExportLabels(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+    def ListOutliers(self, request, context):
+        """Items with low density, which the combined strategy skips unless asked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Export(self, request, context):
+        """Human and propagated labels, optionally with the predicted label of every other
+        item; streamed in chunks.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -213,6 +268,16 @@ def add_ActiveLearningServicer_to_server(servicer, server):
                     request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.DeleteProjectRequest.FromString,
                     response_serializer=knn__al_dot_v1_dot_active__learning__pb2.DeleteProjectResponse.SerializeToString,
             ),
+            'SetGoals': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetGoals,
+                    request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.SetGoalsRequest.FromString,
+                    response_serializer=knn__al_dot_v1_dot_active__learning__pb2.SetGoalsResponse.SerializeToString,
+            ),
+            'GetStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStats,
+                    request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.GetStatsRequest.FromString,
+                    response_serializer=knn__al_dot_v1_dot_active__learning__pb2.GetStatsResponse.SerializeToString,
+            ),
             'AddItems': grpc.stream_unary_rpc_method_handler(
                     servicer.AddItems,
                     request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.AddItemsRequest.FromString,
@@ -227,6 +292,11 @@ def add_ActiveLearningServicer_to_server(servicer, server):
                     servicer.NextSample,
                     request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.NextSampleRequest.FromString,
                     response_serializer=knn__al_dot_v1_dot_active__learning__pb2.NextSampleResponse.SerializeToString,
+            ),
+            'StreamItems': grpc.stream_stream_rpc_method_handler(
+                    servicer.StreamItems,
+                    request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.StreamItemsRequest.FromString,
+                    response_serializer=knn__al_dot_v1_dot_active__learning__pb2.StreamDecision.SerializeToString,
             ),
             'SubmitLabel': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitLabel,
@@ -253,10 +323,15 @@ def add_ActiveLearningServicer_to_server(servicer, server):
                     request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.PredictRequest.FromString,
                     response_serializer=knn__al_dot_v1_dot_active__learning__pb2.PredictResponse.SerializeToString,
             ),
-            'ExportLabels': grpc.unary_unary_rpc_method_handler(
-                    servicer.ExportLabels,
-                    request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.ExportLabelsRequest.FromString,
-                    response_serializer=knn__al_dot_v1_dot_active__learning__pb2.ExportLabelsResponse.SerializeToString,
+            'ListOutliers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOutliers,
+                    request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.ListOutliersRequest.FromString,
+                    response_serializer=knn__al_dot_v1_dot_active__learning__pb2.ListOutliersResponse.SerializeToString,
+            ),
+            'Export': grpc.unary_stream_rpc_method_handler(
+                    servicer.Export,
+                    request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.ExportRequest.FromString,
+                    response_serializer=knn__al_dot_v1_dot_active__learning__pb2.ExportChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -378,6 +453,60 @@ class ActiveLearning:
             _registered_method=True)
 
     @staticmethod
+    def SetGoals(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/knn_al.v1.ActiveLearning/SetGoals',
+            knn__al_dot_v1_dot_active__learning__pb2.SetGoalsRequest.SerializeToString,
+            knn__al_dot_v1_dot_active__learning__pb2.SetGoalsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/knn_al.v1.ActiveLearning/GetStats',
+            knn__al_dot_v1_dot_active__learning__pb2.GetStatsRequest.SerializeToString,
+            knn__al_dot_v1_dot_active__learning__pb2.GetStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def AddItems(request_iterator,
             target,
             options=(),
@@ -448,6 +577,33 @@ class ActiveLearning:
             '/knn_al.v1.ActiveLearning/NextSample',
             knn__al_dot_v1_dot_active__learning__pb2.NextSampleRequest.SerializeToString,
             knn__al_dot_v1_dot_active__learning__pb2.NextSampleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamItems(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/knn_al.v1.ActiveLearning/StreamItems',
+            knn__al_dot_v1_dot_active__learning__pb2.StreamItemsRequest.SerializeToString,
+            knn__al_dot_v1_dot_active__learning__pb2.StreamDecision.FromString,
             options,
             channel_credentials,
             insecure,
@@ -594,7 +750,7 @@ class ActiveLearning:
             _registered_method=True)
 
     @staticmethod
-    def ExportLabels(request,
+    def ListOutliers(request,
             target,
             options=(),
             channel_credentials=None,
@@ -607,9 +763,36 @@ class ActiveLearning:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/knn_al.v1.ActiveLearning/ExportLabels',
-            knn__al_dot_v1_dot_active__learning__pb2.ExportLabelsRequest.SerializeToString,
-            knn__al_dot_v1_dot_active__learning__pb2.ExportLabelsResponse.FromString,
+            '/knn_al.v1.ActiveLearning/ListOutliers',
+            knn__al_dot_v1_dot_active__learning__pb2.ListOutliersRequest.SerializeToString,
+            knn__al_dot_v1_dot_active__learning__pb2.ListOutliersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Export(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/knn_al.v1.ActiveLearning/Export',
+            knn__al_dot_v1_dot_active__learning__pb2.ExportRequest.SerializeToString,
+            knn__al_dot_v1_dot_active__learning__pb2.ExportChunk.FromString,
             options,
             channel_credentials,
             insecure,
