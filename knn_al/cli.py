@@ -13,6 +13,7 @@ import sys
 
 COMMAND_MODULES = (
     "knn_al.embedding.command",
+    "knn_al.export_command",
     "knn_al.load_command",
     "knn_al.server.command",
     "knn_al.simulation.command",

@@ -52,11 +52,20 @@ class IdIndex:
         return encoded
 
     def extend(self, encoded: np.ndarray) -> None:
-        """Append ids already validated by :meth:`check_new`."""
+        """Append ids already validated by :meth:`check_new`.
+
+        The new ids are sorted on their own and merged in, O(N + B log B): a stream that
+        adds items one at a time to a pool of millions must not re-sort it each time.
+        """
+        start = len(self.ids_)
         self.ids_ = np.concatenate([self.ids_, encoded])
-        self.order_ = np.argsort(self.ids_, kind="stable").astype(np.int32)
+        width = self.ids_.dtype
+        new_order = np.argsort(encoded, kind="stable")
+        new_sorted = encoded[new_order].astype(width, copy=False)
         # Kept sorted beside the order so a lookup is a binary search, not a gather of all ids.
-        self._sorted = self.ids_[self.order_]
+        at = np.searchsorted(self._sorted.astype(width, copy=False), new_sorted)
+        self._sorted = np.insert(self._sorted.astype(width, copy=False), at, new_sorted)
+        self.order_ = np.insert(self.order_, at, (start + new_order).astype(np.int32))
 
     def _find(self, encoded: np.ndarray) -> np.ndarray:
         if len(self.ids_) == 0:

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from knn_al.connection import ConnectionOptionError, add_connection_arguments, connection_options
+
 if TYPE_CHECKING:
     from knn_al.client import Client
     from knn_al.dataset import Dataset
@@ -32,7 +34,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=f"Exit codes: 0 loaded; {EXIT_SERVICE} the server refused the load or could not be reached; "
                f"{EXIT_INPUT} the dataset or an option is unusable here.")
     parser.add_argument("dataset", type=Path, metavar="DATASET_DIR", help="dataset directory written by `knn-al embed`")
-    parser.add_argument("--server", required=True, metavar="HOST:PORT", help="address of the running `knn-al serve`")
     parser.add_argument("--project", required=True, metavar="NAME", help="project to add the items to")
     parser.add_argument("--create", action="store_true",
                         help="create the project first if it does not exist, with the dataset's dimension and, "
@@ -48,13 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--upload", action="store_true",
                         help="read the dataset here and stream its vectors to the server, for a server that "
                              "cannot see DATASET_DIR (default: the server reads the path itself)")
-    auth = parser.add_mutually_exclusive_group()
-    auth.add_argument("--token", help="bearer token of the server (visible in `ps`: prefer --token-file)")
-    auth.add_argument("--token-file", type=Path, help="read the server's bearer token from this file")
-    parser.add_argument("--tls-ca", type=Path, metavar="PEM",
-                        help="connect with TLS, trusting this root certificate (the server's own, if self-signed)")
-    parser.add_argument("--timeout", type=float, default=600.0,
-                        help="seconds each call may take before giving up (default 600: large datasets load slowly)")
+    # Large datasets load slowly: a long default deadline.
+    add_connection_arguments(parser, timeout=600.0)
     parser.set_defaults(func=run)
 
 
@@ -78,12 +74,9 @@ def run(args: argparse.Namespace) -> int:
     from knn_al.dataset import DatasetError, read_dataset, read_manifest
 
     try:
-        token = args.token_file.read_text(encoding="utf-8").strip() if args.token_file else args.token
-        tls = args.tls_ca.read_bytes() if args.tls_ca else None
-    except OSError as exc:
-        return _fail(f"cannot read {exc.filename}: {exc.strerror}", EXIT_INPUT)
-    if args.token_file and not token:
-        return _fail(f"{args.token_file} is empty", EXIT_INPUT)
+        token, tls = connection_options(args)
+    except ConnectionOptionError as exc:
+        return _fail(str(exc), EXIT_INPUT)
     if args.encoder is not None and not args.create:
         return _fail("--encoder sets the encoder of a project created with --create: add --create", EXIT_INPUT)
     path = args.dataset.resolve()
