@@ -142,6 +142,9 @@ class Learner:
         self.outlier_threshold_ = -np.inf
         #: Root row of each row's duplicate group (itself for a singleton).
         self.groups_ = np.empty(0, dtype=np.int32)
+        # The rows of groups of two or more, ascending: usually a small share of the pool,
+        # so group bookkeeping after a label need not scan every row.
+        self._grouped_rows = np.empty(0, dtype=np.int64)
         #: Rows a user took out of their group (by removing a propagated label).
         self.detached_: list[int] = []
         #: Rows that are never candidates because of their group: every member but the
@@ -208,8 +211,7 @@ class Learner:
         self.density_ = np.asarray(survey.density, dtype=np.float32)
         self.outlier_threshold_ = (float(np.quantile(self.density_, self.outlier_quantile, method="lower"))
                                    if self.outlier_quantile > 0 else -np.inf)
-        self.groups_ = detach(np.asarray(survey.groups, dtype=np.int32), np.array(self.detached_, dtype=np.int64))
-        self._refresh_blocked()
+        self._set_groups(detach(np.asarray(survey.groups, dtype=np.int32), np.array(self.detached_, dtype=np.int64)))
 
     def survey(self, vectors: np.ndarray, *, append: bool = False) -> PoolSurvey:
         """The pool's survey after adding ``vectors`` (unit rows), without adding them.
@@ -274,7 +276,8 @@ class Learner:
             self.tables_.insert(self.vectors_, self.slot_vectors_[slots], slots)
             self._loo_insert(slots)
             self._refresh_blocked()
-        members = np.flatnonzero(np.isin(self.groups_, self.groups_[rows]) & (self.status_ != LABELED))
+        grouped = self._grouped_rows
+        members = grouped[np.isin(self.groups_[grouped], self.groups_[rows]) & (self.status_[grouped] != LABELED)]
         return self.ids_.ids(members)
 
     def unlabel(self, ids: Sequence[str]) -> None:
@@ -296,7 +299,7 @@ class Learner:
             raise StateError(f"item {ids[int(np.flatnonzero(unknown)[0])]!r} has no label to remove")
         if propagated.any():
             self.detached_.extend(rows[propagated].tolist())
-            self.groups_ = detach(self.groups_, rows[propagated])
+            self._set_groups(detach(self.groups_, rows[propagated]))
         rows = rows[labeled]
         if len(rows):
             slots = self.row_slot_[rows]
@@ -429,9 +432,7 @@ class Learner:
 
     def group_counts(self) -> tuple[int, int]:
         """(duplicate groups of two or more items, items in them)."""
-        sizes = np.bincount(self.groups_, minlength=self.n_items)
-        grouped = sizes > 1
-        return int(grouped.sum()), int(sizes[grouped].sum())
+        return len(np.unique(self.groups_[self._grouped_rows])), len(self._grouped_rows)
 
     def outliers(self) -> list[tuple[str, float]]:
         """Outliers (density below the ``outlier_quantile`` quantile) as (id, density), least dense first."""
@@ -454,12 +455,20 @@ class Learner:
         has_label[self.groups_[self.status_ == LABELED]] = True
         return (self.status_[rows] != LABELED) & has_label[self.groups_[rows]]
 
+    def _set_groups(self, groups: np.ndarray) -> None:
+        self.groups_ = groups
+        sizes = np.bincount(groups, minlength=len(groups))
+        self._grouped_rows = np.flatnonzero(sizes[groups] > 1)
+        self._refresh_blocked()
+
     def _refresh_blocked(self) -> None:
-        n = self.n_items
-        member = self.groups_ != np.arange(n)
-        busy = np.zeros(n, dtype=bool)
-        busy[self.groups_[member & (self.status_ != AVAILABLE)]] = True
-        self.blocked_ = member | busy[self.groups_]
+        rows = self._grouped_rows
+        roots = self.groups_[rows]
+        member = rows != roots
+        blocked = np.zeros(self.n_items, dtype=bool)
+        blocked[rows[member]] = True
+        blocked[roots[member & (self.status_[rows] != AVAILABLE)]] = True
+        self.blocked_ = blocked
 
     # -------------------------------------------------------------- stopping
     def accuracy_estimate(self) -> AccuracyEstimate:
