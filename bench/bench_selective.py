@@ -2,9 +2,10 @@
 
     python bench/bench_selective.py [--items 1000000] [--dimension 512] [--labels 2000] [--decisions 2000]
 
-1. Surveys a synthetic clustered pool (bench_learner.clustered_pool) and times the two parts
-   of ingestion separately: the kNN search (which density needs anyway) and the duplicate
-   grouping on its neighbour lists. Target: grouping ≤ the search.
+1. Surveys a synthetic clustered pool (bench_learner.clustered_pool, with ``--duplicates``
+   of its items replaced by near-copies of others) and times the parts of ingestion
+   separately: the kNN search (which density needs anyway), and the density and the
+   duplicate grouping computed on its neighbour lists. Target: grouping ≤ the search.
 2. Builds a project of that pool in a temporary data dir, labels ``--labels`` items, then
    streams ``--decisions`` new items from the same distribution through
    ``Project.decide`` (in-process) and through a `knn-al serve` process on loopback
@@ -47,6 +48,13 @@ def survey_parts(x: np.ndarray) -> dict[str, float]:
     return {"search_s": t1 - t0, "density_s": t2 - t1, "group_s": t3 - t2, "groups": int((sizes > 1).sum())}
 
 
+def print_survey(survey: dict[str, float]) -> None:
+    print(f"{'kNN search of the survey (density needs it), s':52}{survey['search_s']:12.1f}")
+    print(f"{'density from its neighbour lists, s':52}{survey['density_s']:12.2f}")
+    print(f"{'duplicate grouping from its neighbour lists, s':52}{survey['group_s']:12.2f}"
+          f"   ({survey['group_s'] / survey['search_s']:.2%} of the search; {survey['groups']:,} groups)", flush=True)
+
+
 def lockstep_stream(client, project: str, items: list[tuple[str, np.ndarray]], threshold: float) -> list[float]:
     """Send one item, wait for its decision, send the next: per-decision round trips in ms."""
     turn: queue.Queue[None] = queue.Queue()
@@ -72,6 +80,9 @@ def main() -> None:
     parser.add_argument("--labels", type=int, default=2_000, help="human labels before streaming")
     parser.add_argument("--decisions", type=int, default=2_000, help="stream items timed (half in-process, half gRPC)")
     parser.add_argument("--threshold", type=float, default=0.6, help="confidence threshold of the stream")
+    parser.add_argument("--duplicates", type=float, default=0.05,
+                        help="share of the pool replaced by near-copies (similarity ≈ 0.999) of other items")
+    parser.add_argument("--survey-only", action="store_true", help="time the survey only (step 1)")
     args = parser.parse_args()
     n, d = args.items, args.dimension
 
@@ -80,7 +91,16 @@ def main() -> None:
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     stream_x, stream_truth = x[n:], truth[n:]
     x, truth = x[:n], truth[:n]
+    rng = np.random.default_rng(1)
+    copies = rng.choice(n, int(args.duplicates * n), replace=False)
+    originals = rng.choice(np.setdiff1d(np.arange(n), copies), len(copies))
+    x[copies] = x[originals] + 0.03 / np.sqrt(d) * rng.standard_normal((len(copies), d), dtype=np.float32)
+    x[copies] /= np.linalg.norm(x[copies], axis=1, keepdims=True)
+    truth[copies] = truth[originals]
     survey = survey_parts(x)
+    print_survey(survey)
+    if args.survey_only:
+        return
 
     with tempfile.TemporaryDirectory(prefix="knn-al-bench-") as tmp:
         print("building the project (AddItems path, a second survey) ...", flush=True)
@@ -116,10 +136,6 @@ def main() -> None:
 
     print()
     print(f"N = {n:,}, d = {d}, {args.labels:,} labels, threshold {args.threshold}; latencies in ms as p50 / p99")
-    print(f"{'kNN search of the survey (density needs it), s':52}{survey['search_s']:12.1f}")
-    print(f"{'density from its neighbour lists, s':52}{survey['density_s']:12.2f}")
-    print(f"{'duplicate grouping from its neighbour lists, s':52}{survey['group_s']:12.2f}"
-          f"   ({survey['group_s'] / survey['search_s']:.1%} of the search; {survey['groups']:,} groups)")
     print(f"{'stream decision in-process, auto (' + str(len(auto_ms)) + ')':52}{fmt(np.array(auto_ms)):>22}")
     if query_ms:
         print(f"{'stream decision in-process, query (' + str(len(query_ms)) + ')':52}{fmt(np.array(query_ms)):>22}")

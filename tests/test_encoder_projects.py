@@ -137,6 +137,13 @@ def test_raw_images_with_mobilenet_v1(tmp_path: Path) -> None:
             again = [_image_bytes(pictures["cat"], 128, "JPEG", quality=70),
                      _image_bytes(pictures["cup"], 80, "JPEG", quality=70)]
             assert [p.label for p in client.predict("images", images=again)] == ["cat", "cup"]
+            # The same pictures re-encoded as JPEG are duplicates: grouped, and they carry the labels.
+            client.add_items("images", ["person-jpeg", "cup-jpeg"],
+                             images=[_image_bytes(pictures[p], 96, "JPEG", quality=90) for p in ("person", "cup")])
+            stats = client.stats("images")
+            assert (stats.duplicate_groups, stats.grouped_items, stats.propagated) == (2, 4, 2)
+            propagated = {(r.id, r.label) for r in client.export("images") if r.source == "propagated"}
+            assert propagated == {("person-jpeg", "person"), ("cup-jpeg", "cup")}
         assert _tensorflow_loaded(server)  # an image encoder loads TensorFlow, on first use
     finally:
         server.stop()
