@@ -549,11 +549,11 @@ class Learner:
         n, n_classes = len(sims), len(self.classes_)
         if n_classes == 0:
             return np.empty((n, 0), dtype=np.float64)
-        present = slots >= 0
         # Dissimilar neighbours are no evidence for their class, not evidence against it.
-        weights = np.where(present, np.maximum(sims, 0.0), 0.0).astype(np.float64)
-        codes = np.where(present, self._classes_of(slots), 0)
-        flat = (np.arange(n)[:, None] * n_classes + codes).ravel()
+        # Empty cells (similarity -inf) get weight 0 too, and vote for class 0 by that weight.
+        weights = np.maximum(sims, 0.0, dtype=np.float64)
+        codes = np.append(self.slot_class_[: self.n_slots_], 0)[slots]
+        flat = (np.arange(0, n * n_classes, n_classes)[:, None] + codes).ravel()
         votes = np.bincount(flat, weights=weights.ravel(), minlength=n * n_classes).reshape(n, n_classes)
         return (votes + self.smoothing) / (weights.sum(axis=1, keepdims=True) + self.smoothing * n_classes)
 
