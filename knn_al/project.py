@@ -52,7 +52,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,23 +60,18 @@ import numpy as np
 
 from knn_al.atomic import atomic_write
 from knn_al.dataset import DatasetError, read_dataset
-from knn_al.duplicates import DEFAULT_DUPLICATE_THRESHOLD
 from knn_al.encoders import ENCODERS, EncoderUnavailableError, EncodingError, shared_encoder
 from knn_al.errors import DuplicateItemError, InvalidInputError, NotFoundError, StateError, UnknownLabelError
-from knn_al.learner import Learner, Neighbor, Pick
-from knn_al.stopping import AccuracyEstimate, budget_left, stop_reason
-from knn_al.strategies import DEFAULT_STRATEGY, STRATEGY_NAMES
+from knn_al.learner import Learner, Neighbor
+from knn_al.project_records import (Decision, ExportRecord, LabelReceipt, Prediction, ProjectInfo, ProjectStats,
+                                    Progress, Sample)
+from knn_al.settings import ProjectSettings
+from knn_al.stopping import budget_left, stop_reason
 from knn_al.survey import PoolSurvey
 from knn_al.vectors import as_unit_vectors
 
-NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-MAX_DIMENSION = 65_536
-MAX_K = 1_000
 #: Largest NextSample batch: a greedy batch pick compares every pick with the others.
 MAX_SAMPLE_COUNT = 1_000
-DEFAULT_K = 10
-DEFAULT_LEASE_SECONDS = 600.0
-DEFAULT_OUTLIER_QUANTILE = 0.01
 #: Raw items embedded per encoder call: bounds the encoder's memory on a large upload and
 #: lets other projects' requests take turns at the shared encoder.
 EMBED_BATCH = 256
@@ -101,178 +96,6 @@ CREATE TABLE IF NOT EXISTS auto_labels (
     at REAL NOT NULL
 );
 """
-
-
-@dataclass(frozen=True)
-class ProjectSettings:
-    """What a project is created with; fixed for its lifetime except for the goals
-    (``target_accuracy``, ``label_budget``: :meth:`Project.set_goals`).
-
-    ``encoder`` names the registered encoder (``knn_al.encoders.ENCODERS``) that embeds
-    the raw texts or images sent to this project; empty: the project takes vectors only.
-    ``dimension`` 0 with an encoder takes the encoder's dimension; any other value must
-    equal it. ``duplicate_threshold`` and ``outlier_quantile``: see
-    :class:`knn_al.learner.Learner`. ``target_accuracy`` (0: none) and ``label_budget``
-    (0: none) are when labeling can stop (:mod:`knn_al.stopping`).
-    """
-
-    name: str
-    dimension: int = 0
-    k: int = DEFAULT_K
-    default_strategy: str = DEFAULT_STRATEGY
-    #: A fixed label set; empty: any label is accepted.
-    labels: tuple[str, ...] = ()
-    lease_seconds: float = DEFAULT_LEASE_SECONDS
-    encoder: str = ""
-    duplicate_threshold: float = DEFAULT_DUPLICATE_THRESHOLD
-    outlier_quantile: float = DEFAULT_OUTLIER_QUANTILE
-    target_accuracy: float = 0.0
-    label_budget: int = 0
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "labels", tuple(self.labels))
-        if not isinstance(self.name, str) or not NAME_PATTERN.fullmatch(self.name):
-            raise InvalidInputError(
-                f"project name {self.name!r} is not valid: use 1-64 letters, digits, '.', '_' or '-', "
-                "starting with a letter or digit")
-        if self.encoder:
-            if self.encoder not in ENCODERS:
-                raise InvalidInputError(f"unknown encoder {self.encoder!r}: use one of {', '.join(ENCODERS)}, "
-                                        "or none to send vectors only")
-            modality, dimension = ENCODERS[self.encoder]
-            if self.dimension == 0:
-                object.__setattr__(self, "dimension", dimension)
-            elif self.dimension != dimension:
-                raise InvalidInputError(f"encoder {self.encoder!r} embeds {modality}s as {dimension}-dimensional "
-                                        f"vectors, but dimension {self.dimension} was given: give {dimension} or 0")
-        if not 0 < self.dimension <= MAX_DIMENSION:
-            raise InvalidInputError(f"dimension must be between 1 and {MAX_DIMENSION}, got {self.dimension} "
-                                    "(or name an encoder and leave dimension 0 to take the encoder's)")
-        if not 0 < self.k <= MAX_K:
-            raise InvalidInputError(f"k must be between 1 and {MAX_K}, got {self.k}")
-        if self.default_strategy not in STRATEGY_NAMES:
-            raise InvalidInputError(
-                f"unknown strategy {self.default_strategy!r}; choose one of {', '.join(STRATEGY_NAMES)}")
-        if any(not isinstance(label, str) or not label for label in self.labels):
-            raise InvalidInputError("every label of a fixed label set must be a non-empty string")
-        repeated = [label for label, n in Counter(self.labels).items() if n > 1]
-        if repeated:
-            raise InvalidInputError(f"label {repeated[0]!r} appears more than once in the label set")
-        if not (math.isfinite(self.lease_seconds) and self.lease_seconds > 0):
-            raise InvalidInputError(f"lease_seconds must be a positive number, got {self.lease_seconds}")
-        if not 0 < self.duplicate_threshold <= 1:
-            raise InvalidInputError(f"duplicate_threshold must be in (0, 1] (1: identical vectors only), "
-                                    f"got {self.duplicate_threshold}")
-        if not 0 <= self.outlier_quantile < 1:
-            raise InvalidInputError(f"outlier_quantile must be in [0, 1) (0: no outliers), got {self.outlier_quantile}")
-        if not 0 <= self.target_accuracy <= 1:
-            raise InvalidInputError(f"target_accuracy must be in [0, 1] (0: none), got {self.target_accuracy}")
-        if self.label_budget < 0:
-            raise InvalidInputError(f"label_budget must be 0 (none) or positive, got {self.label_budget}")
-
-
-@dataclass(frozen=True)
-class ProjectInfo:
-    """A project's settings and counts."""
-
-    settings: ProjectSettings
-    pool_size: int
-    labeled_count: int
-    leased_count: int
-    label_counts: dict[str, int]
-
-
-@dataclass(frozen=True)
-class LabelReceipt:
-    """What a committed label batch did: the labeled count after it, and the ids of the
-    duplicate-group members its labels propagated to (undone by removing the label)."""
-
-    labeled_count: int
-    propagated: list[str]
-
-
-@dataclass(frozen=True)
-class Progress:
-    """How far labeling has come against the project's goals."""
-
-    estimate: AccuracyEstimate
-    target_accuracy: float
-    label_budget: int
-    #: Labels the budget still allows (leased items count as spent); None: no budget.
-    budget_left: int | None
-    #: Why labeling can stop (knn_al.stopping: "budget_reached", "target_reached"), or "".
-    stop_reason: str
-
-
-@dataclass(frozen=True)
-class ProjectStats:
-    """Counts and quality estimates of a project."""
-
-    labeled: int
-    propagated: int
-    auto_labeled: int
-    leased: int
-    pool_size: int
-    duplicate_groups: int
-    grouped_items: int
-    outliers: int
-    #: Mean margin uncertainty of the unlabeled candidates (sampled on large pools).
-    mean_uncertainty: float
-    progress: Progress
-
-
-@dataclass(frozen=True)
-class Decision:
-    """The answer to an item of a stream.
-
-    ``query``: ask a human; the item joined the pool and is leased until
-    ``lease_expires_at``. Otherwise it was auto-labeled with ``label`` (stored as a
-    prediction): because the prediction was confident (``reason`` "confident"), or because
-    the budget is spent ("budget_exhausted"; ``label`` is "" before the first label).
-    """
-
-    id: str
-    query: bool
-    reason: str
-    label: str
-    confidence: float
-    probabilities: dict[str, float]
-    budget_left: int | None
-    lease_expires_at: float = 0.0
-
-
-@dataclass(frozen=True)
-class ExportRecord:
-    """One exported label. ``source``: "human", "propagated" (from a labeled duplicate),
-    "auto" (a stream's confident prediction) or "predicted" (the kNN prediction of an
-    unlabeled pool item). ``confidence`` is 1 for human and propagated labels."""
-
-    id: str
-    label: str
-    source: str
-    confidence: float
-
-
-@dataclass(frozen=True)
-class Sample:
-    """An item handed out to an annotator, with the model's guess and why it was picked."""
-
-    id: str
-    metadata: dict[str, Any]
-    predicted_label: str
-    probabilities: dict[str, float]
-    pick: Pick
-    lease_expires_at: float
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """Class probabilities of one item or vector and the labeled neighbours behind them."""
-
-    id: str
-    label: str
-    probabilities: dict[str, float]
-    neighbors: list[Neighbor] = field(default_factory=list)
 
 
 def _dumps(value: Any) -> str:

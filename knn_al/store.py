@@ -15,7 +15,8 @@ from pathlib import Path
 
 from knn_al.atomic import fsync_dir
 from knn_al.errors import AlreadyExistsError, NotFoundError
-from knn_al.project import Project, ProjectSettings
+from knn_al.project import Project
+from knn_al.settings import ProjectSettings
 
 
 class ProjectStore:

@@ -10,7 +10,7 @@ import pytest
 from knn_al.dataset import write_dataset
 from knn_al.errors import (AlreadyExistsError, DuplicateItemError, InvalidInputError, NotFoundError, StateError,
                            UnknownItemError, UnknownLabelError)
-from knn_al.project import ProjectSettings
+from knn_al.settings import ProjectSettings
 from knn_al.store import ProjectStore
 from tests.service_helpers import clustered_vectors
 
