@@ -195,7 +195,7 @@ class Learner:
         encoded = self.ids_.check_new(ids)
         n_after = self.n_items + len(ids)
         if survey is None:
-            survey = self.survey(x)
+            survey = self._survey(x, append=False)
         elif len(survey) != n_after:
             raise InvalidInputError(f"the survey must cover the pool after this addition ({n_after} items), "
                                     f"it covers {len(survey)}")
@@ -220,20 +220,27 @@ class Learner:
         ``append`` only the new items are measured, against the current pool, and older
         items keep their density: the cheap path for items arriving one at a time.
         """
-        x = as_unit_vectors(vectors, dimension=self.dimension)
+        return self._survey(as_unit_vectors(vectors, dimension=self.dimension), append=append)
+
+    def _survey(self, x: np.ndarray, *, append: bool) -> PoolSurvey:
         if append:
             return survey_appended(PoolSurvey(density=self.density_, groups=self.groups_), self.vectors_, x,
                                    neighbors=self.density_neighbors)
-        return survey_pool(np.concatenate([self.vectors_, x]), neighbors=self.density_neighbors,
+        pool = np.concatenate([self.vectors_, x]) if self.n_items else x
+        return survey_pool(pool, neighbors=self.density_neighbors,
                            exact_limit=self.exact_density_limit, duplicate_threshold=self.duplicate_threshold,
                            seed=self.seed)
 
     def _append_vectors(self, x: np.ndarray) -> None:
+        """Append ``x``, a fresh array (from :func:`as_unit_vectors`) the learner may keep."""
         n, needed = self.n_items, self.n_items + len(x)
+        if n == 0:
+            self._vector_buffer = x  # no copy of what may be the whole pool
+            return
         if needed > len(self._vector_buffer):
             # The first addition is stored exactly; later ones grow by a quarter, so many
             # small additions copy the pool O(log N) times, at 25% spare memory at most.
-            capacity = needed if n == 0 else max(needed, n + n // 4)
+            capacity = max(needed, n + n // 4)
             buffer = np.empty((capacity, self.dimension), dtype=np.float32)
             buffer[:n] = self._vector_buffer[:n]
             self._vector_buffer = buffer
