@@ -41,7 +41,8 @@ def near(centres: np.ndarray, cls: int, n: int, *, spread: float, seed: int) -> 
 def server(tmp_path: Path):
     server = ServerProcess(tmp_path / "data")
     yield server
-    server.stop()
+    if server.process.poll() is None:
+        server.stop()
 
 
 def labeled_project(client, name: str, centres: np.ndarray, **settings) -> None:
@@ -75,9 +76,22 @@ def test_stream_auto_labels_confident_items_and_queries_the_rest(server, centres
     client.submit_label("s", "mid", "red")
     # Auto labels are predictions: exported as such, never as human labels.
     assert "c0" not in client.export_labels("s")
-    exported = {r.id: r for r in client.export("s", include_predictions=True)}
-    assert (exported["c0"].source, exported["c0"].label) == ("auto", "red")
-    assert exported["mid"].source == "human"
+    exported = client.export("s", include_predictions=True)
+    by_id = {r.id: r for r in exported}
+    assert (by_id["c0"].source, by_id["c0"].label) == ("auto", "red")
+    assert by_id["mid"].source == "human"
+
+    # Streamed items are in the log: a restart replays them into the same state.
+    probe = [f"{CLASSES[c]}-{i}" for c in range(3) for i in (20, 30)] + ["mid", "far"]
+    before = (client.export("s", include_predictions=True), client.predict("s", probe), client.stats("s"))
+    restarted = server.restart()
+    try:
+        client = restarted.client()
+        after = (client.export("s", include_predictions=True), client.predict("s", probe), client.stats("s"))
+        assert after == before
+        assert {s.id for s in client.next_sample("s", 200)}.isdisjoint({"far"})  # its lease survived too
+    finally:
+        restarted.stop()
 
 
 def test_stream_items_are_checked_and_a_bad_one_ends_the_stream_with_its_error(server, centres) -> None:
@@ -191,12 +205,15 @@ def test_duplicates_group_propagate_undo_and_survive_a_restart(server, centres) 
     assert before == {("i0", "human")}
     assert client.stats("dup").propagated == 0
 
-    server = server.restart()
-    client = server.client()
-    assert {(r.id, r.source) for r in client.export("dup")} == before
-    stats = client.stats("dup")
-    assert (stats.duplicate_groups, stats.grouped_items) == (1, 2)  # i0-copy left its group
-    assert "i0-copy" in {s.id for s in client.next_sample("dup", 100, strategy="random")}
+    restarted = server.restart()
+    try:
+        client = restarted.client()
+        assert {(r.id, r.source) for r in client.export("dup")} == before
+        stats = client.stats("dup")
+        assert (stats.duplicate_groups, stats.grouped_items) == (1, 2)  # i0-copy left its group
+        assert "i0-copy" in {s.id for s in client.next_sample("dup", 100, strategy="random")}
+    finally:
+        restarted.stop()
 
 
 def test_outliers_are_listed_and_skipped_unless_asked(server, centres) -> None:
