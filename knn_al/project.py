@@ -2,7 +2,7 @@
 
 Layout of a project directory::
 
-    settings.json             ProjectSettings (written once, at creation)
+    settings.json             ProjectSettings (rewritten atomically only by set_goals)
     log.sqlite                the operation log (WAL): pool additions, label batches,
                               label removals, in order; and the open leases
     pool/batch-00000.npy      float32 unit vectors of one addition (memory-mappable)
@@ -102,6 +102,10 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _write_settings(path: Path, settings: ProjectSettings) -> None:
+    atomic_write(path / "settings.json", lambda f: f.write(_dumps(asdict(settings)).encode()))
+
+
 def _item_records(ids: list[str], metadata: Sequence[Mapping[str, Any]] | None) -> tuple[list[dict[str, Any]], bytes]:
     """Each item's metadata (empty if none given) and the batch's ``.jsonl`` bytes."""
     metadata = [dict(m) for m in metadata] if metadata else [{} for _ in ids]
@@ -140,7 +144,7 @@ class Project:
         """Lay out a new, empty project directory at ``path`` (which must not exist)."""
         path.mkdir()
         (path / "pool").mkdir()
-        atomic_write(path / "settings.json", lambda f: f.write(_dumps(asdict(settings)).encode()))
+        _write_settings(path, settings)
 
     @classmethod
     def open(cls, path: Path, *, clock: Callable[[], float] = time.time) -> Project:
@@ -550,7 +554,7 @@ class Project:
                    (("target_accuracy", target_accuracy), ("label_budget", label_budget)) if value is not None}
         with self._locked():
             settings = replace(self.settings, **changes)
-            atomic_write(self.path / "settings.json", lambda f: f.write(_dumps(asdict(settings)).encode()))
+            _write_settings(self.path, settings)
             self.settings = settings
             return settings
 

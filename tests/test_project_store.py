@@ -176,3 +176,19 @@ def test_delete_removes_the_project(tmp_path: Path, clock: FakeClock) -> None:
     with pytest.raises(NotFoundError):
         project.info()
     assert ProjectStore(tmp_path).list() == []
+
+
+def test_goals_persist_and_a_refused_change_keeps_the_old_ones(tmp_path: Path, clock: FakeClock) -> None:
+    store = ProjectStore(tmp_path, clock=clock)
+    project = store.create(ProjectSettings(name="g", dimension=8, label_budget=5))
+    ids, x, _ = clustered_vectors(30, 8)
+    project.add_items(ids, x)
+    project.set_goals(target_accuracy=0.8)
+    with pytest.raises(InvalidInputError, match="label_budget"):
+        project.set_goals(label_budget=-1)
+    assert len(project.next_sample(10)) == 5
+    assert project.progress().stop_reason == "budget_reached"
+    store.close()
+    reopened = ProjectStore(tmp_path, clock=clock).get("g")
+    assert (reopened.settings.target_accuracy, reopened.settings.label_budget) == (0.8, 5)
+    assert reopened.next_sample(1) == [] and reopened.progress().budget_left == 0
