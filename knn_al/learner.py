@@ -18,14 +18,16 @@ import numpy as np
 from knn_al.duplicates import DEFAULT_DUPLICATE_THRESHOLD, detach
 from knn_al.errors import InvalidInputError, StateError, UnknownLabelError
 from knn_al.ids import IdIndex
-from knn_al.neighbors import NeighborTables, drop_own
+from knn_al.neighbors import BLOCK_ROWS, NeighborTables, drop_own
 from knn_al.stopping import AccuracyEstimate, estimate_accuracy
 from knn_al.strategies import DEFAULT_STRATEGY, Candidates, make_strategy
 from knn_al.survey import PoolSurvey, survey_appended, survey_pool
-from knn_al.uncertainty import get_measure
+from knn_al.uncertainty import get_measure, margin
 from knn_al.vectors import as_unit_vectors
 
 AVAILABLE, LABELED, HANDED_OUT = 0, 1, 2
+#: The uncertainty measure picks use unless told otherwise; the learner caches it per row.
+DEFAULT_MEASURE = "margin"
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,9 @@ class Learner:
         #: root, and the root of a group another member of which is labeled or handed out.
         self.blocked_ = np.empty(0, dtype=bool)
         self.tables_ = NeighborTables(k=k)
+        #: Margin uncertainty of every row, kept up to date with the tables so a pick
+        #: with the default measure reads it instead of voting.
+        self.margin_ = np.empty(0, dtype=np.float32)
         self.status_ = np.empty(0, dtype=np.int8)
         self.row_slot_ = np.empty(0, dtype=np.int32)
         # Labeled "slots": one per label event, in arrival order. A removed label leaves
@@ -208,6 +213,8 @@ class Learner:
         self.tables_.grow(len(x))
         slots = self._active_slots()
         self.tables_.recompute(np.arange(start, n_after), self.vectors_, self.slot_vectors_[slots], slots)
+        self.margin_ = np.concatenate([self.margin_, np.empty(len(x), dtype=np.float32)])
+        self._refresh_margin(np.arange(start, n_after))
         self.density_ = np.asarray(survey.density, dtype=np.float32)
         self.outlier_threshold_ = (float(np.quantile(self.density_, self.outlier_quantile, method="lower"))
                                    if self.outlier_quantile > 0 else -np.inf)
@@ -271,18 +278,27 @@ class Learner:
                 raise UnknownLabelError(
                     f"label {name!r} (item {ids[position]!r}) is not in the project's label set: {', '.join(self.classes_)}")
 
+        n_classes = len(self.classes_)
         codes = np.array([self._add_class(name) for name in labels], dtype=np.int32)
         relabel = self.status_[rows] == LABELED
+        changed = self.row_slot_[rows[relabel]][self.slot_class_[self.row_slot_[rows[relabel]]] != codes[relabel]]
         self.slot_class_[self.row_slot_[rows[relabel]]] = codes[relabel]
+        touched = [self.tables_.rows_referencing(changed)] if len(changed) else []
         new_rows, new_codes = rows[~relabel], codes[~relabel]
         if len(new_rows):
             slots = self._append_slots(new_rows, new_codes)
             self.handed_out_.difference_update(new_rows.tolist())
             self.status_[new_rows] = LABELED
             self.row_slot_[new_rows] = slots
-            self.tables_.insert(self.vectors_, self.slot_vectors_[slots], slots)
+            touched.append(self.tables_.insert(self.vectors_, self.slot_vectors_[slots], slots))
             self._loo_insert(slots)
             self._refresh_blocked()
+        # A new class changes every row's smoothing; otherwise only the rows whose
+        # neighbours (or their classes) changed.
+        if len(self.classes_) != n_classes:
+            self._refresh_margin()
+        elif touched:
+            self._refresh_margin(np.unique(np.concatenate(touched)))
         grouped = self._grouped_rows
         members = grouped[np.isin(self.groups_[grouped], self.groups_[rows]) & (self.status_[grouped] != LABELED)]
         return self.ids_.ids(members)
@@ -314,8 +330,9 @@ class Learner:
             self.status_[rows] = AVAILABLE
             self.row_slot_[rows] = -1
             active = self._active_slots()
-            self.tables_.recompute(self.tables_.rows_referencing(slots), self.vectors_,
-                                   self.slot_vectors_[active], active)
+            affected = self.tables_.rows_referencing(slots)
+            self.tables_.recompute(affected, self.vectors_, self.slot_vectors_[active], active)
+            self._refresh_margin(affected)
             self.loo_tables_.recompute(self.loo_tables_.rows_referencing(slots), self.slot_vectors_,
                                        self.slot_vectors_[active], active)
         self._refresh_blocked()
@@ -358,7 +375,7 @@ class Learner:
         count: int = 1,
         *,
         strategy: str = DEFAULT_STRATEGY,
-        measure: str = "margin",
+        measure: str = DEFAULT_MEASURE,
         exponents: tuple[float, float, float] = (1.0, 1.0, 1.0),
         include_outliers: bool = False,
         seed: int | None = None,
@@ -383,14 +400,11 @@ class Learner:
             return []
         count = min(count, len(rows))
         handed_out = np.fromiter(sorted(self.handed_out_), dtype=np.int64, count=len(self.handed_out_))
-        sims = self.tables_.sim_[rows]
-        proba, counts = self._candidate_proba(sims, self.tables_.slot_[rows])
         candidates = Candidates(
             rows=rows,
-            proba=proba,
-            counts=counts,
+            uncertainty=lambda name: self._uncertainty(rows, name),
             density=self.density_[rows],
-            diversity=1.0 - np.maximum(sims[:, 0], -1.0).astype(np.float64),
+            diversity=1.0 - np.maximum(self.tables_.sim_[rows, 0], -1.0).astype(np.float64),
             handed_out_vectors=self.vectors_[handed_out],
             vectors=lambda r: self.vectors_[r],
         )
@@ -491,14 +505,29 @@ class Learner:
         correct = (predicted == self.slot_class_[active]) & (slots >= 0).any(axis=1)
         return estimate_accuracy(int(correct.sum()), len(active))
 
-    def mean_uncertainty(self, *, measure: str = "margin", seed: int | None = None) -> float:
+    def mean_uncertainty(self, *, measure: str = DEFAULT_MEASURE, seed: int | None = None) -> float:
         """Mean uncertainty of the unlabeled candidates (of a random ``max_candidates``
         of them on a large pool); 1.0 when there is none to measure."""
         rows = self._candidate_rows(np.random.default_rng(self.seed if seed is None else seed))
         if len(rows) == 0:
             return 1.0
+        return float(np.mean(self._uncertainty(rows, measure)))
+
+    def _uncertainty(self, rows: np.ndarray, measure: str) -> np.ndarray:
+        """Uncertainty of pool ``rows``: the default measure from its cache, others from a vote."""
+        if measure == DEFAULT_MEASURE:
+            return self.margin_[rows]
         proba, counts = self._candidate_proba(self.tables_.sim_[rows], self.tables_.slot_[rows])
-        return float(np.mean(get_measure(measure)(proba, counts)))
+        return get_measure(measure)(proba, counts)
+
+    def _refresh_margin(self, rows: np.ndarray | None = None) -> None:
+        """Recompute the cached default-measure uncertainty of ``rows`` (None: every row)
+        after their tables or the known classes changed."""
+        rows = np.arange(self.n_items) if rows is None else rows
+        for start in range(0, len(rows), BLOCK_ROWS):
+            part = rows[start : start + BLOCK_ROWS]
+            proba, counts = self._candidate_proba(self.tables_.sim_[part], self.tables_.slot_[part])
+            self.margin_[part] = margin(proba, counts)
 
     # ---------------------------------------------------------- predictions
     def predict_proba(self, ids: Sequence[str]) -> np.ndarray:

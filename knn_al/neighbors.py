@@ -32,19 +32,22 @@ class NeighborTables:
         self.sim_ = np.concatenate([self.sim_, np.full((n_new, self.k), -np.inf, dtype=np.float32)])
         self.slot_ = np.concatenate([self.slot_, np.full((n_new, self.k), -1, dtype=np.int32)])
 
-    def insert(self, pool: np.ndarray, vectors: np.ndarray, slots: np.ndarray) -> None:
+    def insert(self, pool: np.ndarray, vectors: np.ndarray, slots: np.ndarray) -> np.ndarray:
         """Offer new labeled ``vectors`` (numbered ``slots``, ascending) to every pool row.
 
         One pass over the pool: a GEMM of each row block against the batch; only rows
-        whose k-th best some new vector beats are touched after that.
+        whose k-th best some new vector beats are touched after that. Returns those rows.
         """
         vt = np.ascontiguousarray(vectors.T)
+        touched = []
         for start in range(0, len(pool), BLOCK_ROWS):
             block_sims = pool[start : start + BLOCK_ROWS] @ vt
             kth = self.sim_[start : start + len(block_sims), -1]
             hit = np.flatnonzero(block_sims.max(axis=1) > kth)
             if len(hit):
                 self.insert_rows(hit + start, block_sims[hit], slots)
+                touched.append(hit + start)
+        return np.concatenate(touched) if touched else np.empty(0, dtype=np.int64)
 
     def insert_rows(self, rows: np.ndarray, sims: np.ndarray, slots: np.ndarray) -> None:
         """Offer labeled ``slots`` to selected ``rows`` given their similarities (rows × slots)."""

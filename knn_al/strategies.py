@@ -2,7 +2,7 @@
 
 A strategy is one method, :meth:`QueryStrategy.query`, that returns the chosen
 candidate positions with the per-term breakdown of each choice. Strategies see only
-the per-candidate tables the learner prepared (probabilities, density, diversity) and
+the per-candidate values the learner prepared (uncertainty, density, diversity) and
 fetch vectors just for the handful of items a greedy batch must compare.
 """
 from __future__ import annotations
@@ -24,10 +24,8 @@ class Candidates:
     """What a strategy may look at. Arrays are aligned with ``rows`` (ascending pool rows)."""
 
     rows: np.ndarray
-    #: Class probabilities, each column standing for ``counts`` classes (None: one each;
-    #: see knn_al.uncertainty).
-    proba: np.ndarray
-    counts: np.ndarray | None
+    #: The uncertainty of every candidate under a named measure (knn_al.uncertainty).
+    uncertainty: Callable[[str], np.ndarray]
     density: np.ndarray
     #: 1 − max similarity to any labeled item (2 when nothing is labeled).
     diversity: np.ndarray
@@ -110,11 +108,12 @@ class RandomSampling(QueryStrategy):
     name = "random"
 
     def __init__(self, *, measure: str = "margin") -> None:
-        self.measure = get_measure(measure)
+        get_measure(measure)  # an unknown name fails here, not at the first query
+        self.measure = measure
 
     def query(self, candidates: Candidates, count: int, rng: np.random.Generator) -> Selection:
         positions = rng.choice(len(candidates.rows), size=count, replace=False)
-        u = self.measure(candidates.proba, candidates.counts)
+        u = candidates.uncertainty(self.measure)
         return _selection(candidates, positions, np.zeros(count), u, _terms(candidates, u))
 
 
@@ -122,11 +121,11 @@ class UncertaintySampling(QueryStrategy):
     """The ``count`` most uncertain candidates; ties (e.g. before any label) broken at random."""
 
     def __init__(self, *, measure: str) -> None:
-        self.name = measure
-        self.measure = get_measure(measure)
+        get_measure(measure)
+        self.name = self.measure = measure
 
     def query(self, candidates: Candidates, count: int, rng: np.random.Generator) -> Selection:
-        u = self.measure(candidates.proba, candidates.counts)
+        u = candidates.uncertainty(self.measure)
         # Only items at least as uncertain as the count-th most uncertain can be chosen:
         # rank just those (ties at random) instead of sorting every candidate.
         contenders = np.flatnonzero(u >= -np.partition(-u, count - 1)[count - 1])
@@ -157,13 +156,14 @@ class UncertaintyDensityDiversity(QueryStrategy):
     def __init__(self, *, measure: str = "margin", exponents: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> None:
         if len(exponents) != 3 or any(not np.isfinite(e) or e < 0 for e in exponents):
             raise InvalidInputError(f"exponents must be three finite numbers ≥ 0, got {exponents!r}")
-        self.measure = get_measure(measure)
+        get_measure(measure)
+        self.measure = measure
         self.exponents = tuple(float(e) for e in exponents)
 
     def query(self, candidates: Candidates, count: int, rng: np.random.Generator) -> Selection:
         c = candidates
         a, b, g = self.exponents
-        u = self.measure(c.proba, c.counts)
+        u = c.uncertainty(self.measure)
         terms = _terms(c, u)
         u_term, i_term, d_rank = terms
         ui = u_term**a * i_term**b

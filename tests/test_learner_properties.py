@@ -83,6 +83,12 @@ class LearnerMachine(RuleBasedStateMachine):
                                    self.ref.proba(as_unit_vectors(queries, dimension=DIM)), atol=1e-5)
 
     @invariant()
+    def cached_margin_matches(self) -> None:
+        # The per-row cache picks read must equal a vote from scratch, whatever happened.
+        expected = uncertainty(self.ref.proba(self.ref.vectors), "margin")
+        np.testing.assert_allclose(self.learner.margin_, expected, atol=1e-5)
+
+    @invariant()
     def neighbors_and_diversity_match(self) -> None:
         sims, names = self.ref.neighbors(self.ref.vectors)
         got = self.learner.neighbors(self.ids)
