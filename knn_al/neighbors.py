@@ -10,7 +10,6 @@ Empty cells hold similarity -inf and slot -1.
 """
 from __future__ import annotations
 
-import faiss
 import numpy as np
 
 #: Rows per block in a pass over the pool: keeps the similarity block in cache-sized pieces.
@@ -95,20 +94,18 @@ class NeighborTables:
         if len(slots) == 0:
             return
         take = min(self.k, len(slots))
-        # One candidate beyond k settles a two-way tie at the k-th place by slot order; a
-        # tie of three or more (only duplicate vectors make one) may keep either slot.
-        fetch = min(self.k + 1, len(slots))
-        labeled = np.ascontiguousarray(labeled, dtype=np.float32)
         for start in range(0, len(rows), BLOCK_ROWS):
             chunk = rows[start : start + BLOCK_ROWS]
-            # FAISS picks each row's best with a heap in C++, several times faster than a
-            # numpy partition of the whole similarity block.
-            best, top = faiss.knn(np.ascontiguousarray(pool[chunk], dtype=np.float32), labeled, fetch,
-                                  metric=faiss.METRIC_INNER_PRODUCT)
-            # Order by similarity, equal similarities by slot (columns are in slot order).
-            by_slot = np.argsort(top, axis=1)
-            best, top = np.take_along_axis(best, by_slot, axis=1), np.take_along_axis(top, by_slot, axis=1)
-            order = np.argsort(-best, axis=1, kind="stable")[:, :take]
+            sims = pool[chunk] @ labeled.T
+            if take < len(slots):
+                # Select the k best first (linear), then order only those. An exact tie at
+                # the k-th place may keep either slot; only a duplicate vector makes one.
+                top = np.sort(np.argpartition(-sims, take - 1, axis=1)[:, :take], axis=1)
+            else:
+                top = np.broadcast_to(np.arange(take), sims.shape)
+            best = np.take_along_axis(sims, top, axis=1)
+            # Stable sort on -sim over ascending columns: equal similarities keep slot order.
+            order = np.argsort(-best, axis=1, kind="stable")
             self.sim_[chunk, :take] = np.take_along_axis(best, order, axis=1)
             self.slot_[chunk, :take] = slots[np.take_along_axis(top, order, axis=1)]
 
