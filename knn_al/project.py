@@ -452,7 +452,8 @@ class Project:
     def decide(self, item_id: str, vector: np.ndarray, *, threshold: float, annotator: str = "",
                lease_seconds: float | None = None, metadata: Mapping[str, Any] | None = None) -> Decision:
         """Answer one streamed item: auto-label it if the prediction's confidence reaches
-        ``threshold``, else query a human for it while the label budget lasts.
+        ``threshold`` (and at least two classes are known), else query a human for it while
+        the label budget lasts.
 
         A queried item joins the pool (its density measured against the pool, no full
         survey: see :func:`knn_al.survey.survey_appended`) and is leased to ``annotator``.
@@ -475,9 +476,11 @@ class Project:
                 raise DuplicateItemError(f"item id {item_id!r} was already auto-labeled by a stream")
             prediction = self._predictions([item_id], learner.predict_proba_vectors(x), neighbors=None)[0]
             confidence = max(prediction.probabilities.values(), default=0.0)
+            # With a single known class every prediction is "certain": no basis to skip a human.
+            confident = len(learner.classes_) >= 2 and confidence >= threshold
             left = self._budget_left()
-            if prediction.label and confidence >= threshold or left == 0:
-                reason = "confident" if prediction.label and confidence >= threshold else "budget_exhausted"
+            if confident or left == 0:
+                reason = "confident" if confident else "budget_exhausted"
                 if prediction.label:
                     with self._transaction(durable=False):
                         self._db.execute("INSERT INTO auto_labels (item_id, label, confidence, at) VALUES (?, ?, ?, ?)",

@@ -192,3 +192,18 @@ def test_goals_persist_and_a_refused_change_keeps_the_old_ones(tmp_path: Path, c
     reopened = ProjectStore(tmp_path, clock=clock).get("g")
     assert (reopened.settings.target_accuracy, reopened.settings.label_budget) == (0.8, 5)
     assert reopened.next_sample(1) == [] and reopened.progress().budget_left == 0
+
+
+def test_a_stream_queries_until_two_classes_are_known(tmp_path: Path, clock: FakeClock) -> None:
+    project = ProjectStore(tmp_path, clock=clock).create(ProjectSettings(name="s", dimension=8))
+    ids, x, cluster = clustered_vectors(40, 8, clusters=2)
+    project.add_items(ids, x)
+    # Before any label there is no prediction; with one class every prediction has
+    # probability 1, which says nothing: both are queried.
+    assert project.decide("new-0", x[0], threshold=0.9).query
+    project.label([ids[0]], ["a"])
+    assert project.decide("new-1", x[0], threshold=0.9).query
+    other = next(i for i, c in enumerate(cluster) if c != cluster[0])
+    project.label([ids[other]], ["b"])
+    decision = project.decide("new-2", x[0], threshold=0.6)
+    assert (decision.query, decision.reason, decision.label) == (False, "confident", "a")
