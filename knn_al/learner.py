@@ -298,7 +298,8 @@ class Learner:
         if len(self.classes_) != n_classes:
             self._refresh_margin()
         elif touched:
-            self._refresh_margin(np.unique(np.concatenate(touched)))
+            # Each list is ascending and unique (insert returns rows block by block).
+            self._refresh_margin(touched[0] if len(touched) == 1 else np.unique(np.concatenate(touched)))
         grouped = self._grouped_rows
         members = grouped[np.isin(self.groups_[grouped], self.groups_[rows]) & (self.status_[grouped] != LABELED)]
         return self.ids_.ids(members)
