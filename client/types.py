@@ -4,6 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# The service's records of labels, goals, stats, stream decisions and exports have the
+# same fields on both sides of the wire: the library's own (numpy- and FAISS-free) serve.
+from knn_al.project_records import Decision, ExportRecord, LabelReceipt, ProjectStats, Progress
+from knn_al.stopping import AccuracyEstimate
+
+__all__ = ["AccuracyEstimate", "Decision", "ExportRecord", "LabelReceipt", "Neighbor", "Prediction", "ProjectInfo",
+           "ProjectStats", "Progress", "Sample", "SampleBatch", "Score"]
+
 
 @dataclass(frozen=True)
 class ProjectInfo:
@@ -79,75 +87,3 @@ class SampleBatch(list):
     def __init__(self, samples=(), *, progress: Progress) -> None:
         super().__init__(samples)
         self.progress = progress
-
-
-@dataclass(frozen=True)
-class LabelReceipt:
-    """A committed label: the labeled count, and the duplicates the label propagated to."""
-
-    labeled_count: int
-    propagated: list[str]
-
-
-@dataclass(frozen=True)
-class AccuracyEstimate:
-    """Leave-one-out accuracy of the labeled set, with a 95% interval (NaN: no labels yet)."""
-
-    accuracy: float
-    low: float
-    high: float
-    labeled: int
-
-
-@dataclass(frozen=True)
-class Progress:
-    """The accuracy estimate against the goals; ``stop_reason`` is "budget_reached",
-    "target_reached" or "" (keep labeling); ``budget_left`` None: no budget."""
-
-    estimate: AccuracyEstimate
-    target_accuracy: float
-    label_budget: int
-    budget_left: int | None
-    stop_reason: str
-
-
-@dataclass(frozen=True)
-class ProjectStats:
-    """Label counts by kind, duplicate groups, outliers and quality estimates."""
-
-    labeled: int
-    propagated: int
-    auto_labeled: int
-    leased: int
-    pool_size: int
-    duplicate_groups: int
-    grouped_items: int
-    outliers: int
-    mean_uncertainty: float
-    progress: Progress
-
-
-@dataclass(frozen=True)
-class Decision:
-    """A stream's answer for one item: ``query`` (ask a human; the item is leased) or an
-    auto label (``label`` with ``confidence``); ``reason`` is "confident", "uncertain" or
-    "budget_exhausted"."""
-
-    id: str
-    query: bool
-    reason: str
-    label: str
-    confidence: float
-    probabilities: dict[str, float]
-    budget_left: int | None
-    lease_expires_at: float
-
-
-@dataclass(frozen=True)
-class ExportRecord:
-    """An exported label; ``source`` is "human", "propagated", "auto" or "predicted"."""
-
-    id: str
-    label: str
-    source: str
-    confidence: float

@@ -1,12 +1,18 @@
-"""What the calls of a :class:`knn_al.project.Project` return."""
+"""What the calls of a :class:`knn_al.project.Project` return.
+
+Plain dataclasses with no import of numpy or FAISS at run time, so the gRPC client
+returns the same ones (:mod:`knn_al.client.types`) where their fields are the same.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from knn_al.learner import Neighbor, Pick
-from knn_al.settings import ProjectSettings
 from knn_al.stopping import AccuracyEstimate
+
+if TYPE_CHECKING:
+    from knn_al.learner import Neighbor, Pick
+    from knn_al.settings import ProjectSettings
 
 
 @dataclass(frozen=True)
