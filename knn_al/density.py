@@ -17,20 +17,6 @@ import numpy as np
 from knn_al.neighbors import drop_own
 
 
-def knn_density(
-    vectors: np.ndarray,
-    *,
-    neighbors: int = 10,
-    exact_limit: int = 50_000,
-    seed: int = 0,
-) -> np.ndarray:
-    """Mean similarity of each row of ``vectors`` (unit rows) to its ``neighbors`` nearest other rows.
-
-    Returns a float32 array of length ``len(vectors)``; a pool of one item has density 0.
-    """
-    return density_of(*pool_neighbors(vectors, neighbors=neighbors, exact_limit=exact_limit, seed=seed))
-
-
 def pool_neighbors(
     vectors: np.ndarray,
     *,

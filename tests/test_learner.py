@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from knn_al.density import knn_density
+from knn_al.density import density_of, pool_neighbors
 from knn_al.errors import (DuplicateItemError, InvalidInputError, StateError, UnknownItemError,
                            UnknownLabelError)
 from knn_al.learner import Learner
@@ -140,8 +140,8 @@ def test_large_pools_score_a_candidate_subset_of_available_items():
 def test_approximate_density_agrees_with_exact():
     x, _ = clustered(300, 8, 32, spread=0.5)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
-    exact = knn_density(x, neighbors=10, exact_limit=10_000)
-    approx = knn_density(x, neighbors=10, exact_limit=100)
+    exact = density_of(*pool_neighbors(x, neighbors=10, exact_limit=10_000))
+    approx = density_of(*pool_neighbors(x, neighbors=10, exact_limit=100))
     assert np.corrcoef(exact, approx)[0, 1] > 0.98
     assert np.abs(exact - approx).mean() < 0.01
     # An approximate search can only miss neighbours, never find better ones.
