@@ -1,12 +1,13 @@
 """What the client returns: plain dataclasses, free of protobuf types."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-# The service's records of labels, goals, stats, stream decisions and exports have the
-# same fields on both sides of the wire: the library's own (numpy- and FAISS-free) serve.
-from knn_al.project_records import Decision, ExportRecord, LabelReceipt, ProjectStats, Progress
+# Predictions and the records of labels, goals, stats, stream decisions and exports have
+# the same fields on both sides of the wire: the library's own (numpy- and FAISS-free) serve.
+from knn_al.project_records import (Decision, ExportRecord, LabelReceipt, Neighbor, Prediction, ProjectStats,
+                                    Progress)
 from knn_al.stopping import AccuracyEstimate
 
 __all__ = ["AccuracyEstimate", "Decision", "ExportRecord", "LabelReceipt", "Neighbor", "Prediction", "ProjectInfo",
@@ -59,25 +60,6 @@ class Sample:
     probabilities: dict[str, float]
     score: Score
     lease_expires_at: float
-
-
-@dataclass(frozen=True)
-class Neighbor:
-    """A labeled item behind a prediction."""
-
-    id: str
-    similarity: float
-    label: str
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """The predicted label (empty before any label), class probabilities and the explanation."""
-
-    id: str
-    label: str
-    probabilities: dict[str, float]
-    neighbors: list[Neighbor] = field(default_factory=list)
 
 
 class SampleBatch(list):

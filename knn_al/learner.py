@@ -19,6 +19,7 @@ from knn_al.duplicates import DEFAULT_DUPLICATE_THRESHOLD, detach
 from knn_al.errors import InvalidInputError, StateError, UnknownLabelError
 from knn_al.ids import IdIndex
 from knn_al.neighbors import BLOCK_ROWS, NeighborTables, drop_own
+from knn_al.project_records import Neighbor
 from knn_al.stopping import AccuracyEstimate, estimate_accuracy
 from knn_al.strategies import DEFAULT_STRATEGY, Candidates, make_strategy
 from knn_al.survey import PoolSurvey, survey_appended, survey_pool
@@ -51,15 +52,6 @@ class Pick:
     uncertainty_term: float
     density_term: float
     diversity_term: float
-
-
-@dataclass(frozen=True)
-class Neighbor:
-    """A labeled item behind a prediction."""
-
-    id: str
-    similarity: float
-    label: str
 
 
 @dataclass(frozen=True)

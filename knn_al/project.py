@@ -62,9 +62,9 @@ from knn_al.atomic import atomic_write
 from knn_al.dataset import DatasetError, read_dataset
 from knn_al.encoders import ENCODERS, EncoderUnavailableError, EncodingError, shared_encoder
 from knn_al.errors import DuplicateItemError, InvalidInputError, NotFoundError, StateError, UnknownLabelError
-from knn_al.learner import Learner, Neighbor
-from knn_al.project_records import (Decision, ExportRecord, LabelReceipt, Prediction, ProjectInfo, ProjectStats,
-                                    Progress, Sample)
+from knn_al.learner import Learner
+from knn_al.project_records import (Decision, ExportRecord, LabelReceipt, Neighbor, Prediction, ProjectInfo,
+                                    ProjectStats, Progress, Sample)
 from knn_al.settings import ProjectSettings
 from knn_al.stopping import budget_left, stop_reason
 from knn_al.survey import PoolSurvey

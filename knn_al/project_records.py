@@ -2,6 +2,7 @@
 
 Plain dataclasses with no import of numpy or FAISS at run time, so the gRPC client
 returns the same ones (:mod:`knn_al.client.types`) where their fields are the same.
+:class:`Neighbor` lives here rather than with the learner that builds it for that reason.
 """
 from __future__ import annotations
 
@@ -11,8 +12,17 @@ from typing import TYPE_CHECKING, Any
 from knn_al.stopping import AccuracyEstimate
 
 if TYPE_CHECKING:
-    from knn_al.learner import Neighbor, Pick
+    from knn_al.learner import Pick
     from knn_al.settings import ProjectSettings
+
+
+@dataclass(frozen=True)
+class Neighbor:
+    """A labeled item behind a prediction."""
+
+    id: str
+    similarity: float
+    label: str
 
 
 @dataclass(frozen=True)

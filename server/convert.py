@@ -8,8 +8,9 @@ import numpy as np
 from google.protobuf import json_format, struct_pb2
 
 from knn_al.errors import InvalidInputError
-from knn_al.learner import Neighbor, Pick
-from knn_al.project_records import Decision, ExportRecord, Prediction, ProjectInfo, ProjectStats, Progress, Sample
+from knn_al.learner import Pick
+from knn_al.project_records import (Decision, ExportRecord, Neighbor, Prediction, ProjectInfo, ProjectStats,
+                                    Progress, Sample)
 from knn_al.settings import ProjectSettings
 from knn_al.stopping import AccuracyEstimate
 from knn_al.v1 import active_learning_pb2 as pb
