@@ -39,8 +39,8 @@ def timed(fn, repeat: int) -> np.ndarray:
 
 
 def learner_bytes_per_item(learner: Learner) -> float:
-    arrays = [learner._vector_buffer, learner.density_, learner.tables_.sim_, learner.tables_.slot_, learner.margin_,
-              learner.status_, learner.row_slot_, learner.groups_, learner.blocked_,
+    arrays = [learner._vector_buffer, learner.density_, learner.tables_.sim_, learner.tables_.slot_,
+              *learner.uncertainty_.values(), learner.status_, learner.row_slot_, learner.groups_, learner.blocked_,
               learner.ids_.ids_, learner.ids_.order_, learner.ids_._sorted]
     return sum(a.nbytes for a in arrays) / learner.n_items
 

@@ -41,7 +41,7 @@ def bench(n: int, d: int, strategy: str, *, labels: int, every: int, seed: int) 
     ids = [f"item-{i:06d}" for i in range(n)]
     truth = dict(zip(ids, (classes[c] for c in y[:n])))
     test_x, test_y = x[n:], y[n:]
-    session = LearnerDriver().open(name="bench", ids=ids, vectors=x[:n], classes=classes)
+    session = LearnerDriver().open(name="bench", ids=ids, vectors=x[:n], classes=classes, held_out=test_x)
     pick_ms, label_ms, eval_ms = [], [], []
     started = time.perf_counter()
     for step in range(1, labels + 1):
@@ -53,7 +53,7 @@ def bench(n: int, d: int, strategy: str, *, labels: int, every: int, seed: int) 
         pick_ms.append(t1 - t0)
         label_ms.append(t2 - t1)
         if step % every == 0:
-            acc = accuracy(test_y, np.argmax(session.predict(test_x), axis=1))
+            acc = accuracy(test_y, np.argmax(session.predict(), axis=1))
             eval_ms.append(time.perf_counter() - t2)
     step_ms = (time.perf_counter() - started) / labels * 1e3
     return {"n": n, "strategy": strategy, "pick": np.median(pick_ms) * 1e3, "label": np.median(label_ms) * 1e3,

@@ -18,8 +18,9 @@ from knn_al.client.client import Client
 class ServerSession:
     """One project on the server, driven like an annotator's tool drives it."""
 
-    def __init__(self, client: Client, project: str, classes: Sequence[str]) -> None:
+    def __init__(self, client: Client, project: str, classes: Sequence[str], held_out: np.ndarray) -> None:
         self.client, self.project, self.classes = client, project, list(classes)
+        self.held_out = held_out
 
     def pick(self, *, strategy: str, seed: int) -> str | None:
         samples = self.client.next_sample(self.project, 1, strategy=strategy, seed=seed)
@@ -31,8 +32,8 @@ class ServerSession:
         else:
             self.client.submit_labels(self.project, dict(zip(ids, labels)))
 
-    def predict(self, vectors: np.ndarray) -> np.ndarray:
-        predictions = self.client.predict(self.project, vectors=vectors)
+    def predict(self) -> np.ndarray:
+        predictions = self.client.predict(self.project, vectors=self.held_out)
         return np.array([[p.probabilities.get(name, 0.0) for name in self.classes] for p in predictions],
                         dtype=np.float64).reshape(len(predictions), len(self.classes))
 
@@ -53,7 +54,8 @@ class ServerDriver:
         self.k = k
         self.prefix = f"sim-{uuid.uuid4().hex[:8]}"
 
-    def open(self, *, name: str, ids: Sequence[str], vectors: np.ndarray, classes: Sequence[str]) -> ServerSession:
+    def open(self, *, name: str, ids: Sequence[str], vectors: np.ndarray, classes: Sequence[str],
+             held_out: np.ndarray) -> ServerSession:
         project = f"{self.prefix}-{name}"
         self.client.create_project(project, vectors.shape[1], k=self.k)
         try:
@@ -61,7 +63,7 @@ class ServerDriver:
         except BaseException:
             self.client.delete_project(project)
             raise
-        return ServerSession(self.client, project, classes)
+        return ServerSession(self.client, project, classes, held_out)
 
     def close(self) -> None:
         """Close the connection."""

@@ -23,7 +23,8 @@ from knn_al.project_records import Neighbor
 from knn_al.stopping import AccuracyEstimate, estimate_accuracy
 from knn_al.strategies import DEFAULT_STRATEGY, Candidates, make_strategy
 from knn_al.survey import PoolSurvey, survey_appended, survey_pool
-from knn_al.uncertainty import get_measure, margin
+from knn_al.tracked import TrackedVectors
+from knn_al.uncertainty import get_measure
 from knn_al.vectors import as_unit_vectors
 
 AVAILABLE, LABELED, HANDED_OUT = 0, 1, 2
@@ -145,9 +146,10 @@ class Learner:
         #: root, and the root of a group another member of which is labeled or handed out.
         self.blocked_ = np.empty(0, dtype=bool)
         self.tables_ = NeighborTables(k=k)
-        #: Margin uncertainty of every row, kept up to date with the tables so a pick
-        #: with the default measure reads it instead of voting.
-        self.margin_ = np.empty(0, dtype=np.float32)
+        #: Every row's uncertainty under each measure picks have used (the default one
+        #: from the start), kept up to date with the tables so a pick reads it instead
+        #: of voting. 4 bytes per item per measure.
+        self.uncertainty_: dict[str, np.ndarray] = {DEFAULT_MEASURE: np.empty(0, dtype=np.float32)}
         self.status_ = np.empty(0, dtype=np.int8)
         self.row_slot_ = np.empty(0, dtype=np.int32)
         # Labeled "slots": one per label event, in arrival order. A removed label leaves
@@ -205,8 +207,9 @@ class Learner:
         self.tables_.grow(len(x))
         slots = self._active_slots()
         self.tables_.recompute(np.arange(start, n_after), self.vectors_, self.slot_vectors_[slots], slots)
-        self.margin_ = np.concatenate([self.margin_, np.empty(len(x), dtype=np.float32)])
-        self._refresh_margin(np.arange(start, n_after))
+        for measure, cached in self.uncertainty_.items():
+            self.uncertainty_[measure] = np.concatenate([cached, np.empty(len(x), dtype=np.float32)])
+        self._refresh_uncertainty(np.arange(start, n_after))
         self.density_ = np.asarray(survey.density, dtype=np.float32)
         self.outlier_threshold_ = (float(np.quantile(self.density_, self.outlier_quantile, method="lower"))
                                    if self.outlier_quantile > 0 else -np.inf)
@@ -288,10 +291,10 @@ class Learner:
         # A new class changes every row's smoothing; otherwise only the rows whose
         # neighbours (or their classes) changed.
         if len(self.classes_) != n_classes:
-            self._refresh_margin()
+            self._refresh_uncertainty()
         elif touched:
             # Each list is ascending and unique (insert returns rows block by block).
-            self._refresh_margin(touched[0] if len(touched) == 1 else np.unique(np.concatenate(touched)))
+            self._refresh_uncertainty(touched[0] if len(touched) == 1 else np.unique(np.concatenate(touched)))
         grouped = self._grouped_rows
         members = grouped[np.isin(self.groups_[grouped], self.groups_[rows]) & (self.status_[grouped] != LABELED)]
         return self.ids_.ids(members)
@@ -325,7 +328,7 @@ class Learner:
             active = self._active_slots()
             affected = self.tables_.rows_referencing(slots)
             self.tables_.recompute(affected, self.vectors_, self.slot_vectors_[active], active)
-            self._refresh_margin(affected)
+            self._refresh_uncertainty(affected)
             self.loo_tables_.recompute(self.loo_tables_.rows_referencing(slots), self.slot_vectors_,
                                        self.slot_vectors_[active], active)
         self._refresh_blocked()
@@ -397,7 +400,7 @@ class Learner:
             rows=rows,
             uncertainty=lambda name: self._uncertainty(rows, name),
             density=self.density_[rows],
-            diversity=1.0 - np.maximum(self.tables_.sim_[rows, 0], -1.0).astype(np.float64),
+            similarity=np.maximum(self.tables_.sim_[rows, 0], np.float32(-1)),
             handed_out_vectors=self.vectors_[handed_out],
             vectors=lambda r: self.vectors_[r],
         )
@@ -494,7 +497,7 @@ class Learner:
         if len(active) == 0:
             return estimate_accuracy(0, 0)
         sims, slots = drop_own(self.loo_tables_.sim_[active], self.loo_tables_.slot_[active], active)
-        predicted = self._vote(sims, slots).argmax(axis=1)
+        predicted = self.vote(sims, slots).argmax(axis=1)
         correct = (predicted == self.slot_class_[active]) & (slots >= 0).any(axis=1)
         return estimate_accuracy(int(correct.sum()), len(active))
 
@@ -507,20 +510,23 @@ class Learner:
         return float(np.mean(self._uncertainty(rows, measure)))
 
     def _uncertainty(self, rows: np.ndarray, measure: str) -> np.ndarray:
-        """Uncertainty of pool ``rows``: the default measure from its cache, others from a vote."""
-        if measure == DEFAULT_MEASURE:
-            return self.margin_[rows]
-        proba, counts = self._candidate_proba(self.tables_.sim_[rows], self.tables_.slot_[rows])
-        return get_measure(measure)(proba, counts)
+        """Uncertainty of pool ``rows`` under ``measure``, from its cache (started on first use)."""
+        if measure not in self.uncertainty_:
+            get_measure(measure)  # an unknown name fails before the cache grows
+            self.uncertainty_[measure] = np.empty(self.n_items, dtype=np.float32)
+            self._refresh_uncertainty(measures=(measure,))
+        return self.uncertainty_[measure][rows]
 
-    def _refresh_margin(self, rows: np.ndarray | None = None) -> None:
-        """Recompute the cached default-measure uncertainty of ``rows`` (None: every row)
-        after their tables or the known classes changed."""
+    def _refresh_uncertainty(self, rows: np.ndarray | None = None, *, measures: Sequence[str] | None = None) -> None:
+        """Recompute the cached uncertainty of ``rows`` (None: every row) after their
+        tables or the known classes changed: one vote serves every cached measure."""
         rows = np.arange(self.n_items) if rows is None else rows
+        measures = list(self.uncertainty_) if measures is None else measures
         for start in range(0, len(rows), BLOCK_ROWS):
             part = rows[start : start + BLOCK_ROWS]
             proba, counts = self._candidate_proba(self.tables_.sim_[part], self.tables_.slot_[part])
-            self.margin_[part] = margin(proba, counts)
+            for measure in measures:
+                self.uncertainty_[measure][part] = get_measure(measure)(proba, counts)
 
     # ---------------------------------------------------------- predictions
     def predict_proba(self, ids: Sequence[str]) -> np.ndarray:
@@ -529,8 +535,12 @@ class Learner:
 
     def predict_proba_vectors(self, vectors: np.ndarray) -> np.ndarray:
         """Class probabilities of arbitrary vectors (not added to the pool)."""
-        sims, slots = self._neighbors_of_vectors(vectors)
-        return self._vote(sims, slots)
+        return self.track(vectors).predict_proba()
+
+    def track(self, vectors: np.ndarray) -> TrackedVectors:
+        """Vectors outside the pool whose predictions follow later labels cheaply: each
+        read offers only the labels given since the previous one (:mod:`knn_al.tracked`)."""
+        return TrackedVectors(self, vectors)
 
     def predictions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every pool item's predicted class: (rows, class codes into ``classes_``,
@@ -552,7 +562,7 @@ class Learner:
             rows = self.rows(list(ids))
             sims, slots = self.tables_.sim_[rows], self.tables_.slot_[rows]
         else:
-            sims, slots = self._neighbors_of_vectors(vectors)
+            sims, slots = self.track(vectors).neighbor_tables()
         result = []
         for row_sims, row_slots in zip(sims, slots):
             keep = row_slots >= 0
@@ -562,19 +572,12 @@ class Learner:
                            for n, s, sl in zip(names, row_sims[keep], row_slots)])
         return result
 
-    def _neighbors_of_vectors(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        q = as_unit_vectors(vectors, dimension=self.dimension)
-        slots = self._active_slots()
-        tables = NeighborTables(k=self.k)
-        tables.grow(len(q))
-        tables.recompute(np.arange(len(q)), q, self.slot_vectors_[slots], slots)
-        return tables.sim_, tables.slot_
-
     def _proba_rows(self, rows: np.ndarray) -> np.ndarray:
-        return self._vote(self.tables_.sim_[rows], self.tables_.slot_[rows])
+        return self.vote(self.tables_.sim_[rows], self.tables_.slot_[rows])
 
-    def _vote(self, sims: np.ndarray, slots: np.ndarray) -> np.ndarray:
-        """Similarity-weighted votes with additive smoothing over the known classes."""
+    def vote(self, sims: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        """Class probabilities from neighbour tables (``sims``, ``slots``: n × width):
+        similarity-weighted votes with additive smoothing over the known classes."""
         n, n_classes = len(sims), len(self.classes_)
         if n_classes == 0:
             return np.empty((n, 0), dtype=np.float64)
@@ -594,11 +597,11 @@ class Learner:
         against 11 ms at 20 classes and 20,000 candidates, 48 ms against 37 ms at 200).
         """
         if len(self.classes_) <= 8 * self.k:
-            return self._vote(sims, slots), None
+            return self.vote(sims, slots), None
         return self._compact_proba(sims, slots)
 
     def _compact_proba(self, sims: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The same probabilities as :meth:`_vote`, as (values, counts) of width k + 1.
+        """The same probabilities as :meth:`vote`, as (values, counts) of width k + 1.
 
         Column j < k holds the probability of the j-th distinct class among an item's
         neighbours; column k the one probability shared by the classes no neighbour

@@ -7,6 +7,7 @@ fetch vectors just for the handful of items a greedy batch must compare.
 """
 from __future__ import annotations
 
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,12 +28,16 @@ class Candidates:
     #: The uncertainty of every candidate under a named measure (knn_al.uncertainty).
     uncertainty: Callable[[str], np.ndarray]
     density: np.ndarray
-    #: 1 − max similarity to any labeled item (2 when nothing is labeled).
-    diversity: np.ndarray
+    #: Max similarity to any labeled item, float32 (−1 when nothing is labeled).
+    similarity: np.ndarray
     #: Vectors of the items currently handed out (they lower their neighbours' diversity).
     handed_out_vectors: np.ndarray
     #: Unit vectors of the given pool rows.
     vectors: Callable[[np.ndarray], np.ndarray]
+
+    def diversity(self, positions: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """1 − max similarity to any labeled item (2 when nothing is labeled)."""
+        return 1.0 - self.similarity[positions].astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -56,16 +61,47 @@ def ecdf(values: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
     candidate (uncertainty before any label) multiplies the score by 1 and drops out,
     instead of zeroing it.
     """
-    if reference is None:
-        # Rank the values against themselves: one sort, then a search of sorted queries.
-        # Equal values get the same count whatever their order, so no stable sort is needed.
-        order = np.argsort(values)
-        ordered = values[order]
-        out = np.empty(len(values), dtype=np.float64)
-        out[order] = np.searchsorted(ordered, ordered, side="right") / max(len(values), 1)
+    if reference is not None:
+        if len(values) <= _FEW:
+            # A handful of values (a pick's breakdown): count directly, no sort.
+            return (reference[None, :] <= values[:, None]).mean(axis=1)
+        ref = np.sort(reference)
+        return (np.searchsorted(ref, values, side="right") / max(len(ref), 1)).astype(np.float64)
+    n = len(values)
+    out = np.empty(n, dtype=np.float64)
+    if n == 0:
         return out
-    ref = np.sort(reference)
-    return (np.searchsorted(ref, values, side="right") / max(len(ref), 1)).astype(np.float64)
+    order = _ascending_order(values)
+    ordered = values[order]
+    # Values ≤ the i-th smallest: one past the last position of its run of equal values,
+    # the nearest run end at or after i (a reversed running minimum).
+    ends = np.where(ordered[1:] != ordered[:-1], np.arange(1, n), n)
+    out[order[:-1]] = np.minimum.accumulate(ends[::-1])[::-1]
+    out[order[-1]] = n
+    out /= n
+    return out
+
+
+#: Up to this many values are ranked against a reference by direct comparison.
+_FEW = 16
+
+
+def _ascending_order(values: np.ndarray) -> np.ndarray:
+    """Positions that sort ``values`` ascending; equal values in any order."""
+    if values.dtype != np.float32 or sys.byteorder != "little" or len(values) >= 2**32:
+        return np.argsort(values)
+    # Pack (order-preserving bits of the value, position) into one uint64 and sort those:
+    # numpy's SIMD sort of plain integers is about 2.5x faster than argsort (measured
+    # 0.18 against 0.42 ms for 20,000 values). -0.0 sorts just before +0.0; ecdf's float
+    # comparison still counts them as one run of equal values.
+    bits = values.view(np.int32)
+    packed = np.empty((len(values), 2), dtype=np.uint32)  # little-endian: low word first
+    packed[:, 0] = np.arange(len(values), dtype=np.uint32)
+    # Negative floats: flip every bit; positive ones: set the sign bit. Unsigned order
+    # then equals float order.
+    packed[:, 1] = (bits ^ ((bits >> 31) & 0x7FFFFFFF)).view(np.uint32) ^ np.uint32(0x80000000)
+    packed.view(np.uint64).ravel().sort()
+    return packed[:, 0].astype(np.intp)
 
 
 class QueryStrategy(ABC):
@@ -80,25 +116,31 @@ class QueryStrategy(ABC):
         """Return the chosen positions into ``candidates.rows``, best first."""
 
 
-def _terms(c: Candidates, uncertainty: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """ECDFs of the three raw terms over every candidate: the factors of the combined score."""
-    return ecdf(uncertainty), ecdf(c.density), ecdf(c.diversity)
+def _terms(c: Candidates, uncertainty: np.ndarray,
+           positions: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ECDFs of the three raw terms over every candidate, the factors of the combined
+    score; only at ``positions`` if given (a breakdown needs no more)."""
+    # Diversity ranks as its negated similarity, which is exact in float32 (1 − s is not),
+    # so the fast float32 sort applies.
+    keys = (uncertainty, c.density, -c.similarity)
+    if positions is None:
+        return tuple(ecdf(key) for key in keys)
+    return tuple(ecdf(key[positions], key) for key in keys)
 
 
 def _selection(c: Candidates, positions: np.ndarray, score: np.ndarray, uncertainty: np.ndarray,
-               terms: tuple[np.ndarray, np.ndarray, np.ndarray], diversity: np.ndarray | None = None,
-               diversity_term: np.ndarray | None = None) -> Selection:
-    """Breakdown of ``positions``; ``diversity``/``diversity_term``: their values at pick time."""
+               terms: tuple[np.ndarray, np.ndarray, np.ndarray], diversity: np.ndarray | None = None) -> Selection:
+    """Breakdown of ``positions``: ``terms`` at them, ``diversity`` their values at pick time."""
     u_term, i_term, d_term = terms
     return Selection(
         positions=positions,
         score=score,
         uncertainty=uncertainty[positions],
         density=c.density[positions],
-        diversity=c.diversity[positions] if diversity is None else diversity,
-        uncertainty_term=u_term[positions],
-        density_term=i_term[positions],
-        diversity_term=d_term[positions] if diversity_term is None else diversity_term,
+        diversity=c.diversity(positions) if diversity is None else diversity,
+        uncertainty_term=u_term,
+        density_term=i_term,
+        diversity_term=d_term,
     )
 
 
@@ -114,7 +156,7 @@ class RandomSampling(QueryStrategy):
     def query(self, candidates: Candidates, count: int, rng: np.random.Generator) -> Selection:
         positions = rng.choice(len(candidates.rows), size=count, replace=False)
         u = candidates.uncertainty(self.measure)
-        return _selection(candidates, positions, np.zeros(count), u, _terms(candidates, u))
+        return _selection(candidates, positions, np.zeros(count), u, _terms(candidates, u, positions))
 
 
 class UncertaintySampling(QueryStrategy):
@@ -131,7 +173,8 @@ class UncertaintySampling(QueryStrategy):
         contenders = np.flatnonzero(u >= -np.partition(-u, count - 1)[count - 1])
         order = np.lexsort((rng.random(len(contenders)), -u[contenders]))
         positions = contenders[order[:count]]
-        return _selection(candidates, positions, u[positions].astype(np.float64), u, _terms(candidates, u))
+        return _selection(candidates, positions, u[positions].astype(np.float64), u,
+                          _terms(candidates, u, positions))
 
 
 class UncertaintyDensityDiversity(QueryStrategy):
@@ -164,8 +207,7 @@ class UncertaintyDensityDiversity(QueryStrategy):
         c = candidates
         a, b, g = self.exponents
         u = c.uncertainty(self.measure)
-        terms = _terms(c, u)
-        u_term, i_term, d_rank = terms
+        u_term, i_term, d_rank = _terms(c, u)
         ui = u_term**a * i_term**b
         score = ui * d_rank**g
         n = len(score)
@@ -180,14 +222,15 @@ class UncertaintyDensityDiversity(QueryStrategy):
             result = self._greedy(c, shortlist, ui[shortlist], d_rank[shortlist], count, outside_best)
             if result is not None:
                 positions, picked_score, picked_div, picked_term = result
-                return _selection(c, positions, picked_score, u, terms, picked_div, picked_term)
+                return _selection(c, positions, picked_score, u,
+                                  (u_term[positions], i_term[positions], picked_term), picked_div)
             size = min(n, 2 * size)
 
     def _greedy(self, c: Candidates, shortlist: np.ndarray, ui: np.ndarray, d_rank: np.ndarray, count: int,
                 outside_best: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
         g = self.exponents[2]
         vecs = c.vectors(c.rows[shortlist])
-        d_labeled = c.diversity[shortlist]
+        d_labeled = c.diversity(shortlist)
         diversity = d_labeled.copy()
         if len(c.handed_out_vectors):
             diversity = np.minimum(diversity, 1.0 - (vecs @ c.handed_out_vectors.T).max(axis=1))

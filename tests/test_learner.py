@@ -228,7 +228,7 @@ def test_compact_class_votes_give_the_same_uncertainty_as_dense_ones():
     learner.label(ids[:120], [f"c{rng.integers(0, 50)}" for _ in range(120)])
     assert len(learner.classes_) > 8 * learner.k
     sims, slots = learner.tables_.sim_, learner.tables_.slot_
-    dense = learner._vote(sims, slots)
+    dense = learner.vote(sims, slots)
     values, counts = learner._candidate_proba(sims, slots)
     assert counts is not None and values.shape[1] == learner.k + 1
     for name, measure in MEASURES.items():

@@ -52,3 +52,19 @@ def test_ecdf_product_matches_direct_ranks():
     combined = ecdf(u) * ecdf(i) * ecdf(d)
     direct = np.array([(u <= a).mean() * (i <= b).mean() * (d <= c).mean() for a, b, c in zip(u, i, d)])
     np.testing.assert_allclose(combined, direct, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_ecdf_ranks_ties_signed_zeros_and_infinities_like_direct_counting(dtype):
+    # float32 takes a packed-integer sort; both must count -0.0 and +0.0 as equal.
+    rng = np.random.default_rng(5)
+    values = rng.standard_normal(5_000).astype(dtype)
+    values[:1_000] = np.round(values[:1_000], 1)
+    values[1_000:1_050], values[1_050:1_100] = 0.0, -0.0
+    values[1_100:1_110], values[1_110:1_120] = np.inf, -np.inf
+    rng.shuffle(values)
+    direct = (values[None, :] <= values[:, None]).mean(axis=1)
+    np.testing.assert_array_equal(ecdf(values), direct)
+    # Ranking a few values, or many, against a reference: the same counts.
+    for some in (values[:3], values[:500]):
+        np.testing.assert_array_equal(ecdf(some, values), direct[: len(some)])

@@ -25,8 +25,8 @@ class Session(Protocol):
     def label(self, ids: Sequence[str], labels: Sequence[str]) -> None:
         """Store the annotator's answers."""
 
-    def predict(self, vectors: np.ndarray) -> np.ndarray:
-        """Class probabilities of ``vectors``, one column per class in the session's order."""
+    def predict(self) -> np.ndarray:
+        """Class probabilities of the held-out vectors, one column per class in the session's order."""
 
     def close(self) -> None:
         """Release the session's resources (a server-side project is deleted)."""
@@ -35,9 +35,11 @@ class Session(Protocol):
 class Driver(Protocol):
     """Opens sessions; ``name`` is unique per session of one simulation."""
 
-    def open(self, *, name: str, ids: Sequence[str], vectors: np.ndarray, classes: Sequence[str]) -> Session:
+    def open(self, *, name: str, ids: Sequence[str], vectors: np.ndarray, classes: Sequence[str],
+             held_out: np.ndarray) -> Session:
         """A fresh project holding ``ids``/``vectors``, open to any label (the service's
-        default); ``classes`` fixes the column order of :meth:`Session.predict`."""
+        default); ``classes`` fixes the column order of :meth:`Session.predict`, which
+        predicts the ``held_out`` vectors."""
 
 
 def class_columns(known: Sequence[str], proba: np.ndarray, classes: Sequence[str]) -> np.ndarray:
@@ -51,11 +53,16 @@ def class_columns(known: Sequence[str], proba: np.ndarray, classes: Sequence[str
 
 
 class LearnerSession:
-    """A session on an in-process learner, making the calls a project makes for the service."""
+    """A session on an in-process learner, making the calls a project makes for the service.
 
-    def __init__(self, learner: Learner, classes: Sequence[str]) -> None:
+    The held-out vectors are tracked (:mod:`knn_al.tracked`): each evaluation offers
+    them only the labels given since the previous one.
+    """
+
+    def __init__(self, learner: Learner, classes: Sequence[str], held_out: np.ndarray) -> None:
         self.learner = learner
         self.classes = list(classes)
+        self.held_out = learner.track(held_out)
 
     def pick(self, *, strategy: str, seed: int) -> str | None:
         picks = self.learner.select(1, strategy=strategy, seed=seed)
@@ -67,8 +74,8 @@ class LearnerSession:
     def label(self, ids: Sequence[str], labels: Sequence[str]) -> None:
         self.learner.label(ids, labels)
 
-    def predict(self, vectors: np.ndarray) -> np.ndarray:
-        return class_columns(self.learner.classes_, self.learner.predict_proba_vectors(vectors), self.classes)
+    def predict(self) -> np.ndarray:
+        return class_columns(self.learner.classes_, self.held_out.predict_proba(), self.classes)
 
     def close(self) -> None:
         """Nothing to release: the learner is garbage once the session is dropped."""
@@ -85,7 +92,8 @@ class LearnerDriver:
     def __init__(self, **learner_options: Any) -> None:
         self.learner_options = learner_options
 
-    def open(self, *, name: str, ids: Sequence[str], vectors: np.ndarray, classes: Sequence[str]) -> LearnerSession:
+    def open(self, *, name: str, ids: Sequence[str], vectors: np.ndarray, classes: Sequence[str],
+             held_out: np.ndarray) -> LearnerSession:
         learner = Learner(dimension=vectors.shape[1], **self.learner_options)
         learner.add_items(ids, vectors)
-        return LearnerSession(learner, classes)
+        return LearnerSession(learner, classes, held_out)

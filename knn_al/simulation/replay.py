@@ -124,10 +124,11 @@ def run_simulation(
             truth = dict(zip(train_ids, train_labels))
 
             def scores(session: Session) -> tuple[float, float]:
-                predicted = np.argmax(session.predict(x[test]), axis=1)
+                predicted = np.argmax(session.predict(), axis=1)
                 return accuracy(codes[test], predicted), macro_f1(codes[test], predicted, n_classes=len(classes))
 
-            session = driver.open(name=f"f{fold}-full", ids=train_ids, vectors=x[train], classes=classes)
+            session = driver.open(name=f"f{fold}-full", ids=train_ids, vectors=x[train], classes=classes,
+                                  held_out=x[test])
             try:
                 session.label(train_ids, train_labels)
                 full_acc[fold], full_f1[fold] = scores(session)
@@ -136,7 +137,8 @@ def run_simulation(
 
             for strategy in strategies:
                 bar.set_description(f"fold {fold + 1}/{folds} {strategy}")
-                session = driver.open(name=f"f{fold}-{strategy}", ids=train_ids, vectors=x[train], classes=classes)
+                session = driver.open(name=f"f{fold}-{strategy}", ids=train_ids, vectors=x[train], classes=classes,
+                                      held_out=x[test])
                 picks: list[str] = []
                 measured: list[tuple[float, float]] = []
                 try:
