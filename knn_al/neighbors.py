@@ -43,10 +43,14 @@ class NeighborTables:
         for start in range(0, len(pool), BLOCK_ROWS):
             block_sims = pool[start : start + BLOCK_ROWS] @ vt
             kth = self.sim_[start : start + len(block_sims), -1]
-            hit = np.flatnonzero(block_sims.max(axis=1) > kth)
-            if len(hit):
+            if len(slots) == 1:
+                # Every hit row takes the one new slot: no need to recheck it column by column.
+                hit = np.flatnonzero(block_sims[:, 0] > kth)
+                self._place(hit + start, block_sims[hit, 0], int(slots[0]))
+            else:
+                hit = np.flatnonzero(block_sims.max(axis=1) > kth)
                 self.insert_rows(hit + start, block_sims[hit], slots)
-                touched.append(hit + start)
+            touched.append(hit + start)
         return np.concatenate(touched) if touched else np.empty(0, dtype=np.int64)
 
     def insert_rows(self, rows: np.ndarray, sims: np.ndarray, slots: np.ndarray) -> None:
@@ -68,10 +72,11 @@ class NeighborTables:
         old_slot = self.slot_[rows]
         # Insert after every entry at least as similar: ties keep older slots first.
         pos = (old_sim >= sims[:, None]).sum(axis=1)
-        # Shift every entry at or after the insertion point one column right; the last falls off.
-        keep = np.arange(self.k)[None, :] < pos[:, None]
-        new_sim = np.where(keep, old_sim, np.roll(old_sim, 1, axis=1))
-        new_slot = np.where(keep, old_slot, np.roll(old_slot, 1, axis=1))
+        # Cells after the insertion point take their left neighbour; the last entry falls off.
+        move = np.arange(1, self.k) > pos[:, None]
+        new_sim, new_slot = old_sim.copy(), old_slot.copy()
+        np.copyto(new_sim[:, 1:], old_sim[:, :-1], where=move)
+        np.copyto(new_slot[:, 1:], old_slot[:, :-1], where=move)
         # Callers pass only rows whose k-th entry is beaten, so pos < k.
         every = np.arange(len(rows))
         new_sim[every, pos] = sims

@@ -49,7 +49,7 @@ class TrackedVectors:
         if seen == 0:
             # Nothing to keep: one selection over every label beats offering them one by one.
             slots = np.flatnonzero(active).astype(np.int32)
-            tables.recompute(everything, self.vectors_, learner.slot_vectors_[slots], slots)
+            tables.recompute(everything, self.vectors_, learner.vectors_of_slots(slots), slots)
         else:
             # A slot only ever goes from labeled to removed (a new label takes a new slot),
             # and relabels need nothing here: votes read each slot's current class.
@@ -57,8 +57,8 @@ class TrackedVectors:
             if len(removed):
                 slots = np.flatnonzero(active[:seen]).astype(np.int32)
                 rows = tables.rows_referencing(removed)
-                tables.recompute(rows, self.vectors_, learner.slot_vectors_[slots], slots)
+                tables.recompute(rows, self.vectors_, learner.vectors_of_slots(slots), slots)
             new = (seen + np.flatnonzero(active[seen:])).astype(np.int32)
             if len(new):
-                tables.insert(self.vectors_, learner.slot_vectors_[new], new)
+                tables.insert(self.vectors_, learner.vectors_of_slots(new), new)
         self._was_active = active.copy()

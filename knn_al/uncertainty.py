@@ -34,14 +34,12 @@ def margin(proba: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
     if proba.shape[1] == 0:
         return np.ones(len(proba), dtype=np.float32)
     p = _masked(proba, counts)
-    rows = np.arange(len(p))
-    first = p.argmax(axis=1)
-    p1 = p[rows, first]
-    rest = p.copy()
-    # A column shared by several classes is the second-best probability as well.
-    repeated = counts is not None and counts[rows, first] >= 2
-    rest[rows, first] = np.where(repeated, p1, -np.inf)
-    p2 = np.maximum(rest.max(axis=1), 0.0)
+    p1 = p.max(axis=1)
+    at_max = p == p1[:, None]
+    # Two classes sharing the top probability (two columns, or one column several classes
+    # share) make p2 = p1; otherwise p2 is the best of the other columns.
+    sharing = at_max.sum(axis=1) if counts is None else (counts * at_max).sum(axis=1)
+    p2 = np.where(sharing >= 2, p1, np.maximum(np.where(at_max, -np.inf, p).max(axis=1), 0.0))
     return (1.0 - (p1 - p2)).astype(np.float32)
 
 
