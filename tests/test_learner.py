@@ -212,6 +212,39 @@ def test_shortlisted_batch_picks_equal_a_greedy_pass_over_every_candidate():
         taken.append(pick.row)
 
 
+@pytest.mark.parametrize("exponents", [(1.0, 1.0, 1.0), (2.0, 0.5, 1.0), (0.0, 1.0, 3.0)])
+@pytest.mark.parametrize("count", [1, 7])
+@pytest.mark.parametrize("cold", [False, True])
+def test_picks_from_the_shortlist_equal_a_greedy_pass_over_every_candidate(exponents, count, cold):
+    # 6,000 candidates, a shortlist of ~70. Values are rounded so that ranks and scores
+    # tie; cold: uncertainty is the same everywhere.
+    from knn_al.strategies import Candidates, UncertaintyDensityDiversity, ecdf
+    from knn_al.vectors import as_unit_vectors
+
+    rng = np.random.default_rng(8)
+    n, d = 6000, 16
+    vectors = as_unit_vectors(rng.standard_normal((n, d)), dimension=d)
+    u = np.ones(n, dtype=np.float32) if cold else np.round(rng.random(n), 2).astype(np.float32)
+    density = np.round(rng.normal(0.5, 0.1, n), 3).astype(np.float32)
+    similarity = np.round(rng.uniform(-1, 1, n), 2).astype(np.float32)
+    a, b, g = exponents
+    ui = ecdf(u) ** a * ecdf(density) ** b
+    # Copies of the 400 best-scored candidates are handed out: their scores drop to 0 and
+    # the winners lie far down the initial order, so the shortlist must widen to reach them.
+    best_first = np.argsort(-(ui * ecdf(-similarity) ** g), kind="stable")
+    c = Candidates(rows=np.arange(n), uncertainty=lambda measure: u, density=density, similarity=similarity,
+                   handed_out_vectors=vectors[best_first[:400]], vectors=lambda rows: vectors[rows])
+    strategy = UncertaintyDensityDiversity(exponents=exponents)
+    got = strategy.query(c, count, rng)
+    every = strategy._greedy(c, np.arange(n), ui, ecdf(-similarity), count, -np.inf)
+    np.testing.assert_array_equal(got.positions, every[0])
+    np.testing.assert_array_equal(got.density_term, ecdf(density)[every[0]])
+    # Handed-out similarities come from matrix products whose last bits depend on the
+    # matrix's size: the same picks, scores equal to float precision.
+    np.testing.assert_allclose(got.score, every[1], rtol=1e-6)
+    np.testing.assert_allclose(got.diversity_term, every[3], rtol=1e-6)
+
+
 def test_fixed_label_set_serves_picks_and_predictions_before_any_label():
     learner, ids, _ = make(classes=["a", "b", "c"])
     assert len(learner.select(3)) == 3
