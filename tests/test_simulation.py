@@ -72,6 +72,30 @@ def test_uncertainty_sampling_beats_random_on_separated_topics(seed: int) -> Non
     assert max(n or 10**9 for n in labels_needed(result, "random")) > 15
 
 
+def test_sessions_on_one_fold_share_its_survey_and_replay_as_if_each_surveyed_its_own(monkeypatch) -> None:
+    import knn_al.learner as learner_module
+
+    ids, vectors, labels = topics(seed=5)
+    options = dict(ids=ids, vectors=vectors, labels=labels, strategies=[DEFAULT_STRATEGY, "margin"], folds=2,
+                   budget=12, every=4, seed=5)
+    surveys = []
+    real = learner_module.survey_pool
+    monkeypatch.setattr(learner_module, "survey_pool", lambda *a, **k: surveys.append(1) or real(*a, **k))
+    shared = run_simulation(driver=LearnerDriver(), **options)
+    assert len(surveys) == 2  # one per fold, for its full-data session and three strategies
+
+    class Fresh(LearnerDriver):  # forgets every survey: each session surveys its own pool
+        def open(self, **kw):
+            self._surveyed = None
+            return super().open(**kw)
+
+    fresh = run_simulation(driver=Fresh(), **options)
+    assert len(surveys) == 2 + 8
+    for mine, theirs in zip(shared.curves, fresh.curves):
+        assert mine.picks == theirs.picks
+        np.testing.assert_array_equal(mine.accuracy, theirs.accuracy)
+
+
 # ------------------------------------------------------------------ the CLI
 def test_simulate_writes_csv_json_png_and_prints_the_table(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     ids, vectors, labels = topics(seed=0)
