@@ -47,3 +47,19 @@ def test_labeling_half_a_pool_at_once_builds_the_tables_a_brute_force_gives():
     np.testing.assert_allclose(learner.tables_.sim_, sims, atol=1e-5)
     np.testing.assert_allclose(learner.predict_proba(ids), ref.proba(x), atol=1e-5)
     np.testing.assert_allclose(learner.uncertainty_["margin"], uncertainty(ref.proba(x), "margin"), atol=1e-5)
+
+
+def test_a_bulk_smaller_than_k_fills_the_tables_without_inventing_neighbours(monkeypatch):
+    # k = 300 labeled neighbours, 256 labels at once through the FAISS path.
+    monkeypatch.setattr(neighbors, "FAISS_PAIRS", 0)
+    rng = np.random.default_rng(2)
+    x = as_unit_vectors(rng.standard_normal((1000, 8)), dimension=8)
+    learner = Learner(dimension=8, k=300, duplicate_threshold=1.0)
+    ids = [f"x{i}" for i in range(1000)]
+    learner.add_items(ids, x)
+    learner.label(ids[:256], ["a", "b"] * 128)
+    assert (learner.tables_.slot_[:, :256] >= 0).all() and (learner.tables_.slot_[:, 256:] == -1).all()
+    ref = Reference(vectors=x, k=300, smoothing=learner.smoothing, m=10)
+    for r in range(256):
+        ref.label(r, ["a", "b"][r % 2])
+    np.testing.assert_allclose(learner.predict_proba(ids), ref.proba(x), atol=1e-5)
