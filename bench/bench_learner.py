@@ -72,8 +72,8 @@ def bench_size(n: int, d: int, *, warm_labels: int, seed: int) -> dict:
         (r,) = next_rows(1)
         learner.label([ids[r]], [truth[r]])
 
-    def label_batch(_):
-        rows = next_rows(64)
+    def label_batch(size: int):
+        rows = next_rows(size)
         learner.label([ids[r] for r in rows], list(truth[rows]))
 
     def step(_):  # one active-learning step: the annotator's label, then the next pick
@@ -81,7 +81,9 @@ def bench_size(n: int, d: int, *, warm_labels: int, seed: int) -> dict:
         learner.label([pick.id], [truth[pick.row]])
 
     one_label = timed(label_one, 30)
-    batch = timed(label_batch, 5) / 64
+    batch = timed(lambda _: label_batch(64), 5) / 64
+    # A bulk import: the rows' best new labels come from a FAISS kNN search (knn_al.neighbors).
+    bulk = timed(lambda _: label_batch(1024), 2) / 1024
     pick1 = timed(lambda i: learner.select(1, seed=i), 50)
     pick100 = timed(lambda i: learner.select(100, seed=i), 20)
     learner.hand_out([p.id for p in learner.select(50, seed=99)])  # annotators at work
@@ -95,7 +97,8 @@ def bench_size(n: int, d: int, *, warm_labels: int, seed: int) -> dict:
     return {
         "n": n, "ingest_s": ingest_s, "labeled": learner.n_labeled,
         "pick1": pick1, "pick100": pick100, "pick1_leased": pick1_leased,
-        "label1": one_label, "label_batch": batch, "predict_id": predict_id, "predict_vec": predict_vec,
+        "label1": one_label, "label_batch": batch, "label_bulk": bulk,
+        "predict_id": predict_id, "predict_vec": predict_vec,
         "al_step": al_step, "bytes_per_item": learner_bytes_per_item(learner),
         "rss_per_item": (rss_after - rss_before) * 1024 / n,
     }
@@ -182,6 +185,7 @@ def main() -> None:
         ("label 1", lambda r: f"{fmt(r['label1']):>22}"),
         ("label, per label in batches of 64", lambda r: f"{fmt(r['label_batch']):>22}"),
         ("labels/s in batches of 64", lambda r: f"{1000 / np.percentile(r['label_batch'], 50):22.0f}"),
+        ("labels/s in batches of 1,024", lambda r: f"{1000 / np.percentile(r['label_bulk'], 50):22.0f}"),
         ("predict 1 pool item", lambda r: f"{fmt(r['predict_id']):>22}"),
         ("predict 1 new vector", lambda r: f"{fmt(r['predict_vec']):>22}"),
         ("AL step (pick + label)", lambda r: f"{fmt(r['al_step']):>22}"),

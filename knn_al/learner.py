@@ -159,7 +159,8 @@ class Learner:
         self.slot_vectors_ = np.empty((0, dimension), dtype=np.float32)
         self.n_slots_ = 0
         # Per slot, its k + 1 nearest labeled slots (itself among them): leave-one-out
-        # predictions of the labeled set for the accuracy estimate.
+        # predictions of the labeled set for the accuracy estimate. Slots labeled since
+        # the last estimate are taken in when the next one is asked for, all at once.
         self.loo_tables_ = NeighborTables(k=k + 1)
         self.handed_out_: set[int] = set()
         self.n_selects_ = 0
@@ -286,7 +287,6 @@ class Learner:
             self.status_[new_rows] = LABELED
             self.row_slot_[new_rows] = slots
             touched.append(self.tables_.insert(self.vectors_, self.vectors_of_slots(slots), slots))
-            self._loo_insert(slots)
             self._refresh_blocked()
         # A new class changes every row's smoothing; otherwise only the rows whose
         # neighbours (or their classes) changed.
@@ -321,6 +321,7 @@ class Learner:
             self._set_groups(detach(self.groups_, rows[propagated]))
         rows = rows[labeled]
         if len(rows):
+            self._loo_catch_up()  # the removal below rebuilds rows against every current slot
             slots = self.row_slot_[rows]
             self.slot_class_[slots] = -1
             self.status_[rows] = AVAILABLE
@@ -493,6 +494,7 @@ class Learner:
 
         An item whose leave-one-out vote has no neighbour at all counts as wrong.
         """
+        self._loo_catch_up()
         active = self._active_slots()
         if len(active) == 0:
             return estimate_accuracy(0, 0)
@@ -678,14 +680,19 @@ class Learner:
         self.n_slots_ = needed
         return slots
 
-    def _loo_insert(self, slots: np.ndarray) -> None:
-        """Offer new ``slots`` to the older labeled items' leave-one-out tables, and
-        build theirs against every labeled item (themselves included, dropped on use)."""
-        self.loo_tables_.insert(self.slot_vectors_[: len(self.loo_tables_)], self.vectors_of_slots(slots),
-                                slots)
-        self.loo_tables_.grow(len(slots))
+    def _loo_catch_up(self) -> None:
+        """Take the slots labeled since the last call into the leave-one-out tables: offer
+        them to the older slots' tables, and build theirs against every labeled item
+        (themselves included, dropped on use). They are all still labeled: a removal
+        catches up first."""
+        seen = len(self.loo_tables_)
+        if seen == self.n_slots_:
+            return
+        new = np.arange(seen, self.n_slots_, dtype=np.int32)
+        self.loo_tables_.insert(self.slot_vectors_[:seen], self.vectors_of_slots(new), new)
+        self.loo_tables_.grow(len(new))
         active = self._active_slots()
-        self.loo_tables_.recompute(slots, self.slot_vectors_, self.vectors_of_slots(active), active)
+        self.loo_tables_.recompute(new, self.slot_vectors_, self.vectors_of_slots(active), active)
 
     def _check_unique(self, rows: np.ndarray, ids: list[str]) -> None:
         if len(rows) < 2:

@@ -245,6 +245,29 @@ def test_picks_from_the_shortlist_equal_a_greedy_pass_over_every_candidate(expon
     np.testing.assert_allclose(got.diversity_term, every[3], rtol=1e-6)
 
 
+def test_leave_one_out_tables_catch_up_with_labels_given_between_estimates():
+    # Labels given after an estimate are taken in at the next one, or at a removal, which
+    # rebuilds rows against every current label and so must take them in first.
+    from knn_al.neighbors import drop_own
+
+    learner, ids, truth = make(n_per=5, centers=2, dim=6, k=3)
+    learner.label(ids[:2], ["a", "b"])
+    learner.accuracy_estimate()
+    learner.label([ids[2]], ["a"])
+    learner.unlabel([ids[0]])
+    estimate = learner.accuracy_estimate()
+    active = learner._active_slots()
+    sims, slots = drop_own(learner.loo_tables_.sim_[active], learner.loo_tables_.slot_[active], active)
+    x = learner.vectors_
+    for own, row_sims, row_slots in zip(active, sims, slots):
+        others = [s for s in active if s != own]
+        expected = np.sort(x[learner.slot_row_[others]] @ x[learner.slot_row_[own]])[::-1][:3]
+        np.testing.assert_allclose(row_sims[: len(expected)], expected, atol=1e-6)
+        assert sorted(row_slots[row_slots >= 0]) == sorted(np.array(others)[np.argsort(
+            -(x[learner.slot_row_[others]] @ x[learner.slot_row_[own]]))[:3]])
+    assert estimate.labeled == 2
+
+
 def test_fixed_label_set_serves_picks_and_predictions_before_any_label():
     learner, ids, _ = make(classes=["a", "b", "c"])
     assert len(learner.select(3)) == 3
