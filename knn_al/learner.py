@@ -146,9 +146,9 @@ class Learner:
         #: root, and the root of a group another member of which is labeled or handed out.
         self.blocked_ = np.empty(0, dtype=bool)
         self.tables_ = NeighborTables(k=k)
-        #: Every row's uncertainty under each measure picks have used (the default one
-        #: from the start), kept up to date with the tables so a pick reads it instead
-        #: of voting. 4 bytes per item per measure.
+        #: Every row's uncertainty under each measure asked for so far by a pick or by
+        #: mean_uncertainty (the default one from the start), kept up to date with the
+        #: tables so a pick reads it instead of voting. 4 bytes per item per measure.
         self.uncertainty_: dict[str, np.ndarray] = {DEFAULT_MEASURE: np.empty(0, dtype=np.float32)}
         self.status_ = np.empty(0, dtype=np.int8)
         self.row_slot_ = np.empty(0, dtype=np.int32)
@@ -515,20 +515,23 @@ class Learner:
         """Uncertainty of pool ``rows`` under ``measure``, from its cache (started on first use)."""
         if measure not in self.uncertainty_:
             get_measure(measure)  # an unknown name fails before the cache grows
-            self.uncertainty_[measure] = np.empty(self.n_items, dtype=np.float32)
-            self._refresh_uncertainty(measures=(measure,))
+            cache = {measure: np.empty(self.n_items, dtype=np.float32)}
+            self._refresh_uncertainty(caches=cache)
+            self.uncertainty_.update(cache)  # only once filled: an interrupted fill leaves nothing
         return self.uncertainty_[measure][rows]
 
-    def _refresh_uncertainty(self, rows: np.ndarray | None = None, *, measures: Sequence[str] | None = None) -> None:
+    def _refresh_uncertainty(self, rows: np.ndarray | None = None, *,
+                             caches: dict[str, np.ndarray] | None = None) -> None:
         """Recompute the cached uncertainty of ``rows`` (None: every row) after their
-        tables or the known classes changed: one vote serves every cached measure."""
+        tables or the known classes changed: one vote serves every cache (default: the
+        learner's)."""
         rows = np.arange(self.n_items) if rows is None else rows
-        measures = list(self.uncertainty_) if measures is None else measures
+        caches = self.uncertainty_ if caches is None else caches
         for start in range(0, len(rows), BLOCK_ROWS):
             part = rows[start : start + BLOCK_ROWS]
             proba, counts = self._candidate_proba(self.tables_.sim_[part], self.tables_.slot_[part])
-            for measure in measures:
-                self.uncertainty_[measure][part] = get_measure(measure)(proba, counts)
+            for measure, cache in caches.items():
+                cache[part] = get_measure(measure)(proba, counts)
 
     # ---------------------------------------------------------- predictions
     def predict_proba(self, ids: Sequence[str]) -> np.ndarray:
@@ -556,15 +559,18 @@ class Learner:
             confidence[start : start + len(proba)] = proba.max(axis=1)
         return np.arange(n), codes, confidence
 
-    def neighbors(self, ids: Sequence[str] | None = None, *, vectors: np.ndarray | None = None) -> list[list[Neighbor]]:
-        """The labeled neighbours behind each prediction, most similar first."""
+    def neighbors(self, ids: Sequence[str] | None = None, *,
+                  vectors: np.ndarray | TrackedVectors | None = None) -> list[list[Neighbor]]:
+        """The labeled neighbours behind each prediction, most similar first: of pool
+        items (``ids``) or of ``vectors`` (an array, or a tracked set of them)."""
         if (ids is None) == (vectors is None):
             raise InvalidInputError("give either ids or vectors")
         if ids is not None:
             rows = self.rows(list(ids))
             sims, slots = self.tables_.sim_[rows], self.tables_.slot_[rows]
         else:
-            sims, slots = self.track(vectors).neighbor_tables()
+            tracked = vectors if isinstance(vectors, TrackedVectors) else self.track(vectors)
+            sims, slots = tracked.neighbor_tables()
         result = []
         for row_sims, row_slots in zip(sims, slots):
             keep = row_slots >= 0
@@ -579,7 +585,10 @@ class Learner:
 
     def vote(self, sims: np.ndarray, slots: np.ndarray) -> np.ndarray:
         """Class probabilities from neighbour tables (``sims``, ``slots``: n × width):
-        similarity-weighted votes with additive smoothing over the known classes."""
+        similarity-weighted votes with additive smoothing over the known classes.
+
+        An (n, classes) array in column-major (Fortran) order: see the comment below.
+        """
         n, n_classes = len(sims), len(self.classes_)
         if n_classes == 0:
             return np.empty((n, 0), dtype=np.float64)

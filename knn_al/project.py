@@ -513,7 +513,8 @@ class Project:
             else:
                 if len(np.asarray(vectors)) == 0:
                     raise InvalidInputError("no vectors to predict: the batch is empty")
-                proba, neighbors = learner.predict_proba_vectors(vectors), learner.neighbors(vectors=vectors)
+                tracked = learner.track(vectors)  # one search serves the votes and their explanation
+                proba, neighbors = tracked.predict_proba(), learner.neighbors(vectors=tracked)
                 ids = [""] * len(proba)
             return self._predictions(ids, proba, neighbors)
 

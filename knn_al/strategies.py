@@ -2,7 +2,8 @@
 
 A strategy is one method, :meth:`QueryStrategy.query`, that returns the chosen
 candidate positions with the per-term breakdown of each choice. Strategies see only
-the per-candidate values the learner prepared (uncertainty, density, diversity) and
+the per-candidate values the learner prepared (uncertainty, density, similarity to the
+labeled items) and
 fetch vectors just for the handful of items a greedy batch must compare.
 """
 from __future__ import annotations
@@ -35,8 +36,8 @@ class Candidates:
     #: Unit vectors of the given pool rows.
     vectors: Callable[[np.ndarray], np.ndarray]
 
-    def diversity(self, positions: np.ndarray | slice = slice(None)) -> np.ndarray:
-        """1 − max similarity to any labeled item (2 when nothing is labeled)."""
+    def diversity(self, positions: np.ndarray) -> np.ndarray:
+        """1 − max similarity to any labeled item (2 when nothing is labeled), at ``positions``."""
         return 1.0 - self.similarity[positions].astype(np.float64)
 
 
@@ -59,12 +60,12 @@ def ecdf(values: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
 
     ≤ rather than < keeps every term in (0, 1], so a term that is the same for every
     candidate (uncertainty before any label) multiplies the score by 1 and drops out,
-    instead of zeroing it.
+    instead of zeroing it. Values must not be NaN. An empty reference gives 0.
     """
     if reference is not None:
         if len(values) <= _FEW:
             # A handful of values (a pick's breakdown): count directly, no sort.
-            return (reference[None, :] <= values[:, None]).mean(axis=1)
+            return (reference[None, :] <= values[:, None]).sum(axis=1) / max(len(reference), 1)
         ref = np.sort(reference)
         return (np.searchsorted(ref, values, side="right") / max(len(ref), 1)).astype(np.float64)
     n = len(values)

@@ -268,6 +268,26 @@ def test_leave_one_out_tables_catch_up_with_labels_given_between_estimates():
     assert estimate.labeled == 2
 
 
+def test_tracked_vectors_catch_up_with_everything_done_between_two_reads():
+    learner, ids, truth = make(n_per=10, centers=3, dim=8, k=3)
+    queries = np.random.default_rng(4).standard_normal((30, 8))
+    tracked = learner.track(queries)
+    learner.label(ids[:4], ["a", "b", "a", "b"])
+    tracked.predict_proba()
+    # Between two reads: an old label removed, new ones given, one of them removed again,
+    # and a relabel.
+    learner.unlabel([ids[1]])
+    learner.label(ids[10:13], ["a", "b", "c"])
+    learner.label([ids[20]], ["c"])
+    learner.unlabel([ids[20]])
+    learner.label([ids[2]], ["c"])
+    fresh = learner.track(queries)
+    np.testing.assert_allclose(tracked.predict_proba(), fresh.predict_proba(), atol=1e-6)
+    (sims, slots), (fresh_sims, fresh_slots) = tracked.neighbor_tables(), fresh.neighbor_tables()
+    np.testing.assert_array_equal(slots, fresh_slots)
+    np.testing.assert_allclose(sims, fresh_sims, atol=1e-6)
+
+
 def test_fixed_label_set_serves_picks_and_predictions_before_any_label():
     learner, ids, _ = make(classes=["a", "b", "c"])
     assert len(learner.select(3)) == 3

@@ -96,6 +96,18 @@ def test_sessions_on_one_fold_share_its_survey_and_replay_as_if_each_surveyed_it
         np.testing.assert_array_equal(mine.accuracy, theirs.accuracy)
 
 
+def test_a_pool_changed_in_place_is_surveyed_again() -> None:
+    ids, vectors, _ = topics(seed=6)
+    x = np.array(vectors, dtype=np.float32)
+    driver = LearnerDriver()
+    first = driver.open(name="a", ids=ids, vectors=x, classes=["a"], held_out=x[:2]).learner.density_.copy()
+    x[:] = np.random.default_rng(0).standard_normal(x.shape)
+    again = driver.open(name="b", ids=ids, vectors=x, classes=["a"], held_out=x[:2]).learner.density_
+    fresh = LearnerDriver().open(name="c", ids=ids, vectors=x, classes=["a"], held_out=x[:2]).learner.density_
+    np.testing.assert_array_equal(again, fresh)
+    assert not np.array_equal(again, first)
+
+
 # ------------------------------------------------------------------ the CLI
 def test_simulate_writes_csv_json_png_and_prints_the_table(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     ids, vectors, labels = topics(seed=0)

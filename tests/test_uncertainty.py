@@ -68,3 +68,8 @@ def test_ecdf_ranks_ties_signed_zeros_and_infinities_like_direct_counting(dtype)
     # Ranking a few values, or many, against a reference: the same counts.
     for some in (values[:3], values[:500]):
         np.testing.assert_array_equal(ecdf(some, values), direct[: len(some)])
+
+
+def test_ecdf_against_an_empty_reference_is_zero_for_few_values_and_many():
+    for values in (np.ones(3), np.ones(100)):
+        np.testing.assert_array_equal(ecdf(values, np.empty(0)), np.zeros(len(values)))

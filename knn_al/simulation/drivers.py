@@ -106,6 +106,7 @@ class LearnerDriver:
             survey = last[2]
         else:
             survey = learner.survey(vectors)
-            self._surveyed = (ids, vectors, survey)
+            # A copy: a caller could change its array in place and open the same ids again.
+            self._surveyed = (ids, np.array(vectors, copy=True), survey)
         learner.add_items(ids, vectors, survey=survey)
         return LearnerSession(learner, classes, held_out)
