@@ -3,8 +3,7 @@
 A strategy is one method, :meth:`QueryStrategy.query`, that returns the chosen
 candidate positions with the per-term breakdown of each choice. Strategies see only
 the per-candidate values the learner prepared (uncertainty, density, similarity to the
-labeled items) and
-fetch vectors just for the handful of items a greedy batch must compare.
+labeled items) and fetch vectors just for the handful of items a greedy batch must compare.
 """
 from __future__ import annotations
 

@@ -45,11 +45,10 @@ class TrackedVectors:
         learner, tables = self.learner, self.tables_
         active = learner.slot_class_[: learner.n_slots_] >= 0
         seen = len(self._was_active)
-        everything = np.arange(len(self))
         if seen == 0:
             # Nothing to keep: one selection over every label beats offering them one by one.
             slots = np.flatnonzero(active).astype(np.int32)
-            tables.recompute(everything, self.vectors_, learner.vectors_of_slots(slots), slots)
+            tables.recompute(np.arange(len(self)), self.vectors_, learner.vectors_of_slots(slots), slots)
         else:
             # A slot only ever goes from labeled to removed (a new label takes a new slot),
             # and relabels need nothing here: votes read each slot's current class.
