@@ -1,14 +1,20 @@
 """A typed, synchronous Python client of the knn_al.v1.ActiveLearning service.
 
-Numpy arrays in, dataclasses out. Every call has a deadline, is retried with backoff
-while the server is UNAVAILABLE (restarting, not yet listening), and raises
+Numpy arrays in, dataclasses out. Every call has a deadline, is retried with jittered
+backoff while the server is UNAVAILABLE (restarting, not yet listening), and raises
 :class:`ServiceError` carrying the gRPC status code and the server's message otherwise.
-Thread-safe: one client can be shared by many threads.
+Mutating calls carry a request id that stays the same across the retries of one call, so
+a retry after a lost reply is answered with the first reply instead of being done twice
+(a second lease, say). Thread-safe: one client can be shared by many threads.
 """
 from __future__ import annotations
 
+import datetime
+import math
+import random
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -61,9 +67,35 @@ def _vectors(vectors: np.ndarray) -> pb.Vectors:
     return pb.Vectors(count=x.shape[0], dimension=x.shape[1], data=x.tobytes())
 
 
-def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
+def _plain(value: Any, where: str) -> Any:
+    """``value`` as plain JSON data (numpy scalars and arrays become numbers and lists);
+    :class:`ValueError` naming ``where`` for what JSON cannot hold."""
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, (int, float)) or (isinstance(value, np.generic) and np.issubdtype(type(value), np.number)):
+        number = value.item() if isinstance(value, np.generic) else value
+        if isinstance(number, float) and not math.isfinite(number):
+            raise ValueError(f"{where} is {number}: JSON has no NaN or infinity; use null or leave the key out")
+        return number
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, Mapping):
+        for key in value:
+            if not isinstance(key, str):
+                raise ValueError(f"{where} has a key {key!r} that is not a string")
+        return {key: _plain(v, f"{where}[{key!r}]") for key, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    hint = " (convert it, e.g. with .isoformat())" if isinstance(value, (datetime.date, datetime.time)) else ""
+    raise ValueError(f"{where} is a {type(value).__name__}, which is not JSON{hint}: metadata holds strings, numbers, "
+                     "booleans, null, lists and objects")
+
+
+def _struct(value: Mapping[str, Any], where: str = "metadata") -> struct_pb2.Struct:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{where} must be a mapping (a dict), got {type(value).__name__}")
     message = struct_pb2.Struct()
-    message.update(value)
+    message.update(_plain(value, where))
     return message
 
 
@@ -75,7 +107,9 @@ def _info(message: pb.ProjectInfo) -> ProjectInfo:
                        labeled_count=message.labeled_count, leased_count=message.leased_count,
                        label_counts=dict(message.label_counts), encoder=s.encoder,
                        duplicate_threshold=s.duplicate_threshold, outlier_quantile=s.outlier_quantile,
-                       target_accuracy=s.target_accuracy, label_budget=s.label_budget)
+                       target_accuracy=s.target_accuracy, label_budget=s.label_budget,
+                       state=pb.ProjectState.Name(message.state).removeprefix("PROJECT_STATE_").lower(),
+                       problem=message.problem)
 
 
 def _sample(message: pb.Sample) -> Sample:
@@ -107,7 +141,7 @@ def _stream_request(project: str, item: tuple, *, opening: dict[str, Any] | None
     else:
         request.vector.CopyFrom(_vectors(np.asarray(content)))
     if rest and rest[0]:
-        request.metadata.CopyFrom(_struct(rest[0]))
+        request.metadata.CopyFrom(_struct(rest[0], f"metadata of item {item_id!r}"))
     return request
 
 
@@ -128,9 +162,10 @@ class Client:
         ``grpc.ChannelCredentials``.
     timeout : deadline of each attempt of a call, in seconds.
     retries : further attempts of a call while the server is UNAVAILABLE, with
-        exponential backoff from ``backoff`` seconds. A call cut off after the server
-        committed it is then applied again: harmless for labels (the same label again) and
-        leases (a second lease), an ALREADY_EXISTS for a repeated AddItems.
+        exponential backoff from ``backoff`` seconds, each wait jittered by ±50% so that
+        many clients of a restarting server do not retry in lockstep. A mutating call's
+        retries carry its request id: the server answers a retry of work it already did
+        with the first reply (it remembers ids for 10 minutes, not across its restarts).
     """
 
     def __init__(self, address: str, *, token: str | None = None,
@@ -167,7 +202,10 @@ class Client:
 
     def _call(self, method: Callable[..., T], request: Any) -> T:
         """Call ``method`` with a deadline, retrying while UNAVAILABLE. ``request`` may be a
-        zero-argument function returning a fresh request iterator (client streaming)."""
+        zero-argument function returning a fresh request iterator (client streaming).
+        A request with a ``request_id`` field gets one id for all its attempts."""
+        if hasattr(request, "request_id") and not request.request_id:
+            request.request_id = uuid.uuid4().hex
         for attempt in range(self.retries + 1):
             try:
                 if isinstance(method, grpc.UnaryStreamMultiCallable):  # a streamed answer: all of it, as a list
@@ -180,7 +218,7 @@ class Client:
             except grpc.RpcError as exc:
                 code = exc.code()
                 if code == grpc.StatusCode.UNAVAILABLE and attempt < self.retries:
-                    time.sleep(self.backoff * 2**attempt)
+                    time.sleep(self.backoff * 2**attempt * random.uniform(0.5, 1.5))
                     continue
                 raise ServiceError(code, exc.details() or "") from None
         raise AssertionError("unreachable")
@@ -256,11 +294,18 @@ class Client:
             bounds = list(_chunks_by_size([len(t.encode()) if isinstance(t, str) else len(t) for t in items],
                                           CHUNK_BYTES))
 
+        if metadata is not None and len(metadata) and len(metadata) != len(ids):
+            raise ValueError(f"{len(ids)} ids but {len(metadata)} metadata entries: give one per item or none")
+        # Checked here, before the stream starts: an error inside the request iterator
+        # reaches the caller only as "Exception iterating requests!".
+        structs = [_struct(m, f"metadata of item {i!r}") for i, m in zip(ids, metadata)] if metadata else []
+        request_id = uuid.uuid4().hex  # the same for every attempt
+
         def chunks() -> Iterator[pb.AddItemsRequest]:
             for start, stop in bounds:
                 part = _vectors(items[start:stop]) if kind == "vectors" else items[start:stop]
                 yield pb.AddItemsRequest(project=project, ids=ids[start:stop], **{kind: part},
-                                         metadata=[_struct(m) for m in metadata[start:stop]] if metadata else [])
+                                         metadata=structs[start:stop], request_id=request_id if start == 0 else "")
 
         return self._call(self._stub.AddItems, chunks).pool_size
 
@@ -325,9 +370,12 @@ class Client:
         except grpc.RpcError as exc:
             raise ServiceError(exc.code(), exc.details() or "") from None
 
-    def release(self, project: str, ids: Sequence[str]) -> int:
-        """Give leased items back before their lease expires."""
-        return self._call(self._stub.ReleaseItems, pb.ReleaseItemsRequest(project=project, ids=list(ids))).released
+    def release(self, project: str, ids: Sequence[str], *, annotator: str = "", force: bool = False) -> int:
+        """Give ``annotator``'s leased items back before their leases expire (all or none:
+        an item leased to someone else is refused). ``force`` releases anyone's, for a
+        supervisor."""
+        request = pb.ReleaseItemsRequest(project=project, ids=list(ids), annotator=annotator, force=force)
+        return self._call(self._stub.ReleaseItems, request).released
 
     # ---------------------------------------------------------- predictions
     def predict(self, project: str, ids: Sequence[str] | None = None, *, vectors: np.ndarray | None = None,

@@ -23,6 +23,9 @@ class ServerSession:
         self.held_out = held_out
 
     def pick(self, *, strategy: str, seed: int) -> str | None:
+        """The server's next item, or None once it hands out nothing: every candidate is
+        labeled or covered by a labeled duplicate (or an outlier the strategy skips). The
+        replay stops there, as it does in-process."""
         samples = self.client.next_sample(self.project, 1, strategy=strategy, seed=seed)
         return samples[0].id if samples else None
 

@@ -35,6 +35,10 @@ class ProjectInfo:
     #: When labeling can stop (0: no such goal).
     target_accuracy: float
     label_budget: int
+    #: "ready", or "broken": the project's files are damaged (``problem`` says how) and
+    #: every call on it is refused; only ``name`` is meaningful then.
+    state: str = "ready"
+    problem: str = ""
 
 
 @dataclass(frozen=True)

@@ -72,13 +72,88 @@ def _load_manifest(path: Path) -> dict[str, Any]:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{manifest_path}: corrupt manifest ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        found = manifest.get("format") if isinstance(manifest, dict) else None
-        raise DatasetError(f"{manifest_path}: unsupported format {found!r}, expected {FORMAT!r}")
+    if not isinstance(manifest, dict):
+        raise DatasetError(f"{manifest_path}: corrupt manifest, expected a JSON object, found {_shown(manifest)}")
+    if manifest.get("format") != FORMAT:
+        raise DatasetError(f"{manifest_path}: unsupported format {manifest.get('format')!r}, expected {FORMAT!r}")
     missing = [k for k in ("encoder", "dimension", "modality", "shards", "complete") if k not in manifest]
     if missing:
         raise DatasetError(f"{manifest_path}: corrupt manifest, missing {', '.join(missing)}")
+    _check_manifest(manifest, where=manifest_path)
     return manifest
+
+
+# Every reader indexes, sorts and sizes by these fields: a wrong type must stop here, as a
+# DatasetError naming the field, not surface later as a KeyError/TypeError or a silent str().
+def _check_manifest(manifest: Mapping[str, Any], *, where: Path) -> None:
+    dimension = manifest["dimension"]
+    if not _is_count(dimension) or dimension == 0:
+        raise _corrupt(where, f"dimension is {_shown(dimension)}; expected a positive integer")
+    for key in ("encoder", "modality"):
+        if not isinstance(manifest[key], str):
+            raise _corrupt(where, f"{key} is {_shown(manifest[key])}; expected a string")
+    if not isinstance(manifest["complete"], bool):
+        raise _corrupt(where, f"complete is {_shown(manifest['complete'])}; expected true or false")
+    if not isinstance(manifest["shards"], list):
+        raise _corrupt(where, f"shards is {_shown(manifest['shards'])}; expected a list of shard entries")
+    seen: set[int] = set()
+    for position, shard in enumerate(manifest["shards"]):
+        index = _check_shard_entry(shard, position=position, where=where)
+        if index in seen:
+            # Reading it twice would report its ids as duplicates, hiding the real fault.
+            raise _corrupt(where, f"shard {index} is listed twice")
+        seen.add(index)
+
+
+def _check_shard_entry(shard: Any, *, position: int, where: Path) -> int:
+    """The index of a valid shard entry of the manifest's ``shards`` list."""
+    if not isinstance(shard, dict):
+        raise _corrupt(where, f"shards[{position}] is {_shown(shard)}; expected an object with index and count")
+    if "index" not in shard:
+        raise _corrupt(where, f"shards[{position}] has no index")
+    index = shard["index"]
+    if not _is_count(index):
+        raise _corrupt(where, f"shards[{position}] has index {_shown(index)}; expected a non-negative integer")
+    if "count" not in shard:
+        raise _corrupt(where, f"shard {index} has no count")
+    if not _is_count(shard["count"]):
+        raise _corrupt(where, f"shard {index} has count {_shown(shard['count'])}; expected a non-negative integer "
+                              f"(the number of records in {shard_name(index)}.jsonl)")
+    if not isinstance(shard.get("failed", []), list):
+        raise _corrupt(where, f"shard {index} has failed {_shown(shard['failed'])}; expected a list of failed items")
+    return index
+
+
+def _check_record(record: Any, *, where: str) -> dict[str, Any]:
+    """``record`` (one line of a shard's .jsonl) if it is an object with a usable id and label."""
+    if not isinstance(record, dict):
+        raise _corrupt(where, f"the record is {_shown(record)}; expected an object with an id")
+    if "id" not in record:
+        raise _corrupt(where, "the record has no id")
+    # Integer ids have always been read (as their text); anything else would become an id
+    # like "None" or "{'x': 1}" that nobody meant.
+    if not isinstance(record["id"], str) and not _is_count(record["id"], negative=True):
+        raise _corrupt(where, f"id is {_shown(record['id'])}; expected a string (or an integer)")
+    label = record.get("label")
+    if label is not None and not isinstance(label, str):
+        raise _corrupt(where, f"label is {_shown(label)}; expected a string or null")
+    return record
+
+
+def _is_count(value: Any, *, negative: bool = False) -> bool:
+    # bool is an int subclass, but true/false in a manifest is a mistake, not 1/0.
+    return isinstance(value, int) and not isinstance(value, bool) and (negative or value >= 0)
+
+
+def _shown(value: Any) -> str:
+    """``value`` as it reads in the JSON file, cut short if long."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _corrupt(where: Path | str, problem: str) -> DatasetError:
+    # knn-al never writes such a file: it was edited or produced by another tool.
+    return DatasetError(f"{where}: {problem}; recreate the dataset with `knn-al embed` or `write_dataset`")
 
 
 def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -88,13 +163,15 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def _read_shard(path: Path, shard: Mapping[str, Any], dimension: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    stem = shard_name(int(shard["index"]))
+    stem = shard_name(shard["index"])
     try:
         vectors = np.load(path / f"{stem}.npy", mmap_mode="r")
         lines = (path / f"{stem}.jsonl").read_text(encoding="utf-8").splitlines()
-        records = [json.loads(line) for line in lines if line.strip()]
+        parsed = [(number, json.loads(line)) for number, line in enumerate(lines, start=1) if line.strip()]
     except (OSError, ValueError) as exc:
         raise DatasetError(f"{path}: shard {stem} is missing or corrupt ({exc})") from None
+    # Checked outside the try: DatasetError is a ValueError and would be reworded above.
+    records = [_check_record(record, where=f"{path / stem}.jsonl line {number}") for number, record in parsed]
     if vectors.dtype != np.float32 or vectors.ndim != 2 or vectors.shape[1] != dimension:
         raise DatasetError(f"{path}: shard {stem} holds {vectors.dtype} {vectors.shape} vectors, "
                            f"expected float32 (n, {dimension})")
@@ -116,8 +193,8 @@ def read_dataset(path: str | os.PathLike[str]) -> Dataset:
     if not manifest["complete"]:
         raise DatasetError(f"{path}: incomplete dataset (the embedding job was interrupted); "
                            "rerun the same `knn-al embed` command to finish it")
-    dimension = int(manifest["dimension"])
-    shards = sorted(manifest["shards"], key=lambda s: int(s["index"]))
+    dimension = manifest["dimension"]
+    shards = sorted(manifest["shards"], key=lambda s: s["index"])
     parts: list[np.ndarray] = []
     records: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []

@@ -47,3 +47,31 @@ class AlreadyExistsError(KnnAlError):
 
 class CapacityError(KnnAlError):
     """A request larger than the service accepts (too many items in one upload, ...)."""
+
+
+class DiskFullError(CapacityError):
+    """The disk holding the data directory is full; nothing was changed."""
+
+
+# Messages must stay short whatever the input: gRPC refuses status details past 16 KB and
+# a user reading a refusal needs the first offender, not an echo of a megabyte.
+_SHOWN_CHARS = 80
+_LISTED = 5
+
+
+def shown(value: object, *, limit: int = _SHOWN_CHARS) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, saying how long it was."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = len(value) if isinstance(value, (str, bytes)) else len(text)
+    return f"{text[:limit]}… ({size} characters in all)"
+
+
+def listing(values: object, *, first: int = _LISTED) -> str:
+    """The first few of ``values`` joined by commas, then how many more there are."""
+    items = list(values)  # type: ignore[call-overload]
+    head = ", ".join(shown(v, limit=40) if not isinstance(v, str) else shown(v, limit=40).strip("'\"")
+                     for v in items[:first])
+    more = len(items) - first
+    return (head or "none") + (f" and {more} more" if more > 0 else "")

@@ -10,17 +10,23 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from knn_al.errors import DuplicateItemError, InvalidInputError, UnknownItemError
+from knn_al.errors import DuplicateItemError, InvalidInputError, UnknownItemError, shown
+from knn_al.limits import MAX_ID_BYTES
 
 
-def _encode(ids: Sequence[str]) -> np.ndarray:
+def encode_ids(ids: Sequence[str]) -> np.ndarray:
+    """``ids`` as a fixed-width bytes array; :class:`InvalidInputError` names the first id that is
+    empty, not a string, holds a NUL or is longer than :data:`MAX_ID_BYTES`."""
     encoded = []
     for position, item_id in enumerate(ids):
         if not isinstance(item_id, str) or not item_id:
-            raise InvalidInputError(f"item id at position {position} must be a non-empty string, got {item_id!r}")
+            raise InvalidInputError(f"item id at position {position} must be a non-empty string, got {shown(item_id)}")
         raw = item_id.encode("utf-8")
         if b"\x00" in raw:
-            raise InvalidInputError(f"item id {item_id!r} contains a NUL character")
+            raise InvalidInputError(f"item id {shown(item_id)} contains a NUL character")
+        if len(raw) > MAX_ID_BYTES:
+            raise InvalidInputError(f"item id {shown(item_id)} is {len(raw)} bytes long; ids are at most "
+                                    f"{MAX_ID_BYTES} bytes (UTF-8)")
         encoded.append(raw)
     return np.array(encoded, dtype=bytes) if encoded else np.empty(0, dtype="S1")
 
@@ -38,17 +44,17 @@ class IdIndex:
 
     def check_new(self, ids: Sequence[str]) -> np.ndarray:
         """Validate ``ids`` as additions (unique, not present yet); return them encoded."""
-        encoded = _encode(ids)
+        encoded = encode_ids(ids)
         if len(encoded) == 0:
             return encoded
         uniq, first, counts = np.unique(encoded, return_index=True, return_counts=True)
         if (counts > 1).any():
             dup = uniq[counts > 1][0].decode()
-            raise DuplicateItemError(f"item id {dup!r} appears more than once in the batch")
+            raise DuplicateItemError(f"item id {shown(dup)} appears more than once in the batch")
         found = self._find(encoded)
         if (found >= 0).any():
             dup = encoded[found >= 0][0].decode()
-            raise DuplicateItemError(f"item id {dup!r} is already in the pool")
+            raise DuplicateItemError(f"item id {shown(dup)} is already in the pool")
         return encoded
 
     def extend(self, encoded: np.ndarray) -> None:
@@ -78,11 +84,11 @@ class IdIndex:
 
     def rows(self, ids: Sequence[str]) -> np.ndarray:
         """Rows of ``ids``; :class:`UnknownItemError` names the first unknown id."""
-        encoded = _encode(ids)
+        encoded = encode_ids(ids)
         rows = self._find(encoded)
         if (rows < 0).any():
             missing = encoded[rows < 0][0].decode()
-            raise UnknownItemError(f"unknown item id {missing!r}")
+            raise UnknownItemError(f"unknown item id {shown(missing)}")
         return rows
 
     def ids(self, rows: np.ndarray | Sequence[int]) -> list[str]:

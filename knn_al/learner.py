@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from knn_al.duplicates import DEFAULT_DUPLICATE_THRESHOLD, detach
-from knn_al.errors import InvalidInputError, StateError, UnknownLabelError
+from knn_al.errors import InvalidInputError, StateError, UnknownLabelError, listing, shown
+from knn_al.limits import MAX_LABEL_BYTES
 from knn_al.ids import IdIndex
 from knn_al.neighbors import BLOCK_ROWS, NeighborTables, drop_own
 from knn_al.project_records import Neighbor
@@ -261,19 +262,7 @@ class Learner:
         Returns the ids of the duplicate-group members the labels propagated to.
         """
         ids, labels = list(ids), list(labels)
-        if not ids:
-            raise InvalidInputError("no labels to submit: the batch is empty")
-        if len(ids) != len(labels):
-            raise InvalidInputError(f"{len(ids)} ids but {len(labels)} labels")
-        rows = self.rows(ids)
-        self._check_unique(rows, ids)
-        for position, name in enumerate(labels):
-            if not isinstance(name, str) or not name:
-                raise InvalidInputError(f"label at position {position} must be a non-empty string, got {name!r}")
-            if self.fixed_classes and name not in self._class_code:
-                raise UnknownLabelError(
-                    f"label {name!r} (item {ids[position]!r}) is not in the project's label set: {', '.join(self.classes_)}")
-
+        rows = self.check_label(ids, labels)
         n_classes = len(self.classes_)
         codes = np.array([self._add_class(name) for name in labels], dtype=np.int32)
         relabel = self.status_[rows] == LABELED
@@ -299,6 +288,32 @@ class Learner:
         members = grouped[np.isin(self.groups_[grouped], self.groups_[rows]) & (self.status_[grouped] != LABELED)]
         return self.ids_.ids(members)
 
+    def check_label(self, ids: Sequence[str], labels: Sequence[str]) -> np.ndarray:
+        """Raise what :meth:`label` would raise for this batch, changing nothing; returns
+        the items' rows. A durable store validates before it commits, and applies after."""
+        ids, labels = list(ids), list(labels)
+        if not ids:
+            raise InvalidInputError("no labels to submit: the batch is empty")
+        if len(ids) != len(labels):
+            raise InvalidInputError(f"{len(ids)} ids but {len(labels)} labels")
+        rows = self.rows(ids)
+        self._check_unique(rows, ids)
+        self.check_label_names(ids, labels)
+        return rows
+
+    def check_label_names(self, ids: Sequence[str], labels: Sequence[str]) -> None:
+        """Raise if a label is not a non-empty string of the label set (``ids`` name the
+        items in the message; they need not be in the pool yet)."""
+        for position, name in enumerate(labels):
+            if not isinstance(name, str) or not name:
+                raise InvalidInputError(f"label at position {position} must be a non-empty string, got {shown(name)}")
+            if len(name.encode("utf-8")) > MAX_LABEL_BYTES:
+                raise InvalidInputError(f"label {shown(name)} (item {shown(ids[position])}) is longer than "
+                                        f"{MAX_LABEL_BYTES} bytes")
+            if self.fixed_classes and name not in self._class_code:
+                raise UnknownLabelError(f"label {shown(name)} (item {shown(ids[position])}) is not in the project's "
+                                        f"label set: {listing(self.classes_)}")
+
     def unlabel(self, ids: Sequence[str]) -> None:
         """Remove labels; the items return to the pool of candidates.
 
@@ -306,16 +321,9 @@ class Learner:
         group. Removing a *propagated* label takes that item out of its group instead:
         it is not a duplicate after all, and becomes a candidate of its own.
         """
-        ids = list(ids)
-        if not ids:
-            raise InvalidInputError("no labels to remove: the batch is empty")
-        rows = self.rows(ids)
-        self._check_unique(rows, ids)
+        rows = self.check_unlabel(ids)
         labeled = self.status_[rows] == LABELED
-        propagated = ~labeled & self._propagated_mask(rows)
-        unknown = ~(labeled | propagated)
-        if unknown.any():
-            raise StateError(f"item {ids[int(np.flatnonzero(unknown)[0])]!r} has no label to remove")
+        propagated = ~labeled
         if propagated.any():
             self.detached_.extend(rows[propagated].tolist())
             self._set_groups(detach(self.groups_, rows[propagated]))
@@ -334,6 +342,18 @@ class Learner:
                                        self.vectors_of_slots(active), active)
         self._refresh_blocked()
 
+    def check_unlabel(self, ids: Sequence[str]) -> np.ndarray:
+        """Raise what :meth:`unlabel` would raise, changing nothing; returns the rows."""
+        ids = list(ids)
+        if not ids:
+            raise InvalidInputError("no labels to remove: the batch is empty")
+        rows = self.rows(ids)
+        self._check_unique(rows, ids)
+        unknown = (self.status_[rows] != LABELED) & ~self._propagated_mask(rows)
+        if unknown.any():
+            raise StateError(f"item {shown(ids[int(np.flatnonzero(unknown)[0])])} has no label to remove")
+        return rows
+
     def labels(self) -> dict[str, str]:
         """Current label of every labeled item, in labeling order."""
         slots = self._active_slots()
@@ -343,24 +363,34 @@ class Learner:
     def hand_out(self, ids: Sequence[str]) -> None:
         """Mark available items as handed out: no longer candidates, and they lower
         their neighbours' diversity until labeled or released."""
+        rows = self.check_hand_out(ids)
+        self.status_[rows] = HANDED_OUT
+        self.handed_out_.update(rows.tolist())
+        if (self.groups_[rows] != rows).any():
+            self._refresh_blocked()
+
+    def check_hand_out(self, ids: Sequence[str]) -> np.ndarray:
+        """Raise what :meth:`hand_out` would raise, changing nothing; returns the rows."""
         rows = self.rows(list(ids))
         self._check_unique(rows, list(ids))
         busy = self.status_[rows] != AVAILABLE
         if busy.any():
             row = rows[np.flatnonzero(busy)[0]]
             state = "labeled" if self.status_[row] == LABELED else "already handed out"
-            raise StateError(f"item {self.ids_.ids([row])[0]!r} is {state}")
-        self.status_[rows] = HANDED_OUT
-        self.handed_out_.update(rows.tolist())
-        if (self.groups_[rows] != rows).any():
-            self._refresh_blocked()
+            raise StateError(f"item {shown(self.ids_.ids([row])[0])} is {state}")
+        return rows
 
-    def release(self, ids: Sequence[str]) -> None:
-        """Return handed-out items to the candidates."""
+    def check_release(self, ids: Sequence[str]) -> np.ndarray:
+        """Raise what :meth:`release` would raise, changing nothing; returns the rows."""
         rows = self.rows(list(ids))
         not_out = self.status_[rows] != HANDED_OUT
         if not_out.any():
-            raise StateError(f"item {list(ids)[int(np.flatnonzero(not_out)[0])]!r} is not handed out")
+            raise StateError(f"item {shown(list(ids)[int(np.flatnonzero(not_out)[0])])} is not handed out")
+        return rows
+
+    def release(self, ids: Sequence[str]) -> None:
+        """Return handed-out items to the candidates."""
+        rows = self.check_release(ids)
         self.status_[rows] = AVAILABLE
         self.handed_out_.difference_update(rows.tolist())
         if (self.groups_[rows] != rows).any():
@@ -447,6 +477,13 @@ class Learner:
         sources = self.ids_.ids(source)
         codes = self.slot_class_[self.row_slot_[source]]
         return [PropagatedLabel(id=i, label=self.classes_[c], source=src) for i, c, src in zip(names, codes, sources)]
+
+    def n_unlabeled(self) -> int:
+        """Items with no label yet, human or propagated (leased ones included): 0 when the
+        pool is exhausted."""
+        rows = self._grouped_rows
+        propagated = int(self._propagated_mask(rows).sum()) if len(rows) else 0
+        return self.n_items - self.n_labeled - propagated
 
     def group_counts(self) -> tuple[int, int]:
         """(duplicate groups of two or more items, items in them)."""
@@ -535,8 +572,12 @@ class Learner:
 
     # ---------------------------------------------------------- predictions
     def predict_proba(self, ids: Sequence[str]) -> np.ndarray:
-        """Class probabilities of pool items, columns in the order of ``classes_``."""
-        return self._proba_rows(self.rows(list(ids)))
+        """Class probabilities of pool items, columns in the order of ``classes_``
+        (an empty list gives an empty array)."""
+        ids = list(ids)
+        if not ids:
+            return np.empty((0, len(self.classes_)), dtype=np.float32)
+        return self._proba_rows(self.rows(ids))
 
     def predict_proba_vectors(self, vectors: np.ndarray) -> np.ndarray:
         """Class probabilities of arbitrary vectors (not added to the pool)."""

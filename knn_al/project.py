@@ -1,68 +1,70 @@
 """A durable project: one learner, its pool files, its label log and its leases, in one directory.
 
-Layout of a project directory::
-
-    settings.json             ProjectSettings (rewritten atomically only by set_goals)
-    log.sqlite                the operation log (WAL): pool additions, label batches,
-                              label removals, in order; and the open leases
-    pool/batch-00000.npy      float32 unit vectors of one addition (memory-mappable)
-    pool/batch-00000.jsonl    {"id", "metadata"} per vector, same order
-    pool/density-00000.npy    the pool survey after that addition (:mod:`knn_al.survey`):
-    pool/groups-00000.npy     density and duplicate group of every pool item, or, for an
-                              item streamed in ("append" additions), of the new items only
+The files and how they are checked: :mod:`knn_al.project_files`.
 
 **Commit point.** A change is acknowledged only after its row in ``log.sqlite`` is
 committed. Pool files are written first (atomically, under names no committed row refers
-to yet), then the ``add`` row is committed; files without a committed row are leftovers of
-a crash and are deleted on open. The log runs with ``synchronous=FULL``: in WAL mode
+to yet), then the ``add`` row is committed; the files of an addition a crash cut off
+before its commit are removed on open. The log runs with ``synchronous=FULL``: in WAL mode
 ``NORMAL`` skips the fsync at commit, which survives a killed process but can lose the
 last commits on power loss, and an acknowledged label must survive both. Lease changes
 alone commit with ``NORMAL`` (no fsync, so NextSample does not wait for the disk): a power
 loss may forget a recent lease, which only returns that item to the pool early; the next
 label commit's fsync makes them durable too.
 
-**Validate, then write.** Each change runs in one SQLite transaction whose last step is
-the learner call; the learner validates its whole input before it changes anything, so a
-bad request raises, the transaction rolls back, and neither the log nor the learner moves.
+**Validate, commit, apply.** Each change is validated against the learner first (its
+``check_*`` methods raise what the change would raise), then committed to the log in one
+SQLite transaction, and only then applied to the learner. A bad request or a failed
+commit (a full disk: :class:`~knn_al.errors.DiskFullError`) changes neither the log nor
+the learner, so nothing has to be rebuilt.
 
 **Replay.** Opening a project replays the log into a fresh learner with the same calls
 in the same order (additions before the first label are merged into one: with nothing
 labeled they give the same state), passing each addition's saved density so nothing is
 recomputed. The result is the same state: same predictions, same picks for the same seed.
+A project whose files are missing, corrupt or inconsistent is not opened but raises
+:class:`~knn_al.project_files.BrokenProjectError`, and nothing of it is touched.
 
 **Streams.** :meth:`Project.decide` answers an item arriving in a stream: a confident
 prediction is stored as an *auto label* (a prediction, in its own table, never a human
 label); an uncertain one joins the pool and is leased, within the project's label budget.
+Ids are unique across the pool and the auto labels.
 
 **Leases.** Items handed out by :meth:`Project.next_sample` are leased to an annotator
-until a deadline (the injected ``clock``); a lease ends when the item is labeled, released
-or the deadline passes, and only then can the item be handed out again. Leases are kept in
-the log database too, so a restart does not hand a leased item to a second annotator.
+until a deadline (the injected ``clock``), at most the server's maximum lease; a lease
+ends when the item is labeled (by anyone), released by its holder (or by force) or the
+deadline passes, and only then can the item be handed out again. Leases are kept in the
+log database too, so a restart does not hand a leased item to a second annotator.
 
 A project serialises every operation with one lock: the learner is single-threaded.
 """
 from __future__ import annotations
 
+import errno
 import json
 import math
-import re
 import sqlite3
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
 from knn_al.atomic import atomic_write
 from knn_al.dataset import DatasetError, read_dataset
 from knn_al.encoders import ENCODERS, EncoderUnavailableError, EncodingError, shared_encoder
-from knn_al.errors import DuplicateItemError, InvalidInputError, NotFoundError, StateError, UnknownLabelError
+from knn_al.errors import (DiskFullError, DuplicateItemError, InvalidInputError, NotFoundError, StateError, listing,
+                           shown)
 from knn_al.learner import Learner
+from knn_al.limits import MAX_METADATA_BYTES, check_annotator
+from knn_al.project_files import (SCHEMA, BrokenProjectError, additions, batch_paths, check_project, create_log,
+                                  dumps, open_log, read_settings, remove_crash_leftovers, write_marker,
+                                  write_settings, POOL)
 from knn_al.project_records import (Decision, ExportRecord, LabelReceipt, Neighbor, Prediction, ProjectInfo,
                                     ProjectStats, Progress, Sample)
 from knn_al.settings import ProjectSettings
@@ -75,82 +77,92 @@ MAX_SAMPLE_COUNT = 1_000
 #: Raw items embedded per encoder call: bounds the encoder's memory on a large upload and
 #: lets other projects' requests take turns at the shared encoder.
 EMBED_BATCH = 256
+#: The longest lease a server grants unless told otherwise (``knn-al serve --max-lease``).
+DEFAULT_MAX_LEASE_SECONDS = 24 * 3600.0
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS ops (
-    seq INTEGER PRIMARY KEY,
-    kind TEXT NOT NULL CHECK (kind IN ('add', 'label', 'unlabel')),
-    payload TEXT NOT NULL,
-    annotator TEXT NOT NULL DEFAULT '',
-    at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS leases (
-    item_id TEXT PRIMARY KEY,
-    annotator TEXT NOT NULL,
-    expires_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS auto_labels (
-    item_id TEXT PRIMARY KEY,
-    label TEXT NOT NULL,
-    confidence REAL NOT NULL,
-    at REAL NOT NULL
-);
-"""
+T = TypeVar("T")
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _write_settings(path: Path, settings: ProjectSettings) -> None:
-    atomic_write(path / "settings.json", lambda f: f.write(_dumps(asdict(settings)).encode()))
+class Lease(NamedTuple):
+    deadline: float
+    annotator: str
 
 
 def _item_records(ids: list[str], metadata: Sequence[Mapping[str, Any]] | None) -> tuple[list[dict[str, Any]], bytes]:
-    """Each item's metadata (empty if none given) and the batch's ``.jsonl`` bytes."""
-    metadata = [dict(m) for m in metadata] if metadata else [{} for _ in ids]
+    """Each item's metadata (empty if none given) and the batch's ``.jsonl`` bytes;
+    :class:`InvalidInputError` naming the first item whose metadata is not plain JSON or
+    is over :data:`MAX_METADATA_BYTES`."""
+    metadata = list(metadata) if metadata else [{} for _ in ids]
     if len(metadata) != len(ids):
         raise InvalidInputError(f"{len(ids)} ids but {len(metadata)} metadata entries: give one per item or none")
-    try:
-        lines = "".join(_dumps({"id": i, "metadata": m}) + "\n" for i, m in zip(ids, metadata)).encode()
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"metadata must be JSON-serialisable: {exc}") from None
-    return metadata, lines
+    lines = []
+    for item, entry in zip(ids, metadata):
+        if not isinstance(entry, Mapping):
+            raise InvalidInputError(f"metadata of item {shown(item)} must be an object (a mapping), "
+                                    f"got {type(entry).__name__}")
+        try:
+            line = dumps({"id": item, "metadata": dict(entry)})
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"metadata of item {shown(item)} is not plain JSON ({exc}): use strings, numbers, "
+                                    "booleans, null, lists and objects, with no NaN or infinity") from None
+        size = len(line.encode("utf-8"))
+        if size > MAX_METADATA_BYTES:
+            raise InvalidInputError(f"metadata of item {shown(item)} is {size} bytes as JSON; at most "
+                                    f"{MAX_METADATA_BYTES} are kept per item")
+        lines.append(line + "\n")
+    return [dict(m) for m in metadata], "".join(lines).encode("utf-8")
 
 
-def _batch_paths(pool: Path, batch: int) -> tuple[Path, Path, Path, Path]:
-    stem = f"{batch:05d}"
-    return (pool / f"batch-{stem}.npy", pool / f"batch-{stem}.jsonl", pool / f"density-{stem}.npy",
-            pool / f"groups-{stem}.npy")
+def _is_disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, sqlite3.OperationalError):
+        return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 class Project:
     """A project opened from its directory. Lay one out with :meth:`initialise`, then :meth:`open` it."""
 
-    def __init__(self, path: Path, settings: ProjectSettings, clock: Callable[[], float]) -> None:
+    def __init__(self, path: Path, settings: ProjectSettings, clock: Callable[[], float], *,
+                 max_lease_seconds: float = DEFAULT_MAX_LEASE_SECONDS) -> None:
         self.path = path
         self.settings = settings
         self._clock = clock
+        self._max_lease = max_lease_seconds
         self._lock = threading.Lock()
         self._closed = False
-        self._db = sqlite3.connect(path / "log.sqlite", isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
-        self._replay()
+        self._db = open_log(path)
+        try:
+            self._db.executescript(SCHEMA)
+            self._replay()
+        except BaseException:
+            self._db.close()
+            raise
 
     # ----------------------------------------------------------- lifecycle
     @staticmethod
     def initialise(path: Path, settings: ProjectSettings) -> None:
         """Lay out a new, empty project directory at ``path`` (which must not exist)."""
         path.mkdir()
-        (path / "pool").mkdir()
-        _write_settings(path, settings)
+        write_marker(path)
+        (path / POOL).mkdir()
+        write_settings(path, settings)
+        create_log(path)
 
     @classmethod
-    def open(cls, path: Path, *, clock: Callable[[], float] = time.time) -> Project:
-        """Open an existing project directory, replaying its log."""
-        raw = json.loads((path / "settings.json").read_text(encoding="utf-8"))
-        return cls(path, ProjectSettings(**raw), clock)
+    def open(cls, path: Path, *, clock: Callable[[], float] = time.time,
+             max_lease_seconds: float = DEFAULT_MAX_LEASE_SECONDS) -> Project:
+        """Open an existing project directory, replaying its log. A project whose files
+        are missing or inconsistent raises :class:`BrokenProjectError` naming the first
+        problems; nothing is changed on disk then."""
+        problems = check_project(path)
+        if problems:
+            more = f" (and {len(problems) - 3} more problems)" if len(problems) > 3 else ""
+            raise BrokenProjectError("; ".join(problems[:3]) + more)
+        settings = read_settings(path)
+        try:
+            return cls(path, settings, clock, max_lease_seconds=max_lease_seconds)
+        except (sqlite3.Error, OSError, ValueError, KeyError, TypeError) as exc:
+            raise BrokenProjectError(f"{path}: its log cannot be replayed ({type(exc).__name__}: {exc})") from exc
 
     def close(self) -> None:
         """Close the log; later calls raise :class:`NotFoundError`."""
@@ -182,14 +194,13 @@ class Project:
             else:
                 self.learner.unlabel(op["ids"])
         self._replay_adds(pending)
-        self._remove_uncommitted_batches()
-        self._leases: dict[str, float] = {}
+        remove_crash_leftovers(self.path, self._batches)
         now = self._clock()
-        self._db.execute("DELETE FROM leases WHERE expires_at <= ?", (now,))
-        rows = self._db.execute("SELECT item_id, expires_at FROM leases ORDER BY item_id").fetchall()
+        self._commit(lambda: self._db.execute("DELETE FROM leases WHERE expires_at <= ?", (now,)), durable=False)
+        rows = self._db.execute("SELECT item_id, expires_at, annotator FROM leases ORDER BY item_id").fetchall()
+        self._leases = {item: Lease(deadline, annotator) for item, deadline, annotator in rows}
         if rows:
-            self.learner.hand_out([item for item, _ in rows])
-            self._leases = dict(rows)
+            self.learner.hand_out(list(self._leases))
 
     def _replay_adds(self, batches: list[tuple[int, bool]]) -> None:
         """Add the pool batches ``batches`` (number, appended?) as one learner call, then
@@ -200,7 +211,7 @@ class Project:
         parts = []
         survey = PoolSurvey(density=self.learner.density_, groups=self.learner.groups_)
         for batch, appended in batches:
-            vectors_path, items_path, density_path, groups_path = _batch_paths(self.path / "pool", batch)
+            vectors_path, items_path, density_path, groups_path = batch_paths(self.path, batch)
             parts.append(np.load(vectors_path, mmap_mode="r"))
             for line in items_path.read_text(encoding="utf-8").splitlines():
                 record = json.loads(line)
@@ -214,12 +225,6 @@ class Project:
         self._batches = batches[-1][0] + 1
         batches.clear()
 
-    def _remove_uncommitted_batches(self) -> None:
-        for leftover in (self.path / "pool").iterdir():
-            number = re.fullmatch(r"\.?(?:batch|density|groups)-(\d+)\.\w+(?:\.tmp)?", leftover.name)
-            if number is None or int(number.group(1)) >= self._batches:
-                leftover.unlink()
-
     @contextmanager
     def _locked(self) -> Iterator[float]:
         """Hold the project lock, end expired leases, and yield the current time."""
@@ -227,39 +232,65 @@ class Project:
             if self._closed:
                 raise NotFoundError(f"project {self.settings.name!r} was deleted")
             now = self._clock()
-            expired = [item for item, deadline in self._leases.items() if deadline <= now]
+            expired = [item for item, lease in self._leases.items() if lease.deadline <= now]
             if expired:
-                with self._transaction(durable=False):
-                    self._db.executemany("DELETE FROM leases WHERE item_id = ?", [(i,) for i in expired])
-                    self.learner.release(expired)
+                self._commit(lambda: self._db.executemany("DELETE FROM leases WHERE item_id = ?",
+                                                          [(i,) for i in expired]), durable=False)
                 for item in expired:
                     del self._leases[item]
+                self._apply(self.learner.release, expired)
             yield now
 
     @contextmanager
-    def _transaction(self, *, durable: bool = True) -> Iterator[None]:
-        """One SQLite transaction; the body's last step is the learner call, so an error
-        anywhere rolls everything back. If the commit itself fails, the learner may be
-        ahead of the log: rebuild it from the log before re-raising. ``durable=False``
-        (lease changes only) skips the fsync at commit."""
-        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-        self._db.execute("BEGIN IMMEDIATE")
+    def _disk_errors(self) -> Iterator[None]:
+        """Turn a full disk into :class:`DiskFullError` naming the data directory."""
         try:
             yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
+        except (OSError, sqlite3.OperationalError) as exc:
+            if _is_disk_full(exc):
+                raise DiskFullError(f"the disk holding the data directory {self.path.parent} is full: free space "
+                                    "there, then retry (nothing was changed)") from None
             raise
+
+    def _commit(self, write: Callable[[], object], *, durable: bool = True) -> None:
+        """Run ``write`` (SQL statements only) in one transaction and commit it; on any
+        error roll back and raise. ``durable=False`` (lease changes only) skips the fsync
+        at commit. Nothing in memory changes here: callers validate before, apply after."""
+        with self._disk_errors():
+            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                write()
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+    def _apply(self, change: Callable[..., T], *args: Any) -> T:
+        """Apply a committed, validated change to the learner. Should it fail anyway, the
+        learner is rebuilt from the log, which holds the change."""
         try:
-            self._db.execute("COMMIT")
-        except sqlite3.Error:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
+            return change(*args)
+        except BaseException:
             self._replay()
             raise
 
     def _log(self, kind: str, payload: Mapping[str, Any], annotator: str, now: float) -> None:
         self._db.execute("INSERT INTO ops (kind, payload, annotator, at) VALUES (?, ?, ?, ?)",
-                         (kind, _dumps(payload), annotator, now))
+                         (kind, dumps(payload), annotator, now))
+
+    def _lease_seconds(self, given: float | None) -> float:
+        """The lease of a hand-out: ``given``, or the project's default; at most the
+        server's maximum."""
+        if given is None:
+            return min(self.settings.lease_seconds, self._max_lease)
+        if not (math.isfinite(given) and given > 0):
+            raise InvalidInputError(f"lease_seconds must be a positive number, got {given}")
+        if given > self._max_lease:
+            raise InvalidInputError(f"lease_seconds must be at most {self._max_lease:g} (this server's --max-lease), "
+                                    f"got {given:g}")
+        return given
 
     # ----------------------------------------------------------------- pool
     def add_items(self, ids: Sequence[str], vectors: np.ndarray,
@@ -279,30 +310,64 @@ class Project:
             return self._add_locked(ids, x, metadata, lines, now)
 
     def _add_locked(self, ids: list[str], x: np.ndarray, metadata: list[dict[str, Any]], lines: bytes, now: float,
-                    *, append: bool = False) -> int:
-        """Add validated items under the lock: survey, write the batch files, commit."""
+                    *, append: bool = False, labels: Mapping[str, str] | None = None, annotator: str = "") -> int:
+        """Add validated items under the lock: survey, write the batch files, commit the
+        addition (and ``labels`` of some of its items, in the same transaction), apply."""
         learner = self.learner
         learner.ids_.check_new(ids)
+        self._check_not_auto_labeled(ids)
+        if labels:
+            learner.check_label_names(list(labels), list(labels.values()))
         survey = learner.survey(x, append=append)
         # An appended batch stores only its own rows of the survey; replay extends the pool's.
         tail = slice(learner.n_items if append else 0, None)
         batch = self._batches
-        paths = _batch_paths(self.path / "pool", batch)
+        paths = batch_paths(self.path, batch)
+
+        def write() -> None:
+            self._log("add", {"batch": batch, "count": len(ids), **({"append": True} if append else {})}, "", now)
+            if labels:
+                self._log("label", {"ids": list(labels), "labels": list(labels.values())}, annotator, now)
+
         try:
-            atomic_write(paths[0], lambda f: np.save(f, x, allow_pickle=False))
-            atomic_write(paths[1], lambda f: f.write(lines))
-            atomic_write(paths[2], lambda f: np.save(f, survey.density[tail], allow_pickle=False))
-            atomic_write(paths[3], lambda f: np.save(f, survey.groups[tail], allow_pickle=False))
-            with self._transaction():
-                self._log("add", {"batch": batch, "count": len(ids), **({"append": True} if append else {})}, "", now)
-                learner.add_items(ids, x, survey=survey)
+            with self._disk_errors():
+                atomic_write(paths[0], lambda f: np.save(f, x, allow_pickle=False))
+                atomic_write(paths[1], lambda f: f.write(lines))
+                atomic_write(paths[2], lambda f: np.save(f, survey.density[tail], allow_pickle=False))
+                atomic_write(paths[3], lambda f: np.save(f, survey.groups[tail], allow_pickle=False))
+            self._commit(write)
         except BaseException:
             for p in paths:
                 p.unlink(missing_ok=True)
             raise
         self._batches += 1
         self._metadata.extend(metadata)
+        self._apply(lambda: learner.add_items(ids, x, survey=survey))
+        if labels:
+            self._apply(learner.label, list(labels), list(labels.values()))
         return learner.n_items
+
+    def _check_not_auto_labeled(self, ids: list[str]) -> None:
+        """Ids are unique across the pool and the streams' auto labels, so that an export
+        never holds two records for one id."""
+        (auto,) = self._db.execute("SELECT COUNT(*) FROM auto_labels").fetchone()
+        if not auto:
+            return
+        if auto <= len(ids):
+            taken = {row[0] for row in self._db.execute("SELECT item_id FROM auto_labels")}
+            clash = next((i for i in ids if i in taken), None)
+        else:
+            clash = None
+            for start in range(0, len(ids), 500):
+                part = ids[start:start + 500]
+                found = self._db.execute(f"SELECT item_id FROM auto_labels WHERE item_id IN "
+                                         f"({','.join('?' * len(part))}) LIMIT 1", part).fetchone()
+                if found:
+                    clash = found[0]
+                    break
+        if clash is not None:
+            raise DuplicateItemError(f"item id {shown(clash)} was already auto-labeled by a stream: ids are unique "
+                                     "across the pool and the auto labels")
 
     def embed(self, *, texts: Sequence[str] | None = None, images: Sequence[bytes] | None = None,
               ids: Sequence[str] | None = None) -> np.ndarray:
@@ -319,15 +384,8 @@ class Project:
         if (texts is None) == (images is None):
             raise InvalidInputError("give either texts or images to embed, not both or neither")
         kind, items = ("text", texts) if texts is not None else ("image", images)
+        self.check_raw_kind(kind)
         name = self.settings.encoder
-        if not name:
-            raise StateError(f"project {self.settings.name!r} has no encoder, so it takes vectors only: "
-                             f"embed the {kind}s yourself, or create the project with an encoder "
-                             "(knn-al: --encoder; client: encoder=) to send raw texts or images")
-        modality = ENCODERS[name][0]
-        if kind != modality:
-            raise InvalidInputError(f"project {self.settings.name!r} embeds {modality}s with {name}: "
-                                    f"send {modality}s, not {kind}s")
         items = list(items)
         if not items:
             raise InvalidInputError(f"no {kind}s to embed: the batch is empty")
@@ -352,6 +410,18 @@ class Project:
                                     f"refused as a whole): {shown}" + (f"; and {more} more" if more > 0 else ""))
         return vectors
 
+    def check_raw_kind(self, kind: str) -> None:
+        """Raise unless this project's encoder embeds raw items of ``kind`` ("text", "image")."""
+        name = self.settings.encoder
+        if not name:
+            raise StateError(f"project {self.settings.name!r} has no encoder, so it takes vectors only: "
+                             f"embed the {kind}s yourself, or create the project with an encoder "
+                             "(knn-al: --encoder; client: encoder=) to send raw texts or images")
+        modality = ENCODERS[name][0]
+        if kind != modality:
+            raise InvalidInputError(f"project {self.settings.name!r} embeds {modality}s with {name}: "
+                                    f"send {modality}s, not {kind}s")
+
     def load_dataset(self, path: str | Path, *, import_labels: bool = False) -> tuple[int, int]:
         """Add the items of a dataset directory written by ``knn-al embed``; with
         ``import_labels``, also label the items whose dataset record carries a label.
@@ -363,37 +433,42 @@ class Project:
         if dataset.dimension != self.settings.dimension:
             raise InvalidInputError(f"dataset {path} holds {dataset.dimension}-dimensional vectors "
                                     f"({dataset.encoder}), project {self.settings.name!r} expects {self.settings.dimension}")
-        known = dataset.known_labels()
-        outside = sorted(set(known.values()) - set(self.settings.labels)) if self.settings.labels else []
-        if import_labels and outside:
-            # Checked before adding anything, so the load stays all or nothing.
-            raise UnknownLabelError(f"dataset {path} has labels outside the project's label set: {', '.join(outside)}")
-        self.add_items(dataset.ids, dataset.vectors, dataset.item_metadata())
-        if import_labels and known:
-            self.label(list(known), list(known.values()), annotator="dataset")
-        return len(dataset.ids), len(known) if import_labels else 0
+        known = dataset.known_labels() if import_labels else {}
+        metadata, lines = _item_records(dataset.ids, dataset.item_metadata())
+        x = as_unit_vectors(dataset.vectors, dimension=self.settings.dimension)
+        with self._locked() as now:
+            # Items and labels are validated first and committed in one transaction: a bad
+            # label or a crash leaves neither, and the load can simply be run again.
+            self._add_locked(dataset.ids, x, metadata, lines, now, labels=known, annotator="dataset")
+        return len(dataset.ids), len(known)
 
     # --------------------------------------------------------------- labels
     def label(self, ids: Sequence[str], labels: Sequence[str], *, annotator: str = "") -> LabelReceipt:
-        """Label (or relabel) items; ends their leases. Answers once committed, with the
-        labeled count and the duplicates the labels propagated to."""
+        """Label (or relabel) items; ends their leases, whoever held them (the label is
+        recorded with ``annotator``). Answers once committed, with the labeled count and
+        the duplicates the labels propagated to."""
         ids, labels = list(ids), list(labels)
+        check_annotator(annotator)
         with self._locked() as now:
-            with self._transaction():
+            self.learner.check_label(ids, labels)
+
+            def write() -> None:
                 self._log("label", {"ids": ids, "labels": labels}, annotator, now)
                 self._db.executemany("DELETE FROM leases WHERE item_id = ?", [(i,) for i in ids])
-                propagated = self.learner.label(ids, labels)
+
+            self._commit(write)
             for item in ids:
                 self._leases.pop(item, None)
+            propagated = self._apply(self.learner.label, ids, labels)
             return LabelReceipt(labeled_count=self.learner.n_labeled, propagated=propagated)
 
     def unlabel(self, ids: Sequence[str]) -> int:
         """Remove labels; the items become candidates again. Returns the labeled count."""
         ids = list(ids)
         with self._locked() as now:
-            with self._transaction():
-                self._log("unlabel", {"ids": ids}, "", now)
-                self.learner.unlabel(ids)
+            self.learner.check_unlabel(ids)
+            self._commit(lambda: self._log("unlabel", {"ids": ids}, "", now))
+            self._apply(self.learner.unlabel, ids)
             return self.learner.n_labeled
 
     def labels(self) -> dict[str, str]:
@@ -404,18 +479,19 @@ class Project:
     # --------------------------------------------------------------- leases
     def next_sample(self, count: int = 1, *, strategy: str | None = None, annotator: str = "",
                     lease_seconds: float | None = None, include_outliers: bool = False,
-                    seed: int | None = None) -> list[Sample]:
+                    seed: int | None = None, accept: Callable[[list[Sample]], object] | None = None) -> list[Sample]:
         """Pick up to ``count`` items, lease them to ``annotator``, and return them.
 
         Leased items are not candidates for anyone until labeled, released or expired,
         so concurrent callers never receive the same item. No more are handed out than
-        the label budget has left (see :meth:`progress`).
+        the label budget has left (see :meth:`progress`); none once the pool is exhausted.
+        ``accept`` sees the samples before their leases are committed and may refuse them
+        by raising (a transport whose reply would be too large): then nothing changes.
         """
         if not 0 < count <= MAX_SAMPLE_COUNT:
             raise InvalidInputError(f"count must be between 1 and {MAX_SAMPLE_COUNT}, got {count}")
-        lease = self.settings.lease_seconds if lease_seconds is None else lease_seconds
-        if not (math.isfinite(lease) and lease > 0):
-            raise InvalidInputError(f"lease_seconds must be a positive number, got {lease}")
+        lease = self._lease_seconds(lease_seconds)
+        check_annotator(annotator)
         with self._locked() as now:
             left = self._budget_left()
             if left is not None:
@@ -424,28 +500,45 @@ class Project:
                                          include_outliers=include_outliers, seed=seed) if count else [])
             ids = [p.id for p in picks]
             deadline = now + lease
-            if ids:
-                with self._transaction(durable=False):
-                    self._db.executemany("INSERT INTO leases (item_id, annotator, expires_at) VALUES (?, ?, ?)",
-                                         [(i, annotator, deadline) for i in ids])
-                    self.learner.hand_out(ids)
-                self._leases.update(dict.fromkeys(ids, deadline))
             predictions = self._predictions(ids, self.learner.predict_proba(ids), neighbors=None)
-            return [Sample(id=p.id, metadata=self._metadata[p.row], predicted_label=pred.label,
-                           probabilities=pred.probabilities, pick=p, lease_expires_at=deadline)
-                    for p, pred in zip(picks, predictions)]
+            samples = [Sample(id=p.id, metadata=self._metadata[p.row], predicted_label=pred.label,
+                              probabilities=pred.probabilities, pick=p, lease_expires_at=deadline)
+                       for p, pred in zip(picks, predictions)]
+            if accept is not None:
+                accept(samples)
+            if ids:
+                self._lease_locked(ids, annotator, deadline)
+            return samples
 
-    def release(self, ids: Sequence[str]) -> int:
-        """End the leases of ``ids`` early; the items return to the pool. Returns how many."""
+    def _lease_locked(self, ids: list[str], annotator: str, deadline: float) -> None:
+        self.learner.check_hand_out(ids)
+        self._commit(lambda: self._db.executemany(
+            "INSERT INTO leases (item_id, annotator, expires_at) VALUES (?, ?, ?)",
+            [(i, annotator, deadline) for i in ids]), durable=False)
+        self._leases.update(dict.fromkeys(ids, Lease(deadline, annotator)))
+        self._apply(self.learner.hand_out, ids)
+
+    def release(self, ids: Sequence[str], *, annotator: str = "", force: bool = False) -> int:
+        """End ``annotator``'s leases of ``ids`` early; the items return to the pool.
+        All or none: an item leased to someone else is refused unless ``force`` (for a
+        supervisor). Returns how many were released."""
         ids = list(ids)
         if not ids:
             raise InvalidInputError("no items to release: the list is empty")
+        check_annotator(annotator)
         with self._locked():
-            with self._transaction(durable=False):
-                self._db.executemany("DELETE FROM leases WHERE item_id = ?", [(i,) for i in ids])
-                self.learner.release(ids)
+            self.learner.check_release(ids)
+            if not force:
+                held = next((i for i in ids if self._leases[i].annotator != annotator), None)
+                if held is not None:
+                    raise StateError(f"item {shown(held)} is leased to {shown(self._leases[held].annotator)}, "
+                                     f"not to {shown(annotator)}: only its holder can release it (supervisors: "
+                                     "force=True)")
+            self._commit(lambda: self._db.executemany("DELETE FROM leases WHERE item_id = ?", [(i,) for i in ids]),
+                         durable=False)
             for item in ids:
-                self._leases.pop(item, None)
+                del self._leases[item]
+            self._apply(self.learner.release, ids)
             return len(ids)
 
     # --------------------------------------------------------------- streams
@@ -462,9 +555,8 @@ class Project:
         """
         if not 0 < threshold <= 1:
             raise InvalidInputError(f"the confidence threshold must be in (0, 1], got {threshold}")
-        lease = self.settings.lease_seconds if lease_seconds is None else lease_seconds
-        if not (math.isfinite(lease) and lease > 0):
-            raise InvalidInputError(f"lease_seconds must be a positive number, got {lease}")
+        lease = self._lease_seconds(lease_seconds)
+        check_annotator(annotator)
         x = as_unit_vectors(vector, dimension=self.settings.dimension)
         if len(x) != 1:
             raise InvalidInputError(f"a stream item is one vector, got {len(x)}")
@@ -473,7 +565,7 @@ class Project:
             learner = self.learner
             learner.ids_.check_new([item_id])
             if self._db.execute("SELECT 1 FROM auto_labels WHERE item_id = ?", (item_id,)).fetchone():
-                raise DuplicateItemError(f"item id {item_id!r} was already auto-labeled by a stream")
+                raise DuplicateItemError(f"item id {shown(item_id)} was already auto-labeled by a stream")
             prediction = self._predictions([item_id], learner.predict_proba_vectors(x), neighbors=None)[0]
             confidence = max(prediction.probabilities.values(), default=0.0)
             # With a single known class every prediction is "certain": no basis to skip a human.
@@ -482,18 +574,14 @@ class Project:
             if confident or left == 0:
                 reason = "confident" if confident else "budget_exhausted"
                 if prediction.label:
-                    with self._transaction(durable=False):
-                        self._db.execute("INSERT INTO auto_labels (item_id, label, confidence, at) VALUES (?, ?, ?, ?)",
-                                         (item_id, prediction.label, confidence, now))
+                    self._commit(lambda: self._db.execute(
+                        "INSERT INTO auto_labels (item_id, label, confidence, at) VALUES (?, ?, ?, ?)",
+                        (item_id, prediction.label, confidence, now)), durable=False)
                 return Decision(id=item_id, query=False, reason=reason, label=prediction.label, confidence=confidence,
                                 probabilities=prediction.probabilities, budget_left=left)
             self._add_locked([item_id], x, records, lines, now, append=True)
             deadline = now + lease
-            with self._transaction(durable=False):
-                self._db.execute("INSERT INTO leases (item_id, annotator, expires_at) VALUES (?, ?, ?)",
-                                 (item_id, annotator, deadline))
-                learner.hand_out([item_id])
-            self._leases[item_id] = deadline
+            self._lease_locked([item_id], annotator, deadline)
             return Decision(id=item_id, query=True, reason="uncertain", label=prediction.label, confidence=confidence,
                             probabilities=prediction.probabilities, budget_left=self._budget_left(),
                             lease_expires_at=deadline)
@@ -539,11 +627,15 @@ class Project:
                         for p in learner.propagated_labels()]
             if not include_predictions:
                 return records
+            # A pool item with a human label wins over an auto label of the same id (which
+            # projects written before ids were unique across both may hold).
+            covered = {r.id for r in records}
             records += [ExportRecord(id=i, label=lab, source="auto", confidence=c) for i, lab, c in
-                        self._db.execute("SELECT item_id, label, confidence FROM auto_labels ORDER BY at, item_id")]
+                        self._db.execute("SELECT item_id, label, confidence FROM auto_labels ORDER BY at, item_id")
+                        if i not in covered]
             if learner.n_labeled == 0:
                 return records
-            covered = {r.id for r in records}
+            covered.update(r.id for r in records)
             rows, codes, confidence = learner.predictions()
             for item, code, conf in zip(learner.ids_.ids(rows), codes.tolist(), confidence.tolist()):
                 if item not in covered:
@@ -558,7 +650,8 @@ class Project:
                    (("target_accuracy", target_accuracy), ("label_budget", label_budget)) if value is not None}
         with self._locked():
             settings = replace(self.settings, **changes)
-            _write_settings(self.path, settings)
+            with self._disk_errors():
+                write_settings(self.path, settings)
             self.settings = settings
             return settings
 
@@ -573,7 +666,7 @@ class Project:
         return Progress(estimate=estimate, target_accuracy=self.settings.target_accuracy,
                         label_budget=self.settings.label_budget, budget_left=left,
                         stop_reason=stop_reason(estimate=estimate, target_accuracy=self.settings.target_accuracy,
-                                                budget_left=left))
+                                                budget_left=left, unlabeled=self.learner.n_unlabeled()))
 
     def _budget_left(self) -> int | None:
         return budget_left(self.settings.label_budget, self.learner.n_labeled, len(self._leases))
@@ -601,7 +694,7 @@ class Project:
         """Settings, pool size, labeled and leased counts, and labeled items per class."""
         with self._locked():
             counts = Counter(self.learner.labels().values())
-            return ProjectInfo(settings=self.settings, pool_size=self.learner.n_items,
+            return ProjectInfo(name=self.settings.name, settings=self.settings, pool_size=self.learner.n_items,
                                labeled_count=self.learner.n_labeled, leased_count=len(self._leases),
                                label_counts={label: counts.get(label, 0) for label in self.learner.classes_})
 

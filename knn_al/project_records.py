@@ -27,13 +27,17 @@ class Neighbor:
 
 @dataclass(frozen=True)
 class ProjectInfo:
-    """A project's settings and counts."""
+    """A project's settings and counts. A quarantined project (``state`` "broken") has
+    only its name and ``problem``: what is wrong with its files."""
 
-    settings: ProjectSettings
-    pool_size: int
-    labeled_count: int
-    leased_count: int
-    label_counts: dict[str, int]
+    name: str
+    settings: ProjectSettings | None
+    pool_size: int = 0
+    labeled_count: int = 0
+    leased_count: int = 0
+    label_counts: dict[str, int] = field(default_factory=dict)
+    state: str = "ready"
+    problem: str = ""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 #: z for a two-sided 95% interval.
 Z_95 = 1.959964
 
-NOT_STOPPED, BUDGET_REACHED, TARGET_REACHED = "", "budget_reached", "target_reached"
+NOT_STOPPED, BUDGET_REACHED, TARGET_REACHED, POOL_EXHAUSTED = "", "budget_reached", "target_reached", "pool_exhausted"
 
 
 @dataclass(frozen=True)
@@ -51,15 +51,19 @@ def budget_left(label_budget: int, labeled: int, leased: int) -> int | None:
     return max(0, label_budget - labeled - leased)
 
 
-def stop_reason(*, estimate: AccuracyEstimate, target_accuracy: float, budget_left: int | None) -> str:
+def stop_reason(*, estimate: AccuracyEstimate, target_accuracy: float, budget_left: int | None,
+                unlabeled: int | None = None) -> str:
     """Why labeling can stop, or :data:`NOT_STOPPED`.
 
     The target counts as reached when the *lower* end of the interval reaches it, so a
     handful of lucky labels does not end a project: with every prediction right, a 0.9
-    target needs 35 labels.
+    target needs 35 labels. ``unlabeled`` 0 (every item labeled, by a human or by
+    propagation from a duplicate) is :data:`POOL_EXHAUSTED`: a normal end, not an error.
     """
     if budget_left == 0:
         return BUDGET_REACHED
     if target_accuracy > 0 and estimate.labeled and estimate.low >= target_accuracy:
         return TARGET_REACHED
+    if unlabeled == 0:
+        return POOL_EXHAUSTED
     return NOT_STOPPED

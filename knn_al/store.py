@@ -1,80 +1,179 @@
 """The project store: every project of a data directory, one sub-directory each.
 
-Creation and deletion are atomic on disk: a project is built in a hidden temporary
-directory and renamed into place, and deleted by renaming it to a hidden name before
-removing it. Hidden leftovers of a crash are removed when the store opens.
+The store deletes only what it created. A project directory is recognised by its marker
+(:data:`knn_al.project_files.MARKER`); temporary directories by the
+:data:`~knn_al.atomic.TEMP_PREFIX` of their names *and* the marker inside. Everything
+else in the data directory (a ``.git``, a virtualenv, notes) is left alone.
+
+Creation and deletion are atomic on disk: a project is built in a temporary directory and
+renamed into place, and deleted by renaming it to a temporary name before removing its
+contents, the marker last, so a crash at any point leaves either the project, or a
+temporary directory the next start recognises and finishes removing.
+
+A project whose files are missing or inconsistent is *quarantined*: listed with the
+reason, every call on it refused with that reason, nothing of it removed; the other
+projects serve as usual.
 """
 from __future__ import annotations
 
+import logging
+import os
 import shutil
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from knn_al.atomic import fsync_dir
-from knn_al.errors import AlreadyExistsError, NotFoundError
-from knn_al.project import Project
+from knn_al.atomic import TEMP_PREFIX, fsync_dir
+from knn_al.errors import AlreadyExistsError, InvalidInputError, NotFoundError, StateError, listing, shown
+from knn_al.project import DEFAULT_MAX_LEASE_SECONDS, Project
+from knn_al.project_files import MARKER, BrokenProjectError, is_project_dir
+from knn_al.project_records import ProjectInfo
 from knn_al.settings import ProjectSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BrokenProject:
+    """A quarantined project: its directory and what is wrong with it."""
+
+    name: str
+    path: Path
+    problem: str
+
+    def info(self) -> ProjectInfo:
+        return ProjectInfo(name=self.name, settings=None, state="broken", problem=self.problem)
+
+    def refusal(self) -> StateError:
+        return StateError(f"project {self.name!r} is quarantined: {self.problem}. Nothing of it was changed or "
+                          f"removed: repair or move {self.path} and restart the server "
+                          "(`knn-al check DATA_DIR` lists every problem)")
+
+
+def _remove_own_directory(path: Path) -> None:
+    """Remove a directory knn-al created, its marker last (see the module docstring)."""
+    for child in path.iterdir():
+        if child.name == MARKER:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    (path / MARKER).unlink(missing_ok=True)
+    path.rmdir()
 
 
 class ProjectStore:
     """Opens every project under ``data_dir`` (replaying their logs) and manages them.
 
     ``clock`` (unix seconds) drives lease deadlines; tests inject a fake one.
+    ``max_lease_seconds`` bounds every lease (the project defaults and each hand-out).
     """
 
-    def __init__(self, data_dir: str | Path, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, data_dir: str | Path, *, clock: Callable[[], float] = time.time,
+                 max_lease_seconds: float = DEFAULT_MAX_LEASE_SECONDS) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._clock = clock
+        self.max_lease_seconds = max_lease_seconds
         self._lock = threading.Lock()
         self._projects: dict[str, Project] = {}
+        self._broken: dict[str, BrokenProject] = {}
+        #: Names whose deletion is under way: not listed, not creatable until it ends.
+        self._deleting: set[str] = set()
         for path in sorted(self.data_dir.iterdir()):
-            if path.name.startswith("."):
-                shutil.rmtree(path, ignore_errors=True)
-            elif (path / "settings.json").is_file():
-                self._projects[path.name] = Project.open(path, clock=clock)
+            if not path.is_dir() or path.is_symlink():
+                continue
+            if path.name.startswith(TEMP_PREFIX):
+                self._finish_removal(path)
+            elif is_project_dir(path):
+                self._open(path)
+            else:
+                log.info("leaving %s alone: not a knn-al project", path)
+
+    def _finish_removal(self, path: Path) -> None:
+        """Remove what a crash left of a project being created or deleted, if it is ours."""
+        if (path / MARKER).is_file():
+            log.info("removing %s, left by an interrupted creation or deletion", path)
+            _remove_own_directory(path)
+        elif not any(path.iterdir()):
+            path.rmdir()  # created, then the crash came before the marker
+        else:
+            log.warning("leaving %s alone: its name looks temporary but it holds no knn-al marker", path)
+
+    def _open(self, path: Path) -> None:
+        try:
+            self._projects[path.name] = Project.open(path, clock=self._clock, max_lease_seconds=self.max_lease_seconds)
+        except BrokenProjectError as exc:
+            log.error("project %s is quarantined: %s", path.name, exc)
+            self._broken[path.name] = BrokenProject(name=path.name, path=path, problem=str(exc))
 
     def create(self, settings: ProjectSettings) -> Project:
         """Create an empty project (:class:`AlreadyExistsError` if the name is taken)."""
+        if settings.lease_seconds > self.max_lease_seconds:
+            raise InvalidInputError(f"lease_seconds must be at most {self.max_lease_seconds:g} (this server's "
+                                    f"--max-lease), got {settings.lease_seconds:g}")
         with self._lock:
-            if settings.name in self._projects:
-                raise AlreadyExistsError(f"project {settings.name!r} already exists: choose another name or delete it")
-            staging = self.data_dir / f".creating-{settings.name}-{uuid.uuid4().hex}"
-            Project.initialise(staging, settings)
-            staging.rename(self.data_dir / settings.name)
+            name = settings.name
+            if name in self._projects or name in self._broken or name in self._deleting:
+                raise AlreadyExistsError(f"project {name!r} already exists: choose another name or delete it")
+            target = self.data_dir / name
+            if target.exists() or target.is_symlink():
+                raise AlreadyExistsError(f"{target} already exists and is not a knn-al project: choose another "
+                                         "name, or move it out of the data directory")
+            staging = self.data_dir / f"{TEMP_PREFIX}create-{name}-{uuid.uuid4().hex}"
+            try:
+                Project.initialise(staging, settings)
+                staging.rename(target)
+            except BaseException:
+                if staging.exists():
+                    _remove_own_directory(staging)
+                raise
             fsync_dir(self.data_dir)
-            project = self._projects[settings.name] = Project.open(self.data_dir / settings.name, clock=self._clock)
+            project = self._projects[name] = Project.open(target, clock=self._clock,
+                                                          max_lease_seconds=self.max_lease_seconds)
             return project
 
     def get(self, name: str) -> Project:
-        """The project called ``name`` (:class:`NotFoundError` if there is none)."""
+        """The project called ``name``: :class:`NotFoundError` if there is none, the
+        quarantine's :class:`StateError` if it is broken. Never waits on a project."""
         with self._lock:
             project = self._projects.get(name)
-            if project is None:
-                known = ", ".join(sorted(self._projects)) or "none yet"
-                raise NotFoundError(f"no project {name!r} (projects: {known}); create it first")
-            return project
+            if project is not None:
+                return project
+            if name in self._broken:
+                raise self._broken[name].refusal()
+            known = listing(sorted(self._projects)) if self._projects else "none yet"
+            raise NotFoundError(f"no project {shown(name)} (projects: {known}); create it first")
 
-    def list(self) -> list[Project]:
-        """Every project, by name."""
+    def list(self) -> list[Project | BrokenProject]:
+        """Every project, quarantined ones included, by name."""
         with self._lock:
-            return [self._projects[name] for name in sorted(self._projects)]
+            every: dict[str, Project | BrokenProject] = {**self._projects, **self._broken}
+            return [every[name] for name in sorted(every)]
 
     def delete(self, name: str) -> None:
-        """Delete a project and all its files."""
-        project = self.get(name)
+        """Delete a project and all its files. Waits for the project's call in flight
+        (if any) to end, without holding up calls on other projects meanwhile."""
         with self._lock:
-            if self._projects.get(name) is not project:
-                raise NotFoundError(f"no project {name!r}")
-            del self._projects[name]
-            project.close()
-            doomed = self.data_dir / f".deleting-{name}-{uuid.uuid4().hex}"
-            project.path.rename(doomed)
+            project = self._projects.pop(name, None)
+            if project is None:
+                if name in self._broken:
+                    raise self._broken[name].refusal()
+                raise NotFoundError(f"no project {shown(name)}")
+            self._deleting.add(name)
+        try:
+            project.close()  # waits for the call holding the project's lock
+            doomed = self.data_dir / f"{TEMP_PREFIX}delete-{name}-{uuid.uuid4().hex}"
+            os.rename(project.path, doomed)
             fsync_dir(self.data_dir)
-        shutil.rmtree(doomed)
+            _remove_own_directory(doomed)
+        finally:
+            with self._lock:
+                self._deleting.discard(name)
 
     def close(self) -> None:
         """Close every project's log."""

@@ -5,13 +5,30 @@ import numpy as np
 
 from knn_al.errors import InvalidInputError
 
+#: Values per block of rows normalised at a time: temporaries stay at a few tens of MB
+#: however large the input (a 1M × 512 pool would need GBs for whole-array temporaries).
+_BLOCK_ELEMENTS = 1 << 22
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 
 def as_unit_vectors(vectors: np.ndarray, *, dimension: int) -> np.ndarray:
     """Return ``vectors`` as a new C-contiguous float32 array of L2-normalised rows.
 
     Raises :class:`InvalidInputError` naming the first bad row for a wrong shape or
-    dimension, NaN/inf, or an all-zero row (it has no direction, so no cosine).
+    dimension, NaN/inf, a value beyond float32's range, or an all-zero row (it has no
+    direction, so no cosine). Any finite float32 row with a non-zero value has a direction
+    and is normalised, however large or small its values.
     """
+    x = _checked_matrix(vectors, dimension=dimension)
+    out = np.empty(x.shape, dtype=np.float32)
+    step = max(1, _BLOCK_ELEMENTS // max(dimension, 1))
+    for start in range(0, len(x), step):
+        _normalise_block(x[start : start + step], out=out[start : start + step], first_row=start)
+    return out
+
+
+def _checked_matrix(vectors: np.ndarray, *, dimension: int) -> np.ndarray:
     x = np.asarray(vectors)
     if x.ndim == 1 and x.size == dimension:
         x = x[None, :]
@@ -21,14 +38,37 @@ def as_unit_vectors(vectors: np.ndarray, *, dimension: int) -> np.ndarray:
         raise InvalidInputError(f"vectors have dimension {x.shape[1]}, this pool expects {dimension}")
     if not np.issubdtype(x.dtype, np.floating) and not np.issubdtype(x.dtype, np.integer):
         raise InvalidInputError(f"vectors must be numeric, got dtype {x.dtype}")
-    x = np.array(x, dtype=np.float32, order="C", copy=True)
-    finite = np.isfinite(x).all(axis=1)
-    if not finite.all():
-        row = int(np.flatnonzero(~finite)[0])
-        raise InvalidInputError(f"vector at row {row} contains NaN or inf")
-    norms = np.linalg.norm(x, axis=1)
-    if (norms == 0).any():
-        row = int(np.flatnonzero(norms == 0)[0])
-        raise InvalidInputError(f"vector at row {row} is all zeros and has no direction")
-    x /= norms[:, None]
     return x
+
+
+def _normalise_block(block: np.ndarray, *, out: np.ndarray, first_row: int) -> None:
+    """Write the unit rows of ``block`` into ``out`` (float32, same shape)."""
+    if np.issubdtype(block.dtype, np.integer):
+        # Any integer fits float32's range, and abs() of the most negative int64 would overflow.
+        block = block.astype(np.float32)
+    # Squares of float32 values overflow above ~1.8e19 and vanish below ~1e-19, so the norm
+    # is taken of each row divided by its largest magnitude (values then in [-1, 1], the
+    # largest exactly ±1): the sum of squares lies in [1, dimension], with no float64 copy.
+    # The peak is computed in the input's own precision, so NaN/inf and values float32
+    # cannot hold are told apart (a cast to float32 first would turn 1e300 into inf).
+    peak = np.max(np.abs(block), axis=1) if block.shape[1] else np.zeros(len(block))
+    _check_peaks(peak, first_row=first_row)
+    np.divide(block, peak[:, None], out=out, casting="same_kind")
+    out /= np.linalg.norm(out, axis=1)[:, None]
+
+
+def _check_peaks(peak: np.ndarray, *, first_row: int) -> None:
+    """Refuse the first row whose largest magnitude is NaN/inf, beyond float32 or zero."""
+    bad = ~np.isfinite(peak) | (peak > _FLOAT32_MAX) | (peak == 0)
+    if not bad.any():
+        return
+    local = int(np.flatnonzero(bad)[0])
+    row, value = first_row + local, peak[local]
+    if not np.isfinite(value):
+        raise InvalidInputError(f"vector at row {row} contains NaN or inf")
+    if value > _FLOAT32_MAX:
+        # Vectors are kept and sent (gRPC) as float32: such a value is almost surely a bug
+        # upstream (wrong units, uninitialised memory), not a direction to keep.
+        raise InvalidInputError(f"vector at row {row} has a value of magnitude {float(value):.3g}, outside float32's "
+                                f"range (±{_FLOAT32_MAX:.3g}); rescale the vector before sending it")
+    raise InvalidInputError(f"vector at row {row} is all zeros and has no direction")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import ssl
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,9 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from knn_al.project import DEFAULT_MAX_LEASE_SECONDS
 from knn_al.server.auth import TokenAuthInterceptor
+from knn_al.server.lock import DataDirInUseError, DataDirLock
 from knn_al.server.servicer import ActiveLearningServicer
 from knn_al.store import ProjectStore
 from knn_al.v1 import active_learning_pb2 as pb
@@ -35,17 +38,26 @@ class ServerConfig:
     tls_key: Path | None = None
     max_message_mb: float = 64.0
     max_upload_items: int = 10_000_000
+    max_upload_mb: float = 4096.0
+    max_lease_seconds: float = DEFAULT_MAX_LEASE_SECONDS
+    #: Directories LoadDataset may read, besides the data directory and the working directory.
+    dataset_roots: tuple[Path, ...] = ()
     workers: int = 8
     grace_seconds: float = 5.0
 
 
+class StartupError(RuntimeError):
+    """The server cannot start as configured; the message says why, in one line."""
+
+
 class RunningServer:
-    """A started server; :meth:`stop` shuts it down gracefully and closes the store."""
+    """A started server; :meth:`stop` shuts it down gracefully, closes the store and
+    releases the data directory."""
 
     def __init__(self, server: grpc.aio.Server, port: int, health_servicer: health.aio.HealthServicer,
-                 store: ProjectStore, executor: ThreadPoolExecutor) -> None:
+                 store: ProjectStore, executor: ThreadPoolExecutor, lock: DataDirLock) -> None:
         self.server, self.port = server, port
-        self._health, self._store, self._executor = health_servicer, store, executor
+        self._health, self._store, self._executor, self._lock = health_servicer, store, executor, lock
 
     async def stop(self, grace: float) -> None:
         """Report NOT_SERVING, let in-flight calls finish for ``grace`` seconds, then close."""
@@ -53,36 +65,68 @@ class RunningServer:
         await self.server.stop(grace)
         self._executor.shutdown(wait=True)
         self._store.close()
+        self._lock.release()
+
+
+def _tls_credentials(cert: Path | None, key: Path | None) -> grpc.ServerCredentials | None:
+    """Server credentials, after checking that the files are a certificate and its key."""
+    if not (cert or key):
+        return None
+    if not (cert and key):
+        raise StartupError("TLS needs both --tls-cert and --tls-key")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+        return grpc.ssl_server_credentials([(key.read_bytes(), cert.read_bytes())])
+    except FileNotFoundError as exc:
+        raise StartupError(f"cannot read {exc.filename}: no such file") from None
+    except (OSError, ssl.SSLError) as exc:
+        raise StartupError(f"--tls-cert {cert} and --tls-key {key} are not a PEM certificate chain and its "
+                           f"private key ({getattr(exc, 'reason', None) or exc})") from None
 
 
 async def start_server(config: ServerConfig) -> RunningServer:
-    """Open the store (replaying every project) and start serving; returns once listening."""
-    store = await asyncio.to_thread(ProjectStore, config.data_dir)
+    """Check the configuration, listen, lock the data directory, open the store (replaying
+    every project) and start serving; returns once listening.
+
+    Everything that can be checked is checked before anything is created: a failed start
+    leaves no data directory, lock or project behind. :class:`StartupError` says why.
+    """
+    if config.token is not None and not config.token:
+        raise StartupError("the token is empty: give a non-empty token, or none to serve without authentication")
+    credentials = _tls_credentials(config.tls_cert, config.tls_key)
     limit = int(config.max_message_mb * 1024 * 1024)
     interceptors = [TokenAuthInterceptor(config.token)] if config.token else []
     server = grpc.aio.server(interceptors=interceptors, options=[
         ("grpc.max_receive_message_length", limit),
         ("grpc.max_send_message_length", limit),
+        # gRPC sets SO_REUSEPORT by default: a second server on the same port would then
+        # start and share the traffic, each with its own state of the projects.
+        ("grpc.so_reuseport", 0),
     ])
+    address = f"{config.host}:{config.port}"
+    try:
+        port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
+    except RuntimeError:
+        raise StartupError(f"cannot listen on {address}: the port is in use or the address is not this "
+                           "machine's (choose another --port or --host)") from None
+    try:
+        lock = DataDirLock(config.data_dir)
+    except DataDirInUseError as exc:
+        raise StartupError(str(exc)) from None
+    store = await asyncio.to_thread(ProjectStore, config.data_dir, max_lease_seconds=config.max_lease_seconds)
     executor = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="knn-al")
+    roots = (config.data_dir, Path.cwd(), *config.dataset_roots)
     pb_grpc.add_ActiveLearningServicer_to_server(
-        ActiveLearningServicer(store, executor, max_upload_items=config.max_upload_items), server)
+        ActiveLearningServicer(store, executor, max_upload_items=config.max_upload_items,
+                               max_upload_bytes=int(config.max_upload_mb * 1024 * 1024), max_reply_bytes=limit,
+                               dataset_roots=roots), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-
-    address = f"{config.host}:{config.port}"
-    if config.tls_cert or config.tls_key:
-        if not (config.tls_cert and config.tls_key):
-            raise ValueError("TLS needs both --tls-cert and --tls-key")
-        credentials = grpc.ssl_server_credentials([(config.tls_key.read_bytes(), config.tls_cert.read_bytes())])
-        port = server.add_secure_port(address, credentials)
-    else:
-        port = server.add_insecure_port(address)
     await server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, port, health_servicer, store, executor)
+    return RunningServer(server, port, health_servicer, store, executor, lock)
 
 
 async def serve(config: ServerConfig) -> None:

@@ -24,29 +24,59 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="largest request or response message, in MiB (larger ones: RESOURCE_EXHAUSTED)")
     parser.add_argument("--max-upload-items", type=int, default=10_000_000,
                         help="most items one AddItems stream may carry")
+    parser.add_argument("--max-upload-mb", type=float, default=4096.0,
+                        help="most MiB one AddItems stream may carry (refused at the chunk that crosses it)")
+    parser.add_argument("--max-lease", type=float, default=24 * 3600.0, metavar="SECONDS",
+                        help="longest lease any call or project may ask for, in seconds (default: 24 h)")
+    parser.add_argument("--dataset-root", type=Path, action="append", default=[], metavar="DIR",
+                        help="a directory LoadDataset may read datasets from (repeatable); the data directory and "
+                             "the working directory always are")
     parser.add_argument("--workers", type=int, default=8, help="threads running learner work off the event loop")
     parser.add_argument("--grace", type=float, default=5.0, help="seconds in-flight calls get to finish at shutdown")
     parser.set_defaults(func=run)
 
 
+def _token(args: argparse.Namespace) -> str | None:
+    """The token of --token or --token-file; :class:`ValueError` saying what is wrong."""
+    if args.token_file is None:
+        if args.token is not None and not args.token.strip():
+            raise ValueError("--token is empty: give a token, or leave the flag out to serve without one")
+        return args.token
+    try:
+        token = args.token_file.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise ValueError(f"--token-file {args.token_file}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"--token-file {args.token_file} cannot be read ({exc})") from None
+    if not token:
+        raise ValueError(f"--token-file {args.token_file} is empty")
+    return token
+
+
 def run(args: argparse.Namespace) -> int:
+    """Serve; a start-up problem is one line on stderr and exit code 2, with nothing created."""
     import asyncio
 
-    from knn_al.server.app import ServerConfig, serve
+    from knn_al.server.app import ServerConfig, StartupError, serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    token = args.token_file.read_text(encoding="utf-8").strip() if args.token_file else args.token
-    if args.token_file and not token:
-        print(f"knn-al serve: {args.token_file} is empty", file=sys.stderr)
+    try:
+        token = _token(args)
+        if not args.max_lease > 0:
+            raise ValueError(f"--max-lease must be a positive number of seconds, got {args.max_lease}")
+    except ValueError as exc:
+        print(f"knn-al serve: {exc}", file=sys.stderr)
         return 2
     if token and not args.tls_cert and args.host not in ("127.0.0.1", "localhost", "::1"):
         logging.warning("a token without TLS travels in clear text; add --tls-cert/--tls-key")
     config = ServerConfig(data_dir=args.data_dir, host=args.host, port=args.port, token=token,
                           tls_cert=args.tls_cert, tls_key=args.tls_key, max_message_mb=args.max_message_mb,
-                          max_upload_items=args.max_upload_items, workers=args.workers, grace_seconds=args.grace)
+                          max_upload_items=args.max_upload_items, max_upload_mb=args.max_upload_mb,
+                          max_lease_seconds=args.max_lease, dataset_roots=tuple(args.dataset_root),
+                          workers=args.workers, grace_seconds=args.grace)
     try:
         asyncio.run(serve(config))
-    except (ValueError, OSError) as exc:
+    except (StartupError, OSError) as exc:
         print(f"knn-al serve: {exc}", file=sys.stderr)
         return 2
     return 0

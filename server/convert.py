@@ -103,9 +103,10 @@ def settings_to_proto(settings: ProjectSettings) -> pb.ProjectSettings:
 
 
 def info_to_proto(info: ProjectInfo) -> pb.ProjectInfo:
-    return pb.ProjectInfo(settings=settings_to_proto(info.settings), pool_size=info.pool_size,
-                          labeled_count=info.labeled_count, leased_count=info.leased_count,
-                          label_counts=info.label_counts)
+    settings = settings_to_proto(info.settings) if info.settings else pb.ProjectSettings(name=info.name)
+    return pb.ProjectInfo(settings=settings, pool_size=info.pool_size, labeled_count=info.labeled_count,
+                          leased_count=info.leased_count, label_counts=info.label_counts,
+                          state=pb.ProjectState.Value("PROJECT_STATE_" + info.state.upper()), problem=info.problem)
 
 
 # ----------------------------------------------------------- picks, predictions

@@ -14,6 +14,7 @@ import grpc
 
 from knn_al.errors import (AlreadyExistsError, CapacityError, DuplicateItemError, InvalidInputError,
                            KnnAlError, NotFoundError, StateError, UnknownItemError)
+from knn_al.project_files import BrokenProjectError
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ STATUS_OF: tuple[tuple[type[KnnAlError], grpc.StatusCode], ...] = (
     (DuplicateItemError, grpc.StatusCode.ALREADY_EXISTS),
     (AlreadyExistsError, grpc.StatusCode.ALREADY_EXISTS),
     (StateError, grpc.StatusCode.FAILED_PRECONDITION),
+    (BrokenProjectError, grpc.StatusCode.FAILED_PRECONDITION),
     (CapacityError, grpc.StatusCode.RESOURCE_EXHAUSTED),
 )
 
@@ -39,6 +41,14 @@ def status_of(exc: KnnAlError) -> grpc.StatusCode:
 
 Method = TypeVar("Method", bound=Callable[..., Awaitable[Any]])
 
+#: Status details past 16 KB are replaced by gRPC's own "metadata size exceeds hard limit";
+#: the library keeps its messages short, this is the last guard.
+MAX_MESSAGE_CHARS = 2000
+
+
+def _capped(message: str) -> str:
+    return message if len(message) <= MAX_MESSAGE_CHARS else message[:MAX_MESSAGE_CHARS] + "… (message cut)"
+
 
 def translate_errors(method: Method) -> Method:
     """Wrap an async servicer method: library errors abort the call with their status code;
@@ -49,7 +59,7 @@ def translate_errors(method: Method) -> Method:
         try:
             return await method(self, request, context)
         except KnnAlError as exc:
-            await context.abort(status_of(exc), str(exc))
+            await context.abort(status_of(exc), _capped(str(exc)))
         except Exception:
             log.exception("unexpected error in %s", method.__name__)
             await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method.__name__}; see the server log")

@@ -9,53 +9,80 @@ status codes in :mod:`knn_al.server.errors`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
-import numpy as np
-
-from knn_al.errors import CapacityError, InvalidInputError
+from knn_al.errors import CapacityError, InvalidInputError, shown
 from knn_al.server import convert
 from knn_al.server.errors import translate_errors
+from knn_al.server.idempotency import RecentReplies
+from knn_al.server.upload import Upload
 from knn_al.store import ProjectStore
 from knn_al.v1 import COMPUTE_MS_KEY
 from knn_al.v1 import active_learning_pb2 as pb
 from knn_al.v1 import active_learning_pb2_grpc as pb_grpc
 
 T = TypeVar("T")
+#: Bytes kept free in a NextSample reply's size check for its progress and framing.
+REPLY_OVERHEAD = 4096
 #: Records per Export message: about 0.5 MB, well under the default message limit.
 EXPORT_CHUNK = 10_000
 Context = grpc.aio.ServicerContext
 
 
 class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
-    """Serves the projects of ``store``; ``max_upload_items`` bounds one AddItems stream."""
+    """Serves the projects of ``store``. ``max_upload_items`` and ``max_upload_bytes``
+    bound one AddItems stream; ``max_reply_bytes`` is the transport's send limit;
+    ``dataset_roots`` are the directories LoadDataset may read from."""
 
-    def __init__(self, store: ProjectStore, executor: Executor, *, max_upload_items: int) -> None:
+    def __init__(self, store: ProjectStore, executor: Executor, *, max_upload_items: int, max_upload_bytes: int,
+                 max_reply_bytes: int, dataset_roots: Sequence[Path]) -> None:
         self._store = store
         self._executor = executor
-        self._max_upload_items = max_upload_items
+        self._max_upload_items, self._max_upload_bytes = max_upload_items, max_upload_bytes
+        self._max_reply_bytes = max_reply_bytes
+        self._dataset_roots = [Path(root).resolve() for root in dataset_roots]
+        self._replies = RecentReplies()
 
-    async def _run(self, context: Context, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def _run(self, context: Context, fn: Callable[..., T], *args: Any,
+                   undo: Callable[[T], object] | None = None, **kwargs: Any) -> T:
         """Run ``fn`` in a worker thread; report its duration in the ``knn-al-compute-ms``
-        trailer, so clients can tell the library's time from the transport's."""
+        trailer, so clients can tell the library's time from the transport's.
+
+        The thread cannot be stopped once started: if the call is cancelled meanwhile (the
+        client went away), ``undo(result)`` runs once ``fn`` is done, for work whose reply
+        nobody will receive."""
         def timed() -> tuple[T, float]:
             start = time.perf_counter()
             return fn(*args, **kwargs), time.perf_counter() - start
 
-        result, seconds = await asyncio.get_running_loop().run_in_executor(self._executor, timed)
+        loop = asyncio.get_running_loop()
+        work = loop.run_in_executor(self._executor, timed)
+        try:
+            result, seconds = await asyncio.shield(work)
+        except asyncio.CancelledError:
+            if undo is not None:
+                with contextlib.suppress(Exception):
+                    done, _ = await work
+                    await loop.run_in_executor(self._executor, undo, done)
+            raise
         context.set_trailing_metadata(((COMPUTE_MS_KEY, f"{seconds * 1e3:.3f}"),))
         return result
 
     # ------------------------------------------------------------- projects
     @translate_errors
     async def CreateProject(self, request: pb.CreateProjectRequest, context: Context) -> pb.CreateProjectResponse:
-        settings = convert.settings_from_proto(request.settings)
-        info = await self._run(context, lambda: self._store.create(settings).info())
-        return pb.CreateProjectResponse(project=convert.info_to_proto(info))
+        async def create() -> pb.CreateProjectResponse:
+            settings = convert.settings_from_proto(request.settings)
+            info = await self._run(context, lambda: self._store.create(settings).info())
+            return pb.CreateProjectResponse(project=convert.info_to_proto(info))
+
+        return await self._replies.once("CreateProject", request.request_id, create)
 
     @translate_errors
     async def ListProjects(self, request: pb.ListProjectsRequest, context: Context) -> pb.ListProjectsResponse:
@@ -69,15 +96,22 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
 
     @translate_errors
     async def DeleteProject(self, request: pb.DeleteProjectRequest, context: Context) -> pb.DeleteProjectResponse:
-        await self._run(context, self._store.delete, request.project)
-        return pb.DeleteProjectResponse()
+        async def delete() -> pb.DeleteProjectResponse:
+            await self._run(context, self._store.delete, request.project)
+            return pb.DeleteProjectResponse()
+
+        return await self._replies.once("DeleteProject", request.request_id, delete)
 
     @translate_errors
     async def SetGoals(self, request: pb.SetGoalsRequest, context: Context) -> pb.SetGoalsResponse:
         project = self._store.get(request.project)
         goals = {name: getattr(request, name) for name in ("target_accuracy", "label_budget") if request.HasField(name)}
-        info = await self._run(context, lambda: (project.set_goals(**goals), project.info())[1])
-        return pb.SetGoalsResponse(project=convert.info_to_proto(info))
+
+        async def set_goals() -> pb.SetGoalsResponse:
+            info = await self._run(context, lambda: (project.set_goals(**goals), project.info())[1])
+            return pb.SetGoalsResponse(project=convert.info_to_proto(info))
+
+        return await self._replies.once("SetGoals", request.request_id, set_goals)
 
     @translate_errors
     async def GetStats(self, request: pb.GetStatsRequest, context: Context) -> pb.GetStatsResponse:
@@ -87,83 +121,93 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
     @translate_errors
     async def AddItems(self, request_iterator: AsyncIterator[pb.AddItemsRequest],
                        context: Context) -> pb.AddItemsResponse:
-        name = ""
-        kind: str | None = None  # "vectors", "texts" or "images": one kind per stream
-        ids: list[str] = []
-        parts: list[np.ndarray] = []
-        raw: list[str] | list[bytes] = []
-        metadata: list[dict[str, Any]] = []
-        async for chunk in request_iterator:
-            if chunk.project and name and chunk.project != name:
-                raise InvalidInputError(f"one AddItems stream adds to one project: got {chunk.project!r} after {name!r}")
-            name = name or chunk.project
-            if not name:
-                raise InvalidInputError("the first AddItems chunk must name the project")
-            if len(ids) + len(chunk.ids) > self._max_upload_items:
-                raise CapacityError(f"an AddItems stream may carry at most {self._max_upload_items} items: "
-                                    "split the upload into several streams")
-            chunk_kind = convert.item_kind(chunk)
-            if chunk_kind is None:
-                if chunk.ids:
-                    raise InvalidInputError(f"a chunk carries {len(chunk.ids)} ids but no vectors, texts or images")
-                continue
-            if kind and chunk_kind != kind:
-                raise InvalidInputError(f"one AddItems stream carries one kind of item: got {chunk_kind} after {kind}")
-            kind = chunk_kind
-            if kind == "vectors":
-                items: Any = convert.vectors_from_proto(chunk.vectors)
-                parts.append(items)
-            else:
-                items = getattr(chunk, kind)
-                raw.extend(items)
-            if len(items) != len(chunk.ids):
-                raise InvalidInputError(f"a chunk carries {len(chunk.ids)} ids but {len(items)} {kind}")
-            if chunk.metadata and len(chunk.metadata) != len(chunk.ids):
-                raise InvalidInputError(f"a chunk carries {len(chunk.ids)} ids but {len(chunk.metadata)} metadata "
-                                        "entries: give one per item or none")
-            if bool(chunk.metadata) != bool(metadata) and ids:
-                raise InvalidInputError("give metadata for every chunk of the stream or for none")
-            ids.extend(chunk.ids)
-            metadata.extend(convert.dict_from_struct(m) for m in chunk.metadata)
-        if not name:
-            raise InvalidInputError("empty AddItems stream: send at least one chunk naming the project")
-        project = self._store.get(name)
+        chunks = aiter(request_iterator)
+        first = await anext(chunks, None)
+        if first is None or not first.project:
+            raise InvalidInputError("the first AddItems chunk must name the project")
+        project = self._store.get(first.project)
 
-        def add() -> int:
-            if kind in ("texts", "images"):
-                vectors = project.embed(**{kind: raw}, ids=ids)
-            else:
-                vectors = np.concatenate(parts) if parts else np.empty((0, project.settings.dimension), np.float32)
-            return project.add_items(ids, vectors, metadata or None)
+        async def add() -> pb.AddItemsResponse:
+            upload = Upload(project, max_items=self._max_upload_items, max_bytes=self._max_upload_bytes)
+            loop = asyncio.get_running_loop()
+            chunk: pb.AddItemsRequest | None = first
+            while chunk is not None:
+                await loop.run_in_executor(self._executor, upload.add, chunk)
+                chunk = await anext(chunks, None)
 
-        pool_size = await self._run(context, add)
-        return pb.AddItemsResponse(added=len(ids), pool_size=pool_size)
+            def commit() -> int:
+                if upload.kind in ("texts", "images"):
+                    vectors = project.embed(**{upload.kind: upload.raw}, ids=upload.ids)
+                else:
+                    vectors = upload.vectors()
+                return project.add_items(upload.ids, vectors, upload.metadata or None)
+
+            pool_size = await self._run(context, commit)
+            return pb.AddItemsResponse(added=len(upload.ids), pool_size=pool_size)
+
+        return await self._replies.once("AddItems", first.request_id, add)
 
     @translate_errors
     async def LoadDataset(self, request: pb.LoadDatasetRequest, context: Context) -> pb.LoadDatasetResponse:
         project = self._store.get(request.project)
-        def load() -> tuple[int, int, int]:
-            added, labeled = project.load_dataset(request.path, import_labels=request.import_labels)
-            return added, labeled, project.info().pool_size
+        path = self._confined(request.path)
 
-        added, labeled, pool_size = await self._run(context, load)
-        return pb.LoadDatasetResponse(added=added, labeled=labeled, pool_size=pool_size)
+        async def load() -> pb.LoadDatasetResponse:
+            def run() -> tuple[int, int, int]:
+                added, labeled = project.load_dataset(path, import_labels=request.import_labels)
+                return added, labeled, project.info().pool_size
+
+            added, labeled, pool_size = await self._run(context, run)
+            return pb.LoadDatasetResponse(added=added, labeled=labeled, pool_size=pool_size)
+
+        return await self._replies.once("LoadDataset", request.request_id, load)
+
+    def _confined(self, path: str) -> Path:
+        """``path`` resolved (symlinks followed) if it lies under a dataset root; one
+        uniform refusal otherwise, so that it tells nothing of what exists outside."""
+        if not path:
+            raise InvalidInputError("give the path of a dataset directory (written by `knn-al embed`)")
+        resolved = Path(path).resolve()
+        if any(resolved.is_relative_to(root) for root in self._dataset_roots):
+            return resolved
+        raise InvalidInputError(f"dataset path {shown(path)} is outside this server's dataset roots: put the dataset "
+                                "under the server's data directory or working directory, or start the server with "
+                                "--dataset-root DIR")
 
     # ------------------------------------------------------------- learning
     @translate_errors
     async def NextSample(self, request: pb.NextSampleRequest, context: Context) -> pb.NextSampleResponse:
         project = self._store.get(request.project)
 
-        def sample() -> tuple[list, Any]:
-            samples = project.next_sample(
-                request.count or 1, strategy=convert.strategy_name(request.strategy), annotator=request.annotator,
-                lease_seconds=request.lease_seconds or None, include_outliers=request.include_outliers,
-                seed=request.seed if request.HasField("seed") else None)
-            return samples, project.progress()
+        async def sample() -> pb.NextSampleResponse:
+            replies: list[pb.Sample] = []
 
-        samples, progress = await self._run(context, sample)
-        return pb.NextSampleResponse(samples=[convert.sample_to_proto(s) for s in samples],
-                                     progress=convert.progress_to_proto(progress))
+            def fits(samples: list) -> None:
+                """Refuse, before any lease is committed, a reply the transport could not send."""
+                replies[:] = [convert.sample_to_proto(s) for s in samples]
+                size = sum(r.ByteSize() + 8 for r in replies) + REPLY_OVERHEAD
+                if size > self._max_reply_bytes:
+                    raise CapacityError(f"{len(replies)} samples make a reply of about {size} bytes, over this "
+                                        f"server's message limit of {self._max_reply_bytes} bytes: ask for fewer "
+                                        "(count) or keep less metadata per item")
+
+            def run() -> tuple[list, Any]:
+                samples = project.next_sample(
+                    request.count or 1, strategy=convert.strategy_name(request.strategy), annotator=request.annotator,
+                    lease_seconds=request.lease_seconds or None, include_outliers=request.include_outliers,
+                    seed=request.seed if request.HasField("seed") else None, accept=fits)
+                return samples, project.progress()
+
+            def give_back(result: tuple[list, Any]) -> None:
+                """Nobody is left to receive these items: end their leases rather than
+                leave them with an annotator who never saw them."""
+                if result[0]:
+                    project.release([s.id for s in result[0]], annotator=request.annotator)
+
+            samples, progress = await self._run(context, run, undo=give_back)
+            return pb.NextSampleResponse(samples=replies, progress=convert.progress_to_proto(progress))
+
+        return await self._replies.once("NextSample", request.request_id, sample)
 
     @translate_errors
     async def StreamItems(self, request_iterator: AsyncIterator[pb.StreamItemsRequest], context: Context) -> None:
@@ -201,25 +245,44 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
     @translate_errors
     async def SubmitLabel(self, request: pb.SubmitLabelRequest, context: Context) -> pb.SubmitLabelResponse:
         project = self._store.get(request.project)
-        receipt = await self._run(context, project.label, [request.id], [request.label], annotator=request.annotator)
-        return pb.SubmitLabelResponse(labeled_count=receipt.labeled_count, propagated_ids=receipt.propagated)
+
+        async def submit() -> pb.SubmitLabelResponse:
+            receipt = await self._run(context, project.label, [request.id], [request.label],
+                                      annotator=request.annotator)
+            return pb.SubmitLabelResponse(labeled_count=receipt.labeled_count, propagated_ids=receipt.propagated)
+
+        return await self._replies.once("SubmitLabel", request.request_id, submit)
 
     @translate_errors
     async def SubmitLabels(self, request: pb.SubmitLabelsRequest, context: Context) -> pb.SubmitLabelsResponse:
         project = self._store.get(request.project)
-        receipt = await self._run(context, project.label, [a.id for a in request.labels],
-                                  [a.label for a in request.labels], annotator=request.annotator)
-        return pb.SubmitLabelsResponse(labeled_count=receipt.labeled_count, propagated_ids=receipt.propagated)
+
+        async def submit() -> pb.SubmitLabelsResponse:
+            receipt = await self._run(context, project.label, [a.id for a in request.labels],
+                                      [a.label for a in request.labels], annotator=request.annotator)
+            return pb.SubmitLabelsResponse(labeled_count=receipt.labeled_count, propagated_ids=receipt.propagated)
+
+        return await self._replies.once("SubmitLabels", request.request_id, submit)
 
     @translate_errors
     async def RemoveLabels(self, request: pb.RemoveLabelsRequest, context: Context) -> pb.RemoveLabelsResponse:
         project = self._store.get(request.project)
-        return pb.RemoveLabelsResponse(labeled_count=await self._run(context, project.unlabel, list(request.ids)))
+
+        async def remove() -> pb.RemoveLabelsResponse:
+            return pb.RemoveLabelsResponse(labeled_count=await self._run(context, project.unlabel, list(request.ids)))
+
+        return await self._replies.once("RemoveLabels", request.request_id, remove)
 
     @translate_errors
     async def ReleaseItems(self, request: pb.ReleaseItemsRequest, context: Context) -> pb.ReleaseItemsResponse:
         project = self._store.get(request.project)
-        return pb.ReleaseItemsResponse(released=await self._run(context, project.release, list(request.ids)))
+
+        async def release() -> pb.ReleaseItemsResponse:
+            released = await self._run(context, project.release, list(request.ids), annotator=request.annotator,
+                                       force=request.force)
+            return pb.ReleaseItemsResponse(released=released)
+
+        return await self._replies.once("ReleaseItems", request.request_id, release)
 
     # ---------------------------------------------------------- predictions
     @translate_errors

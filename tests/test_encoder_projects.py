@@ -28,7 +28,8 @@ COOKING = ["Simmer the tomato sauce for twenty minutes.", "Knead the bread dough
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
-    running = ServerProcess(tmp_path_factory.mktemp("data"))
+    # Tests load datasets written under pytest's temporary directory.
+    running = ServerProcess(tmp_path_factory.mktemp("data"), "--dataset-root", str(tmp_path_factory.getbasetemp()))
     yield running
     running.stop()
 

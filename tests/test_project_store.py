@@ -140,11 +140,12 @@ def test_uncommitted_pool_files_from_a_crash_are_ignored(tmp_path: Path, clock: 
     # A crash after writing the next batch's files but before committing its log row.
     pool = tmp_path / "p" / "pool"
     (pool / "batch-00001.npy").write_bytes(b"torn")
-    (pool / ".density-00001.npy.tmp").write_bytes(b"torn")
+    (pool / ".knn-al-tmp-density-00001.npy").write_bytes(b"torn")
+    (pool / "notes.txt").write_bytes(b"a user's file")  # not ours: left alone
     reopened = ProjectStore(tmp_path, clock=clock).get("p")
     assert reopened.info().pool_size == 20
     assert sorted(p.name for p in pool.iterdir()) == ["batch-00000.jsonl", "batch-00000.npy", "density-00000.npy",
-                                                      "groups-00000.npy"]
+                                                      "groups-00000.npy", "notes.txt"]
     reopened.add_items(["new"], x[:1])
     assert reopened.info().pool_size == 21
 

@@ -105,7 +105,7 @@ def test_fixed_label_set_project_serves_its_first_sample(tmp_path: Path) -> None
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory: pytest.TempPathFactory):
     server = ServerProcess(tmp_path_factory.mktemp("data"), "--token", TOKEN, "--max-message-mb", "2",
-                           "--max-upload-items", "5000")
+                           "--max-upload-items", "5000", "--dataset-root", str(tmp_path_factory.getbasetemp()))
     yield server
     server.stop()
 
@@ -149,7 +149,7 @@ def test_relabel_remove_label_and_release(secured: ServerProcess) -> None:
         assert explained.label == "b" and explained.neighbors[0].id == leased[0] and explained.neighbors[0].label == "b"
         assert client.remove_labels("edit", [leased[1]]) == 1
         assert client.export_labels("edit") == {leased[0]: "b"}
-        assert client.release("edit", [leased[2]]) == 1
+        assert client.release("edit", [leased[2]], annotator="ann") == 1
         info = client.get_project("edit")
         assert (info.labeled_count, info.leased_count, info.label_counts) == (1, 0, {"a": 0, "b": 1})
 

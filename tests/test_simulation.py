@@ -177,6 +177,110 @@ def test_via_server_makes_the_same_picks_and_scores_as_in_process(tmp_path: Path
     assert other.curves[0].picks != local.curves[0].picks
 
 
+# ---------------------------------------------------------- an exhausted pool
+#: Duplicate groups of the exhaustion tests: each group is one item present that many times
+#: (jittered far above the 0.95 duplicate threshold), so a pool offers one candidate per
+#: group, fewer than the budget. The singletons sit in some training folds only, so the
+#: folds run out at different label counts.
+GROUP_SIZES = (6, 6, 6, 6, 6, 6, 5, 1, 1)
+
+
+def duplicate_groups(*, seed: int, dimension: int = 16) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
+    """ids, vectors, labels (group g has class g % 3) and each item's group."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(len(GROUP_SIZES), dimension))
+    group = np.repeat(np.arange(len(GROUP_SIZES)), GROUP_SIZES)
+    vectors = centres[group] + 0.001 * rng.normal(size=(len(group), dimension))
+    return ([f"item-{i:03d}" for i in range(len(group))], vectors.astype(np.float32),
+            [f"class-{g % 3}" for g in group], group)
+
+
+def groups_per_training_fold(labels: list[str], group: np.ndarray, *, folds: int, seed: int) -> list[int]:
+    """Candidates each fold's pool offers: its distinct duplicate groups."""
+    classes = sorted(set(labels))
+    codes = np.array([classes.index(label) for label in labels])
+    return [len(set(group[train])) for train, _ in stratified_folds(codes, folds=folds, seed=seed)]
+
+
+EXHAUSTION = dict(strategies=[DEFAULT_STRATEGY, "margin"], folds=3, budget=20, every=1, seed=0)
+
+
+def no_nan(text: str) -> float:
+    raise AssertionError(f"summary.json holds {text}: an unmeasured score was written as a number")
+
+
+def test_an_exhausted_pool_ends_the_curves_there_and_the_report_says_after_how_many_labels(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    ids, vectors, labels, group = duplicate_groups(seed=0)
+    pools = groups_per_training_fold(labels, group, folds=3, seed=0)
+    assert pools == [8, 8, 9]  # fewer candidates than the budget of 20, and not the same on every fold
+    result = run_simulation(ids=ids, vectors=vectors, labels=labels, driver=LearnerDriver(), **EXHAUSTION)
+    assert result.budget == 20
+    for curve in result.curves:
+        ran_out = pools[curve.fold]
+        assert curve.pool_exhausted_at == ran_out
+        assert len(set(curve.picks)) == len(curve.picks) == ran_out
+        assert len(set(group[[ids.index(i) for i in curve.picks]])) == ran_out  # one pick per group
+        assert curve.labels.tolist() == list(range(1, ran_out + 1))  # no points past the end
+        assert len(curve.accuracy) == len(curve.macro_f1) == ran_out
+    points, acc = result.matrix("margin")
+    assert points.tolist() == list(range(1, 10))
+    assert np.isnan(acc[:2, 8]).all() and not np.isnan(acc[2]).any()  # not carried forward
+    labels_needed(result, "margin")  # curves that end early are fine here too
+
+    write_dataset(tmp_path / "data", ids=ids, vectors=vectors, labels=labels, encoder="test")
+    out = tmp_path / "report"
+    code = main(["simulate", str(tmp_path / "data"), "--strategies", "margin", "--folds", "3", "--budget", "20",
+                 "--every", "1", "--table-at", "5", "9", "20", "--out", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    for strategy in ("margin", "random"):
+        for fold, ran_out in enumerate(pools):
+            assert f"fold {fold}: pool exhausted after {ran_out} labels (budget 20)" in printed
+    assert "(1/3)" in printed  # N=9: the mean of the one fold whose pool lasted that long
+    summary = json.loads((out / "summary.json").read_text(), parse_constant=no_nan)
+    margin = summary["strategies"]["margin"]
+    assert margin["pool_exhausted_at"] == pools
+    assert margin["labels"] == list(range(1, 10)) and margin["folds_measured"] == [3] * 8 + [1]
+    with open(out / "curves.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for fold, ran_out in enumerate(pools):
+        assert max(int(r["labels"]) for r in rows if r["strategy"] == "margin" and r["fold"] == str(fold)) == ran_out
+
+
+def test_via_server_runs_out_of_pool_where_in_process_does_and_reports_the_same(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from knn_al.client.simulation import ServerDriver
+
+    ids, vectors, labels, _ = duplicate_groups(seed=0)
+    local = run_simulation(ids=ids, vectors=vectors, labels=labels, driver=LearnerDriver(), **EXHAUSTION)
+    write_dataset(tmp_path / "data", ids=ids, vectors=vectors, labels=labels, encoder="test")
+    command = ["simulate", str(tmp_path / "data"), "--strategies", "margin", "--folds", "3", "--budget", "20",
+               "--every", "2"]
+    assert main([*command, "--out", str(tmp_path / "local")]) == 0
+    local_table = capsys.readouterr().out
+    server = ServerProcess(tmp_path / "server")
+    try:
+        driver = ServerDriver(server.address)
+        try:
+            remote = run_simulation(ids=ids, vectors=vectors, labels=labels, driver=driver, **EXHAUSTION)
+            assert driver.client.list_projects() == []
+        finally:
+            driver.close()
+        assert main([*command, "--out", str(tmp_path / "remote"), "--via-server", server.address]) == 0
+        remote_table = capsys.readouterr().out
+    finally:
+        assert server.stop() == 0
+    for mine, theirs in zip(local.curves, remote.curves):
+        assert (mine.strategy, mine.fold, mine.pool_exhausted_at) == (theirs.strategy, theirs.fold,
+                                                                      theirs.pool_exhausted_at)
+        assert mine.picks == theirs.picks
+        np.testing.assert_array_equal(mine.accuracy, theirs.accuracy)
+    assert "pool exhausted after 8 labels (budget 20)" in remote_table
+    # Everything but the closing "wrote DIR/" line, which names each run's own directory.
+    assert remote_table.split("\nwrote ")[0] == local_table.split("\nwrote ")[0]
+
+
 # ------------------------------------------------------------------ the demo
 def test_demo_runs_end_to_end_on_a_subset_and_reuses_its_embedding(tmp_path: Path,
                                                                    capsys: pytest.CaptureFixture) -> None:

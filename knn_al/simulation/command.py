@@ -14,7 +14,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Replay a labeled dataset directory (the output of `knn-al embed` on data with known labels) "
                     "as if an annotator answered every pick with the true label: K-fold, one learning curve per "
                     "strategy (random always included), scored on the held-out fold. Writes curves.csv, "
-                    "summary.json, summary.txt and learning_curves.png to --out and prints the table.")
+                    "summary.json, summary.txt and learning_curves.png to --out and prints the table. A pool "
+                    "that runs out of candidates before the budget (near-duplicates share one pick) ends its "
+                    "replay there; the report says after how many labels.")
     add_replay_arguments(parser)
     parser.add_argument("dataset", type=Path, metavar="DATASET_DIR", help="dataset directory with known labels")
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGY_NAMES), choices=STRATEGY_NAMES,

@@ -5,12 +5,19 @@ with its true label, and every ``every`` labels the held-out fold is predicted a
 scored. A session labeled with the whole training fold gives the full-data reference the
 curves are compared to. Each pick's seed depends on (seed, fold, step) only, so runs are
 reproducible, and every strategy of a fold starts from the same state.
+
+A pool can run out before the budget is spent: a duplicate group offers one candidate and
+its label covers the whole group, and the combined strategy skips outliers. That is a
+normal end, not an error: the replay of that strategy and fold stops there, its curve
+ends at the last checkpoint reached, and :attr:`Curve.pool_exhausted_at` records how many
+labels were given (the report lists them).
 """
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,12 +26,20 @@ from knn_al.simulation.folds import stratified_folds
 from knn_al.simulation.metrics import accuracy, macro_f1
 from knn_al.strategies import STRATEGY_NAMES
 
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
 BASELINE = "random"
 
 
 @dataclass(frozen=True)
 class Curve:
-    """One strategy's learning curve on one fold, and the items it picked, in order."""
+    """One strategy's learning curve on one fold, and the items it picked, in order.
+
+    ``labels`` are the checkpoints scored; a curve whose pool ran out has none past
+    ``pool_exhausted_at``, the labels given when no candidate was left (None: the whole
+    budget was spent).
+    """
 
     strategy: str
     fold: int
@@ -32,6 +47,7 @@ class Curve:
     accuracy: np.ndarray
     macro_f1: np.ndarray
     picks: list[str]
+    pool_exhausted_at: int | None = None
 
 
 @dataclass(frozen=True)
@@ -51,10 +67,30 @@ class SimulationResult:
         """The curves of ``strategy``, by fold."""
         return sorted((c for c in self.curves if c.strategy == strategy), key=lambda c: c.fold)
 
+    def label_counts(self) -> np.ndarray:
+        """Every label count some curve was scored at. All curves share one list of
+        checkpoints and a curve that ran out of pool stops early, so each curve's counts
+        are a prefix of the longest one's."""
+        return max((c.labels for c in self.curves), key=len, default=np.empty(0, dtype=np.int64))
+
     def matrix(self, strategy: str, metric: str = "accuracy") -> tuple[np.ndarray, np.ndarray]:
-        """(label counts, folds × counts matrix of ``metric``) for ``strategy``."""
+        """(label counts, folds × counts matrix of ``metric``) for ``strategy``.
+
+        A fold whose pool ran out before a count has NaN there: it was not measured, and
+        nothing is invented for it (:func:`knn_al.simulation.report.fold_stats` averages
+        over the folds that were measured).
+        """
+        points = self.label_counts()
         curves = self.curves_of(strategy)
-        return curves[0].labels, np.stack([getattr(c, metric) for c in curves])
+        values = np.full((len(curves), len(points)), np.nan)
+        for row, curve in zip(values, curves):
+            measured = getattr(curve, metric)
+            row[: len(measured)] = measured
+        return points, values
+
+    def pool_exhausted_at(self, strategy: str) -> list[int | None]:
+        """Per fold, the labels given when ``strategy``'s pool ran out (None: budget spent)."""
+        return [c.pool_exhausted_at for c in self.curves_of(strategy)]
 
 
 def checkpoints(budget: int, every: int) -> np.ndarray:
@@ -68,6 +104,44 @@ def checkpoints(budget: int, every: int) -> np.ndarray:
 def pick_seed(seed: int, fold: int, step: int) -> int:
     """The seed of one pick, independent of the strategy and of the other folds."""
     return int(np.random.SeedSequence([seed, fold, step]).generate_state(1)[0])
+
+
+def replay(
+    session: Session,
+    *,
+    strategy: str,
+    fold: int,
+    truth: dict[str, str],
+    points: np.ndarray,
+    seed: int,
+    scores: Callable[[Session], tuple[float, float]],
+    bar: tqdm,
+) -> Curve:
+    """Label ``strategy``'s picks one by one until the budget (the last of ``points``)
+    is spent or the pool runs out, scoring the held-out fold at each of ``points``."""
+    budget = int(points[-1])
+    picks: list[str] = []
+    measured: list[tuple[float, float]] = []
+    exhausted_at = None
+    for step in range(1, budget + 1):
+        item = session.pick(strategy=strategy, seed=pick_seed(seed, fold, step))
+        if item is None:
+            # Not a failure: duplicate groups share one candidate (and the combined strategy
+            # skips outliers), so a pool can offer fewer picks than the budget. An annotator
+            # would stop here too; the curve ends at the last checkpoint reached.
+            exhausted_at = step - 1
+            bar.update(budget - exhausted_at)  # the labels that will never come
+            break
+        session.label([item], [truth[item]])
+        picks.append(item)
+        bar.update(1)
+        if step == points[len(measured)]:
+            measured.append(scores(session))
+            bar.set_postfix(accuracy=f"{measured[-1][0]:.3f}")
+    # reshape: a pool that ran out before the first checkpoint leaves no measurement.
+    acc, f1 = np.array(measured, dtype=np.float64).reshape(-1, 2).T
+    return Curve(strategy=strategy, fold=fold, labels=points[: len(measured)], accuracy=acc, macro_f1=f1,
+                 picks=picks, pool_exhausted_at=exhausted_at)
 
 
 def run_simulation(
@@ -87,8 +161,9 @@ def run_simulation(
     """Replay an annotator for each strategy (``random`` is always added) on each fold.
 
     ``labels`` are the true labels of ``ids``. ``budget`` is capped at the smallest
-    training fold. ``target`` is recorded for the report: the share of full-data accuracy
-    that "labels needed" refers to. ``progress`` draws a bar on stderr.
+    training fold; a replay whose pool runs out before it stops there (see :class:`Curve`).
+    ``target`` is recorded for the report: the share of full-data accuracy that "labels
+    needed" refers to. ``progress`` draws a bar on stderr.
     """
     from tqdm import tqdm
 
@@ -139,23 +214,10 @@ def run_simulation(
                 bar.set_description(f"fold {fold + 1}/{folds} {strategy}")
                 session = driver.open(name=f"f{fold}-{strategy}", ids=train_ids, vectors=x[train], classes=classes,
                                       held_out=x[test])
-                picks: list[str] = []
-                measured: list[tuple[float, float]] = []
                 try:
-                    for step in range(1, budget + 1):
-                        item = session.pick(strategy=strategy, seed=pick_seed(seed, fold, step))
-                        if item is None:
-                            raise RuntimeError(f"the pool ran out after {step - 1} picks of {budget}")
-                        session.label([item], [truth[item]])
-                        picks.append(item)
-                        bar.update(1)
-                        if step == points[len(measured)]:
-                            measured.append(scores(session))
-                            bar.set_postfix(accuracy=f"{measured[-1][0]:.3f}")
+                    curves.append(replay(session, strategy=strategy, fold=fold, truth=truth, points=points,
+                                         seed=seed, scores=scores, bar=bar))
                 finally:
                     session.close()
-                acc, f1 = np.array(measured).T
-                curves.append(Curve(strategy=strategy, fold=fold, labels=points, accuracy=acc, macro_f1=f1,
-                                    picks=picks))
     return SimulationResult(strategies=strategies, classes=classes, folds=folds, budget=budget, target=target,
                             curves=curves, full_accuracy=full_acc, full_macro_f1=full_f1)

@@ -4,6 +4,13 @@ Curves are summarised across folds as mean ± standard deviation. "Labels needed
 fold, the first measured label count at which accuracy reaches ``target`` × that fold's
 full-data accuracy (the kNN classifier given every training label); it is averaged over
 folds only when every fold got there within the budget.
+
+A fold whose pool ran out before the budget (see :mod:`knn_al.simulation.replay`) has no
+scores past that point, and none are made up for it: at each label count, means and
+standard deviations are over the folds measured there. A table cell that averages fewer
+than all folds says how many, "r/F"; a count no fold of a strategy reached shows "—"
+(``null`` in the JSON). The report lists, per strategy and fold, after how many labels
+each pool ran out.
 """
 from __future__ import annotations
 
@@ -28,16 +35,35 @@ class Comparison:
     strategy: str
     #: mean labels needed by the strategy / by random (None unless both reached the target on every fold).
     label_ratio: float | None
-    #: the most negative (strategy − random) mean accuracy over the measured budgets, and where.
-    worst_gap: float
-    worst_gap_labels: int
+    #: the most negative (strategy − random) mean accuracy over the budgets measured for
+    #: both, and where (None: no budget was, as both pools ran out before the first checkpoint).
+    worst_gap: float | None
+    worst_gap_labels: int | None
     #: random's across-fold standard deviation at that budget.
-    random_std: float
+    random_std: float | None
 
     @property
-    def within_one_std(self) -> bool:
-        """Never below random by more than random's standard deviation, at any measured budget."""
-        return self.worst_gap >= -self.random_std
+    def within_one_std(self) -> bool | None:
+        """Never below random by more than random's standard deviation, at any budget
+        measured for both (None: none was)."""
+        return None if self.worst_gap is None else self.worst_gap >= -self.random_std
+
+
+def fold_stats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per label count (column of a :meth:`~SimulationResult.matrix`): mean and standard
+    deviation over the folds measured there, and how many folds that is.
+
+    A fold whose pool ran out earlier (NaN) is left out rather than carried forward: its
+    last score would be a number nobody measured at that count. A count no fold reached
+    has NaN mean and std.
+    """
+    measured = ~np.isnan(values)
+    count = measured.sum(axis=0)
+    filled = np.where(measured, values, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 → NaN where no fold was measured
+        mean = filled.sum(axis=0) / count
+        std = np.sqrt(np.where(measured, (filled - mean) ** 2, 0.0).sum(axis=0) / count)
+    return mean, std, count
 
 
 def labels_needed(result: SimulationResult, strategy: str) -> list[int | None]:
@@ -53,61 +79,113 @@ def mean_labels_needed(result: SimulationResult, strategy: str) -> float | None:
 
 
 def compare(result: SimulationResult, strategy: str) -> Comparison:
-    """How ``strategy`` fares against random, in labels needed and at every measured budget."""
+    """How ``strategy`` fares against random, in labels needed and at every budget measured
+    for both (on at least one fold each; means over the folds measured, see :func:`fold_stats`)."""
     points, mine = result.matrix(strategy)
     _, base = result.matrix(BASELINE)
-    gap = mine.mean(axis=0) - base.mean(axis=0)
-    worst = int(np.argmin(gap))
+    mine_mean, _, mine_count = fold_stats(mine)
+    base_mean, base_std, base_count = fold_stats(base)
     ours, theirs = mean_labels_needed(result, strategy), mean_labels_needed(result, BASELINE)
     ratio = ours / theirs if ours is not None and theirs else None
-    return Comparison(strategy=strategy, label_ratio=ratio, worst_gap=float(gap[worst]),
-                      worst_gap_labels=int(points[worst]), random_std=float(base.std(axis=0)[worst]))
+    both = np.flatnonzero((mine_count > 0) & (base_count > 0))
+    if len(both) == 0:
+        return Comparison(strategy=strategy, label_ratio=ratio, worst_gap=None, worst_gap_labels=None,
+                          random_std=None)
+    worst = both[int(np.argmin(mine_mean[both] - base_mean[both]))]
+    return Comparison(strategy=strategy, label_ratio=ratio, worst_gap=float(mine_mean[worst] - base_mean[worst]),
+                      worst_gap_labels=int(points[worst]), random_std=float(base_std[worst]))
 
 
 def table_points(points: np.ndarray, at: Sequence[int] | None = None) -> list[int]:
     """Budgets shown as table columns: ``at`` if given (measured ones only), else the
     measured counts among 1, 2, 3, 5 × 10^e, and the last one."""
     measured = set(points.tolist())
+    if not measured:  # every pool ran out before the first checkpoint
+        return []
     if at:
         return sorted(measured.intersection(at)) or [int(points[-1])]
     nice = {m * 10**e for e in range(7) for m in (1, 2, 3, 5)}
     return sorted(measured.intersection(nice) | {int(points[-1])})
 
 
+def stat_cell(mean: float, std: float, count: int, *, folds: int) -> str:
+    """One table cell: mean ± std, with "(r/F)" when only r of the F folds were measured
+    there (the others' pools ran out earlier), "—" when none was."""
+    if count == 0:
+        return "—"
+    text = f"{mean:.3f} ± {std:.3f}"
+    return text if count == folds else f"{text} ({count}/{folds})"
+
+
+def metric_lines(result: SimulationResult, metric: str, *, shown: list[int], width: int) -> list[str]:
+    """The header and one row per strategy of ``metric`` at the ``shown`` label counts."""
+    rows = {}
+    for strategy in result.strategies:
+        points, values = result.matrix(strategy, metric)
+        mean, std, count = fold_stats(values)
+        columns = [int(np.flatnonzero(points == p)[0]) for p in shown]
+        rows[strategy] = [stat_cell(mean[i], std[i], int(count[i]), folds=result.folds) for i in columns]
+    cell = max([13, *(len(c) for cells in rows.values() for c in cells)])
+    lines = [f"{'strategy':<{width}}  " + "  ".join(f"{'N=' + str(p):>{cell}}" for p in shown)]
+    lines += [f"{strategy:<{width}}  " + "  ".join(f"{c:>{cell}}" for c in cells) for strategy, cells in rows.items()]
+    return lines
+
+
+def needed_text(result: SimulationResult, strategy: str) -> str:
+    """Labels needed by ``strategy``, or how many folds got there and why the others did not."""
+    needed = labels_needed(result, strategy)
+    reached = [n for n in needed if n is not None]
+    if len(reached) == len(needed):
+        return f"{np.mean(reached):.1f} ± {np.std(reached):.1f}"
+    ran_out = sum(1 for n, at in zip(needed, result.pool_exhausted_at(strategy)) if n is None and at is not None)
+    if ran_out:
+        # "> budget" would claim more labels get there; these pools had no more to give.
+        return (f"not reached ({len(reached)}/{len(needed)} folds reached it; "
+                f"the pool ran out first on {ran_out} fold{'s' if ran_out > 1 else ''})")
+    return f"> {result.budget} ({len(reached)}/{len(needed)} folds reached it)"
+
+
+def comparison_text(c: Comparison) -> str:
+    """One strategy against random, as a line of the table."""
+    ratio = f"{c.label_ratio:.2f}× the labels random needs" if c.label_ratio is not None else "labels ratio n/a"
+    if c.worst_gap is None:
+        return f"{c.strategy} vs random: {ratio}; no label count was measured for both (their pools ran out first)"
+    return (f"{c.strategy} vs random: {ratio}; lowest accuracy margin over random "
+            f"{c.worst_gap:+.3f} at N={c.worst_gap_labels} (random's std there {c.random_std:.3f})")
+
+
+def exhaustion_lines(result: SimulationResult, *, width: int) -> list[str]:
+    """Per strategy and fold whose pool ran out before the budget, after how many labels."""
+    ran_out = [c for s in result.strategies for c in result.curves_of(s) if c.pool_exhausted_at is not None]
+    if not ran_out:
+        return []
+    lines = ["", "pools that ran out before the budget (every candidate labeled, or covered by a labeled "
+                 "duplicate, or skipped as an outlier):",
+             "their curves end there; a cell marked (r/F) is the mean over the r of F folds measured at N, "
+             "— means none was"]
+    lines += [f"{c.strategy:<{width}}  fold {c.fold}: pool exhausted after {c.pool_exhausted_at} labels "
+              f"(budget {result.budget})" for c in ran_out]
+    if not len(result.label_counts()):
+        lines.append("no label count was scored before the pools ran out: score more often (a smaller --every)")
+    return lines
+
+
 def format_table(result: SimulationResult, *, at: Sequence[int] | None = None) -> str:
     """The human-readable summary: accuracy and macro-F1 at chosen budgets, labels needed,
-    and each strategy against random."""
-    points = result.curves[0].labels
-    shown = table_points(points, at)
-    columns = [int(np.flatnonzero(points == p)[0]) for p in shown]
+    each strategy against random, and the pools that ran out before the budget."""
+    shown = table_points(result.label_counts(), at)
     width = max(len("strategy"), *(len(s) for s in result.strategies))
     pct = round(result.target * 100)
     lines = [f"{len(result.classes)} classes, {result.folds}-fold; full-data accuracy "
              f"{result.full_accuracy.mean():.3f} ± {result.full_accuracy.std():.3f}, "
              f"macro-F1 {result.full_macro_f1.mean():.3f} ± {result.full_macro_f1.std():.3f}"]
     for metric, title in (("accuracy", "accuracy"), ("macro_f1", "macro-F1")):
-        lines += ["", f"{title} (mean ± std over folds) after N labels",
-                  f"{'strategy':<{width}}  " + "  ".join(f"{'N=' + str(p):>13}" for p in shown)]
-        for strategy in result.strategies:
-            _, values = result.matrix(strategy, metric)
-            cells = (f"{values[:, i].mean():.3f} ± {values[:, i].std():.3f}" for i in columns)
-            lines.append(f"{strategy:<{width}}  " + "  ".join(f"{cell:>13}" for cell in cells))
+        lines += ["", f"{title} (mean ± std over folds) after N labels"]
+        lines += metric_lines(result, metric, shown=shown, width=width)
     lines += ["", f"labels needed to reach {pct}% of full-data accuracy (mean ± std over folds)"]
-    for strategy in result.strategies:
-        needed = labels_needed(result, strategy)
-        reached = [n for n in needed if n is not None]
-        if len(reached) == len(needed):
-            text = f"{np.mean(reached):.1f} ± {np.std(reached):.1f}"
-        else:
-            text = f"> {result.budget} ({len(reached)}/{len(needed)} folds reached it)"
-        lines.append(f"{strategy:<{width}}  {text}")
-    for strategy in result.strategies:
-        if strategy == BASELINE:
-            continue
-        c = compare(result, strategy)
-        ratio = f"{c.label_ratio:.2f}× the labels random needs" if c.label_ratio is not None else "labels ratio n/a"
-        lines.append(f"{strategy} vs random: {ratio}; lowest accuracy margin over random "
-                     f"{c.worst_gap:+.3f} at N={c.worst_gap_labels} (random's std there {c.random_std:.3f})")
+    lines += [f"{strategy:<{width}}  {needed_text(result, strategy)}" for strategy in result.strategies]
+    lines += [comparison_text(compare(result, s)) for s in result.strategies if s != BASELINE]
+    lines += exhaustion_lines(result, width=width)
     return "\n".join(lines)
 
 
@@ -122,18 +200,32 @@ def write_csv(result: SimulationResult, path: Path) -> None:
                                  f"{result.full_accuracy[c.fold]:.6f}", f"{result.full_macro_f1[c.fold]:.6f}"])
 
 
+def measured_list(values: np.ndarray) -> list[float | None]:
+    """``values`` for JSON: None where nothing was measured (JSON has no NaN)."""
+    return [None if np.isnan(v) else float(v) for v in values]
+
+
 def summary(result: SimulationResult) -> dict:
-    """The numbers of the table, machine-readable."""
+    """The numbers of the table, machine-readable.
+
+    Per strategy, ``pool_exhausted_at`` lists per fold the labels given when its pool ran
+    out (None: the budget was spent); means and stds at each of ``labels`` are over the
+    ``folds_measured`` folds whose pool lasted that long (None: no fold's did).
+    """
     out: dict = {"classes": result.classes, "folds": result.folds, "budget": result.budget, "target": result.target,
                  "full_accuracy": result.full_accuracy.tolist(), "full_macro_f1": result.full_macro_f1.tolist(),
                  "strategies": {}}
     for strategy in result.strategies:
         points, acc = result.matrix(strategy)
         _, f1 = result.matrix(strategy, "macro_f1")
-        entry = {"labels": points.tolist(), "accuracy_mean": acc.mean(axis=0).tolist(),
-                 "accuracy_std": acc.std(axis=0).tolist(), "macro_f1_mean": f1.mean(axis=0).tolist(),
-                 "macro_f1_std": f1.std(axis=0).tolist(), "labels_needed": labels_needed(result, strategy),
-                 "labels_needed_mean": mean_labels_needed(result, strategy)}
+        acc_mean, acc_std, count = fold_stats(acc)
+        f1_mean, f1_std, _ = fold_stats(f1)
+        entry = {"labels": points.tolist(), "folds_measured": count.tolist(),
+                 "accuracy_mean": measured_list(acc_mean), "accuracy_std": measured_list(acc_std),
+                 "macro_f1_mean": measured_list(f1_mean), "macro_f1_std": measured_list(f1_std),
+                 "labels_needed": labels_needed(result, strategy),
+                 "labels_needed_mean": mean_labels_needed(result, strategy),
+                 "pool_exhausted_at": result.pool_exhausted_at(strategy)}
         if strategy != BASELINE:
             c = compare(result, strategy)
             entry["vs_random"] = {"label_ratio": c.label_ratio, "worst_gap": c.worst_gap,
@@ -155,7 +247,8 @@ def plot(result: SimulationResult, path: Path, *, title: str = "") -> None:
                                    (axes[1], "macro_f1", "macro-F1", result.full_macro_f1)):
         for strategy in result.strategies:
             points, values = result.matrix(strategy, metric)
-            mean, std = values.mean(axis=0), values.std(axis=0)
+            # Over the folds measured at each count, as in the table; NaN (no fold) is a gap.
+            mean, std, _ = fold_stats(values)
             style = {"color": "0.35", "linestyle": "--"} if strategy == BASELINE else {}
             line, = ax.plot(points, mean, label=strategy, **style)
             ax.fill_between(points, mean - std, mean + std, color=line.get_color(), alpha=0.2, linewidth=0)

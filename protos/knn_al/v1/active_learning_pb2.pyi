@@ -17,20 +17,31 @@ class Strategy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STRATEGY_ENTROPY: _ClassVar[Strategy]
     STRATEGY_UNCERTAINTY_DENSITY_DIVERSITY: _ClassVar[Strategy]
 
+class ProjectState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PROJECT_STATE_UNSPECIFIED: _ClassVar[ProjectState]
+    PROJECT_STATE_READY: _ClassVar[ProjectState]
+    PROJECT_STATE_BROKEN: _ClassVar[ProjectState]
+
 class StopReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     STOP_REASON_UNSPECIFIED: _ClassVar[StopReason]
     STOP_REASON_BUDGET_REACHED: _ClassVar[StopReason]
     STOP_REASON_TARGET_REACHED: _ClassVar[StopReason]
+    STOP_REASON_POOL_EXHAUSTED: _ClassVar[StopReason]
 STRATEGY_UNSPECIFIED: Strategy
 STRATEGY_RANDOM: Strategy
 STRATEGY_LEAST_CONFIDENCE: Strategy
 STRATEGY_MARGIN: Strategy
 STRATEGY_ENTROPY: Strategy
 STRATEGY_UNCERTAINTY_DENSITY_DIVERSITY: Strategy
+PROJECT_STATE_UNSPECIFIED: ProjectState
+PROJECT_STATE_READY: ProjectState
+PROJECT_STATE_BROKEN: ProjectState
 STOP_REASON_UNSPECIFIED: StopReason
 STOP_REASON_BUDGET_REACHED: StopReason
 STOP_REASON_TARGET_REACHED: StopReason
+STOP_REASON_POOL_EXHAUSTED: StopReason
 
 class Vectors(_message.Message):
     __slots__ = ("count", "dimension", "data")
@@ -69,7 +80,7 @@ class ProjectSettings(_message.Message):
     def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., k: _Optional[int] = ..., default_strategy: _Optional[_Union[Strategy, str]] = ..., labels: _Optional[_Iterable[str]] = ..., lease_seconds: _Optional[float] = ..., encoder: _Optional[str] = ..., duplicate_threshold: _Optional[float] = ..., outlier_quantile: _Optional[float] = ..., target_accuracy: _Optional[float] = ..., label_budget: _Optional[int] = ...) -> None: ...
 
 class ProjectInfo(_message.Message):
-    __slots__ = ("settings", "pool_size", "labeled_count", "leased_count", "label_counts")
+    __slots__ = ("settings", "pool_size", "labeled_count", "leased_count", "label_counts", "state", "problem")
     class LabelCountsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -82,18 +93,24 @@ class ProjectInfo(_message.Message):
     LABELED_COUNT_FIELD_NUMBER: _ClassVar[int]
     LEASED_COUNT_FIELD_NUMBER: _ClassVar[int]
     LABEL_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PROBLEM_FIELD_NUMBER: _ClassVar[int]
     settings: ProjectSettings
     pool_size: int
     labeled_count: int
     leased_count: int
     label_counts: _containers.ScalarMap[str, int]
-    def __init__(self, settings: _Optional[_Union[ProjectSettings, _Mapping]] = ..., pool_size: _Optional[int] = ..., labeled_count: _Optional[int] = ..., leased_count: _Optional[int] = ..., label_counts: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    state: ProjectState
+    problem: str
+    def __init__(self, settings: _Optional[_Union[ProjectSettings, _Mapping]] = ..., pool_size: _Optional[int] = ..., labeled_count: _Optional[int] = ..., leased_count: _Optional[int] = ..., label_counts: _Optional[_Mapping[str, int]] = ..., state: _Optional[_Union[ProjectState, str]] = ..., problem: _Optional[str] = ...) -> None: ...
 
 class CreateProjectRequest(_message.Message):
-    __slots__ = ("settings",)
+    __slots__ = ("settings", "request_id")
     SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     settings: ProjectSettings
-    def __init__(self, settings: _Optional[_Union[ProjectSettings, _Mapping]] = ...) -> None: ...
+    request_id: str
+    def __init__(self, settings: _Optional[_Union[ProjectSettings, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class CreateProjectResponse(_message.Message):
     __slots__ = ("project",)
@@ -124,24 +141,28 @@ class GetProjectResponse(_message.Message):
     def __init__(self, project: _Optional[_Union[ProjectInfo, _Mapping]] = ...) -> None: ...
 
 class DeleteProjectRequest(_message.Message):
-    __slots__ = ("project",)
+    __slots__ = ("project", "request_id")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     project: str
-    def __init__(self, project: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, project: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class DeleteProjectResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class SetGoalsRequest(_message.Message):
-    __slots__ = ("project", "target_accuracy", "label_budget")
+    __slots__ = ("project", "target_accuracy", "label_budget", "request_id")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     TARGET_ACCURACY_FIELD_NUMBER: _ClassVar[int]
     LABEL_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     project: str
     target_accuracy: float
     label_budget: int
-    def __init__(self, project: _Optional[str] = ..., target_accuracy: _Optional[float] = ..., label_budget: _Optional[int] = ...) -> None: ...
+    request_id: str
+    def __init__(self, project: _Optional[str] = ..., target_accuracy: _Optional[float] = ..., label_budget: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class SetGoalsResponse(_message.Message):
     __slots__ = ("project",)
@@ -206,20 +227,22 @@ class GetStatsResponse(_message.Message):
     def __init__(self, labeled: _Optional[int] = ..., propagated: _Optional[int] = ..., auto_labeled: _Optional[int] = ..., leased: _Optional[int] = ..., pool_size: _Optional[int] = ..., duplicate_groups: _Optional[int] = ..., grouped_items: _Optional[int] = ..., outliers: _Optional[int] = ..., mean_uncertainty: _Optional[float] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ...) -> None: ...
 
 class AddItemsRequest(_message.Message):
-    __slots__ = ("project", "ids", "vectors", "metadata", "texts", "images")
+    __slots__ = ("project", "ids", "vectors", "metadata", "texts", "images", "request_id")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
     VECTORS_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     TEXTS_FIELD_NUMBER: _ClassVar[int]
     IMAGES_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     project: str
     ids: _containers.RepeatedScalarFieldContainer[str]
     vectors: Vectors
     metadata: _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]
     texts: _containers.RepeatedScalarFieldContainer[str]
     images: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, project: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ..., metadata: _Optional[_Iterable[_Union[_struct_pb2.Struct, _Mapping]]] = ..., texts: _Optional[_Iterable[str]] = ..., images: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    request_id: str
+    def __init__(self, project: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ..., metadata: _Optional[_Iterable[_Union[_struct_pb2.Struct, _Mapping]]] = ..., texts: _Optional[_Iterable[str]] = ..., images: _Optional[_Iterable[bytes]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class AddItemsResponse(_message.Message):
     __slots__ = ("added", "pool_size")
@@ -230,14 +253,16 @@ class AddItemsResponse(_message.Message):
     def __init__(self, added: _Optional[int] = ..., pool_size: _Optional[int] = ...) -> None: ...
 
 class LoadDatasetRequest(_message.Message):
-    __slots__ = ("project", "path", "import_labels")
+    __slots__ = ("project", "path", "import_labels", "request_id")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     IMPORT_LABELS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     project: str
     path: str
     import_labels: bool
-    def __init__(self, project: _Optional[str] = ..., path: _Optional[str] = ..., import_labels: _Optional[bool] = ...) -> None: ...
+    request_id: str
+    def __init__(self, project: _Optional[str] = ..., path: _Optional[str] = ..., import_labels: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class LoadDatasetResponse(_message.Message):
     __slots__ = ("added", "labeled", "pool_size")
@@ -250,7 +275,7 @@ class LoadDatasetResponse(_message.Message):
     def __init__(self, added: _Optional[int] = ..., labeled: _Optional[int] = ..., pool_size: _Optional[int] = ...) -> None: ...
 
 class NextSampleRequest(_message.Message):
-    __slots__ = ("project", "count", "strategy", "annotator", "lease_seconds", "seed", "include_outliers")
+    __slots__ = ("project", "count", "strategy", "annotator", "lease_seconds", "seed", "include_outliers", "request_id")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
@@ -258,6 +283,7 @@ class NextSampleRequest(_message.Message):
     LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_OUTLIERS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     project: str
     count: int
     strategy: Strategy
@@ -265,7 +291,8 @@ class NextSampleRequest(_message.Message):
     lease_seconds: float
     seed: int
     include_outliers: bool
-    def __init__(self, project: _Optional[str] = ..., count: _Optional[int] = ..., strategy: _Optional[_Union[Strategy, str]] = ..., annotator: _Optional[str] = ..., lease_seconds: _Optional[float] = ..., seed: _Optional[int] = ..., include_outliers: _Optional[bool] = ...) -> None: ...
+    request_id: str
+    def __init__(self, project: _Optional[str] = ..., count: _Optional[int] = ..., strategy: _Optional[_Union[Strategy, str]] = ..., annotator: _Optional[str] = ..., lease_seconds: _Optional[float] = ..., seed: _Optional[int] = ..., include_outliers: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class ScoreBreakdown(_message.Message):
     __slots__ = ("score", "uncertainty", "density", "diversity", "uncertainty_term", "density_term", "diversity_term")
@@ -382,16 +409,18 @@ class LabelAssignment(_message.Message):
     def __init__(self, id: _Optional[str] = ..., label: _Optional[str] = ...) -> None: ...
 
 class SubmitLabelRequest(_message.Message):
-    __slots__ = ("project", "id", "label", "annotator")
+    __slots__ = ("project", "id", "label", "annotator", "request_id")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
     ANNOTATOR_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     project: str
     id: str
     label: str
     annotator: str
-    def __init__(self, project: _Optional[str] = ..., id: _Optional[str] = ..., label: _Optional[str] = ..., annotator: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, project: _Optional[str] = ..., id: _Optional[str] = ..., label: _Optional[str] = ..., annotator: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class SubmitLabelResponse(_message.Message):
     __slots__ = ("labeled_count", "propagated_ids")
@@ -402,14 +431,16 @@ class SubmitLabelResponse(_message.Message):
     def __init__(self, labeled_count: _Optional[int] = ..., propagated_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SubmitLabelsRequest(_message.Message):
-    __slots__ = ("project", "labels", "annotator")
+    __slots__ = ("project", "labels", "annotator", "request_id")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     ANNOTATOR_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     project: str
     labels: _containers.RepeatedCompositeFieldContainer[LabelAssignment]
     annotator: str
-    def __init__(self, project: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[LabelAssignment, _Mapping]]] = ..., annotator: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, project: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[LabelAssignment, _Mapping]]] = ..., annotator: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class SubmitLabelsResponse(_message.Message):
     __slots__ = ("labeled_count", "propagated_ids")
@@ -420,12 +451,14 @@ class SubmitLabelsResponse(_message.Message):
     def __init__(self, labeled_count: _Optional[int] = ..., propagated_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RemoveLabelsRequest(_message.Message):
-    __slots__ = ("project", "ids")
+    __slots__ = ("project", "ids", "request_id")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     project: str
     ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, project: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    request_id: str
+    def __init__(self, project: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class RemoveLabelsResponse(_message.Message):
     __slots__ = ("labeled_count",)
@@ -434,12 +467,18 @@ class RemoveLabelsResponse(_message.Message):
     def __init__(self, labeled_count: _Optional[int] = ...) -> None: ...
 
 class ReleaseItemsRequest(_message.Message):
-    __slots__ = ("project", "ids")
+    __slots__ = ("project", "ids", "annotator", "force", "request_id")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATOR_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     project: str
     ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, project: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    annotator: str
+    force: bool
+    request_id: str
+    def __init__(self, project: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., annotator: _Optional[str] = ..., force: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class ReleaseItemsResponse(_message.Message):
     __slots__ = ("released",)

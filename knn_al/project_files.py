@@ -1,0 +1,282 @@
+"""The files of a project directory: what they are called, how they are recognised, and
+how to tell that they are whole.
+
+Layout of a project directory::
+
+    knn-al-project.json       the marker: format name and version; a directory without it
+                              is not a project, and the store never touches it
+    settings.json             ProjectSettings (rewritten atomically only by set_goals)
+    log.sqlite                the operation log (WAL): pool additions, label batches,
+                              label removals, in order; the open leases; stream auto labels
+    pool/batch-00000.npy      float32 unit vectors of one addition (memory-mappable)
+    pool/batch-00000.jsonl    {"id", "metadata"} per vector, same order
+    pool/density-00000.npy    the pool survey after that addition (:mod:`knn_al.survey`):
+    pool/groups-00000.npy     density and duplicate group of every pool item, or, for an
+                              item streamed in ("append" additions), of the new items only
+
+knn-al deletes only what it recognises as its own: files and directories whose names
+start with :data:`~knn_al.atomic.TEMP_PREFIX`, and the batch files of the one addition a
+crash interrupted before its commit. Anything inconsistent is reported by
+:func:`check_project` (and quarantines the project when the server opens it), never
+"repaired" by deletion.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from knn_al.atomic import TEMP_PREFIX, atomic_write
+from knn_al.errors import KnnAlError
+from knn_al.settings import ProjectSettings
+
+MARKER = "knn-al-project.json"
+FORMAT = "knn-al-project"
+FORMAT_VERSION = 1
+SETTINGS = "settings.json"
+LOG = "log.sqlite"
+POOL = "pool"
+
+_BATCH_FILE = re.compile(r"(?:batch|density|groups)-(\d{5,})\.(?:npy|jsonl)")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS ops (
+    seq INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('add', 'label', 'unlabel')),
+    payload TEXT NOT NULL,
+    annotator TEXT NOT NULL DEFAULT '',
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS leases (
+    item_id TEXT PRIMARY KEY,
+    annotator TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS auto_labels (
+    item_id TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    confidence REAL NOT NULL,
+    at REAL NOT NULL
+);
+"""
+
+
+class BrokenProjectError(KnnAlError):
+    """A project directory whose files are missing, corrupt or inconsistent. The project
+    is quarantined: listed with this reason, every call on it refused, nothing removed."""
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON, refusing NaN and infinity (they are not JSON)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def write_marker(path: Path) -> None:
+    atomic_write(path / MARKER, lambda f: f.write(dumps({"format": FORMAT, "version": FORMAT_VERSION}).encode()))
+
+
+def write_settings(path: Path, settings: ProjectSettings) -> None:
+    from dataclasses import asdict
+
+    atomic_write(path / SETTINGS, lambda f: f.write(dumps(asdict(settings)).encode()))
+
+
+def is_project_dir(path: Path) -> bool:
+    """Whether ``path`` claims to be a project: it holds the marker (or, from before the
+    marker, a settings file). Such a directory is opened or quarantined, never ignored."""
+    return (path / MARKER).is_file() or (path / SETTINGS).is_file()
+
+
+def batch_paths(path: Path, batch: int) -> tuple[Path, Path, Path, Path]:
+    """Vectors, records, density and groups files of addition ``batch``."""
+    pool, stem = path / POOL, f"{batch:05d}"
+    return (pool / f"batch-{stem}.npy", pool / f"batch-{stem}.jsonl", pool / f"density-{stem}.npy",
+            pool / f"groups-{stem}.npy")
+
+
+def open_log(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+    """Connect to an existing log; never creates one (a missing log is a broken project,
+    not an empty one)."""
+    mode = "ro" if read_only else "rw"
+    db = sqlite3.connect(f"{(path / LOG).absolute().as_uri()}?mode={mode}", uri=True, isolation_level=None,
+                         check_same_thread=False)
+    if not read_only:
+        db.execute("PRAGMA journal_mode=WAL")
+    return db
+
+
+def create_log(path: Path) -> None:
+    db = sqlite3.connect(path / LOG, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(SCHEMA)
+    finally:
+        db.close()
+
+
+def read_settings(path: Path) -> ProjectSettings:
+    """The project's settings; :class:`BrokenProjectError` saying what is wrong with the file."""
+    file = path / SETTINGS
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict):
+            raise ValueError(f"expected a JSON object, found {type(raw).__name__}")
+        settings = ProjectSettings(**raw)
+    except FileNotFoundError:
+        raise BrokenProjectError(f"{file} is missing") from None
+    except (OSError, ValueError, TypeError) as exc:  # JSON, UTF-8, unknown or invalid fields
+        raise BrokenProjectError(f"{file} is not valid settings: {exc}") from None
+    if settings.name != path.name:
+        raise BrokenProjectError(f"{file} names project {settings.name!r}, but its directory is {path.name!r}")
+    return settings
+
+
+@dataclass(frozen=True)
+class Addition:
+    """One committed ``add`` row: its batch number, item count, and whether it was
+    appended (its survey files cover only its own items)."""
+
+    batch: int
+    count: int
+    append: bool
+
+
+def additions(db: sqlite3.Connection) -> list[Addition]:
+    """The committed additions, in log order."""
+    found = []
+    for (payload,) in db.execute("SELECT payload FROM ops WHERE kind = 'add' ORDER BY seq"):
+        op = json.loads(payload)
+        found.append(Addition(batch=int(op["batch"]), count=int(op["count"]), append=bool(op.get("append", False))))
+    return found
+
+
+def _npy_problem(file: Path, *, dtype: str, shape: tuple[int, ...]) -> str | None:
+    """What is wrong with ``file`` as an .npy of ``dtype`` and ``shape``, or None."""
+    try:
+        with open(file, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            found_shape, _, found_dtype = read_header(handle)
+            offset = handle.tell()
+    except FileNotFoundError:
+        return f"{file} is missing"
+    except (OSError, ValueError) as exc:
+        return f"{file} is not a readable .npy file ({exc})"
+    if found_dtype != np.dtype(dtype) or tuple(found_shape) != shape:
+        return f"{file} holds {found_dtype} {tuple(found_shape)}, the log expects {np.dtype(dtype)} {shape}"
+    needed = offset + int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    size = os.path.getsize(file)
+    if size < needed:
+        return f"{file} is truncated: {size} bytes, {needed} needed"
+    return None
+
+
+def _records_problem(file: Path, count: int, *, deep: bool) -> str | None:
+    try:
+        body = file.read_bytes()
+    except FileNotFoundError:
+        return f"{file} is missing"
+    except OSError as exc:
+        return f"{file} cannot be read ({exc})"
+    lines = body.count(b"\n")
+    if lines != count:
+        return f"{file} has {lines} records, the log says {count}"
+    if deep:
+        for number, line in enumerate(body.splitlines(), 1):
+            try:
+                record = json.loads(line)
+                if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+                    raise ValueError("not an object with a string id")
+            except ValueError as exc:
+                return f"{file} line {number} is not a valid record ({exc})"
+    return None
+
+
+def check_project(path: Path, *, deep: bool = False) -> list[str]:
+    """Every problem found in the project directory ``path``, one line each; empty when
+    it is whole. Reads only.
+
+    Checks the marker, the settings, that the log is a readable SQLite database, and that
+    every committed addition's files are present with headers and sizes matching the log.
+    ``deep`` also runs SQLite's ``integrity_check`` and parses every item record.
+    """
+    problems: list[str] = []
+    try:
+        marker = json.loads((path / MARKER).read_text(encoding="utf-8"))
+        if not isinstance(marker, dict) or marker.get("format") != FORMAT:
+            problems.append(f"{path / MARKER} is not a knn-al project marker")
+        elif marker.get("version") != FORMAT_VERSION:
+            problems.append(f"{path / MARKER}: format version {marker.get('version')!r}; this knn-al reads "
+                            f"version {FORMAT_VERSION}")
+    except FileNotFoundError:
+        problems.append(f"{path / MARKER} is missing (a project from before knn-al 0.2, or not a project)")
+    except (OSError, ValueError) as exc:
+        problems.append(f"{path / MARKER} is unreadable ({exc})")
+    try:
+        settings: ProjectSettings | None = read_settings(path)
+    except BrokenProjectError as exc:
+        problems.append(str(exc))
+        settings = None
+    if not (path / LOG).is_file():
+        return problems + [f"{path / LOG} is missing"]
+    try:
+        db = open_log(path, read_only=True)
+    except sqlite3.Error as exc:
+        return problems + [f"{path / LOG} cannot be opened ({exc})"]
+    try:
+        if deep:
+            verdict = [row[0] for row in db.execute("PRAGMA integrity_check")]
+            if verdict != ["ok"]:
+                problems.append(f"{path / LOG} fails SQLite's integrity check: {'; '.join(verdict[:3])}")
+        added = additions(db)
+    except (sqlite3.Error, ValueError, KeyError, TypeError) as exc:
+        return problems + [f"{path / LOG} is not a readable knn-al log ({exc})"]
+    finally:
+        db.close()
+    if settings is not None:
+        problems += _pool_problems(path, added, settings.dimension, deep=deep)
+    return problems
+
+
+def _pool_problems(path: Path, added: list[Addition], dimension: int, *, deep: bool) -> list[str]:
+    problems: list[str] = []
+    pool_size = 0
+    for expected, addition in enumerate(added):
+        if addition.batch != expected:
+            problems.append(f"{path / LOG}: addition {expected} names batch {addition.batch}")
+            return problems
+        pool_size += addition.count
+        vectors, records, density, groups = batch_paths(path, addition.batch)
+        survey = addition.count if addition.append else pool_size
+        for problem in (_npy_problem(vectors, dtype="<f4", shape=(addition.count, dimension)),
+                        _records_problem(records, addition.count, deep=deep),
+                        _npy_problem(density, dtype="<f4", shape=(survey,)),
+                        _npy_problem(groups, dtype="<i4", shape=(survey,))):
+            if problem:
+                problems.append(problem)
+    if (path / POOL).is_dir():
+        for file in sorted((path / POOL).iterdir()):
+            found = _BATCH_FILE.fullmatch(file.name)
+            # The next batch's files are a crash's leftover (written, never committed).
+            if found and int(found.group(1)) > len(added):
+                problems.append(f"{file} belongs to no committed addition (the log has {len(added)})")
+    else:
+        problems.append(f"{path / POOL} is missing")
+    return problems
+
+
+def remove_crash_leftovers(path: Path, committed: int) -> None:
+    """Delete what a crash left behind and knn-al recognises as its own: temporary files
+    (:data:`TEMP_PREFIX`) and the files of addition ``committed`` (written, never committed)."""
+    for folder in (path, path / POOL):
+        for file in folder.iterdir():
+            found = _BATCH_FILE.fullmatch(file.name) if folder.name == POOL else None
+            if file.is_file() and (file.name.startswith(TEMP_PREFIX) or (found and int(found.group(1)) == committed)):
+                file.unlink()
