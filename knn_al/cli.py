@@ -12,6 +12,7 @@ import importlib
 import sys
 
 COMMAND_MODULES = (
+    "knn_al.check_command",
     "knn_al.embedding.command",
     "knn_al.export_command",
     "knn_al.load_command",
