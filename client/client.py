@@ -353,13 +353,23 @@ class Client:
 
         An item whose top probability reaches ``threshold`` is auto-labeled; the others are
         queried (they join the pool, leased to ``annotator``) while the label budget lasts.
-        ``items`` may be a generator that waits for data: nothing has a deadline here.
+        ``items`` may be a generator that waits for data: nothing has a deadline here. An
+        item that cannot be sent (metadata that is not JSON) ends the stream: the decisions
+        before it are yielded, then its ``ValueError`` is raised.
         """
         opening = {"confidence_threshold": threshold, "annotator": annotator, "lease_seconds": lease_seconds}
+        failure: list[Exception] = []
 
         def requests() -> Iterator[pb.StreamItemsRequest]:
             for position, item in enumerate(items):
-                yield _stream_request(project, item, opening=opening if position == 0 else None)
+                try:
+                    request = _stream_request(project, item, opening=opening if position == 0 else None)
+                except (ValueError, TypeError) as exc:
+                    # Raised in gRPC's sending thread it would reach the caller only as
+                    # "Exception iterating requests!": end the stream and raise it here.
+                    failure.append(exc)
+                    return
+                yield request
 
         try:
             for d in self._stub.StreamItems(requests(), metadata=self._metadata):
@@ -369,6 +379,8 @@ class Client:
                                lease_expires_at=d.lease_expires_at)
         except grpc.RpcError as exc:
             raise ServiceError(exc.code(), exc.details() or "") from None
+        if failure:
+            raise failure[0]
 
     def release(self, project: str, ids: Sequence[str], *, annotator: str = "", force: bool = False) -> int:
         """Give ``annotator``'s leased items back before their leases expire (all or none:

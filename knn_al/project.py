@@ -161,7 +161,7 @@ class Project:
         settings = read_settings(path)
         try:
             return cls(path, settings, clock, max_lease_seconds=max_lease_seconds)
-        except (sqlite3.Error, OSError, ValueError, KeyError, TypeError) as exc:
+        except Exception as exc:  # whatever it is, it is this project's files, and only this project's
             raise BrokenProjectError(f"{path}: its log cannot be replayed ({type(exc).__name__}: {exc})") from exc
 
     def close(self) -> None:

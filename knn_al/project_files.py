@@ -34,7 +34,7 @@ import numpy as np
 
 from knn_al.atomic import TEMP_PREFIX, atomic_write
 from knn_al.errors import KnnAlError
-from knn_al.settings import ProjectSettings
+from knn_al.settings import NAME_PATTERN, ProjectSettings
 
 MARKER = "knn-al-project.json"
 FORMAT = "knn-al-project"
@@ -88,9 +88,11 @@ def write_settings(path: Path, settings: ProjectSettings) -> None:
 
 
 def is_project_dir(path: Path) -> bool:
-    """Whether ``path`` claims to be a project: it holds the marker (or, from before the
-    marker, a settings file). Such a directory is opened or quarantined, never ignored."""
-    return (path / MARKER).is_file() or (path / SETTINGS).is_file()
+    """Whether ``path`` claims to be a project: a valid project name holding the marker
+    (or, from before the marker, a settings file and a log). Such a directory is opened
+    or quarantined, never ignored; any other is none of knn-al's business."""
+    return bool(NAME_PATTERN.fullmatch(path.name)) and (
+        (path / MARKER).is_file() or ((path / SETTINGS).is_file() and (path / LOG).is_file()))
 
 
 def batch_paths(path: Path, batch: int) -> tuple[Path, Path, Path, Path]:
@@ -216,7 +218,7 @@ def check_project(path: Path, *, deep: bool = False) -> list[str]:
             problems.append(f"{path / MARKER}: format version {marker.get('version')!r}; this knn-al reads "
                             f"version {FORMAT_VERSION}")
     except FileNotFoundError:
-        problems.append(f"{path / MARKER} is missing (a project from before knn-al 0.2, or not a project)")
+        problems.append(f"{path / MARKER} is missing (a project written by an older knn-al, or not a project)")
     except (OSError, ValueError) as exc:
         problems.append(f"{path / MARKER} is unreadable ({exc})")
     try:
@@ -277,6 +279,6 @@ def remove_crash_leftovers(path: Path, committed: int) -> None:
     (:data:`TEMP_PREFIX`) and the files of addition ``committed`` (written, never committed)."""
     for folder in (path, path / POOL):
         for file in folder.iterdir():
-            found = _BATCH_FILE.fullmatch(file.name) if folder.name == POOL else None
+            found = _BATCH_FILE.fullmatch(file.name) if folder != path else None
             if file.is_file() and (file.name.startswith(TEMP_PREFIX) or (found and int(found.group(1)) == committed)):
                 file.unlink()

@@ -107,7 +107,9 @@ class ProjectStore:
     def _open(self, path: Path) -> None:
         try:
             self._projects[path.name] = Project.open(path, clock=self._clock, max_lease_seconds=self.max_lease_seconds)
-        except BrokenProjectError as exc:
+        except Exception as exc:  # one project's files never keep the others from serving
+            if not isinstance(exc, BrokenProjectError):
+                exc = BrokenProjectError(f"{path} cannot be opened ({type(exc).__name__}: {exc})")
             log.error("project %s is quarantined: %s", path.name, exc)
             self._broken[path.name] = BrokenProject(name=path.name, path=path, problem=str(exc))
 
