@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from google.protobuf import json_format, struct_pb2
 
-from knn_al.errors import InvalidInputError
+from knn_al.errors import InvalidInputError, shown
 from knn_al.learner import Pick
 from knn_al.project_records import (Decision, ExportRecord, Neighbor, Prediction, ProjectInfo, ProjectStats,
                                     Progress, Sample)
@@ -69,8 +69,14 @@ def struct_from_dict(value: Mapping[str, Any]) -> struct_pb2.Struct:
     return message
 
 
-def dict_from_struct(message: struct_pb2.Struct) -> dict[str, Any]:
-    return json_format.MessageToDict(message)
+def dict_from_struct(message: struct_pb2.Struct, *, item: str = "") -> dict[str, Any]:
+    """The metadata of ``item`` as a dict; :class:`InvalidInputError` naming it for what
+    JSON cannot hold (a NaN or infinite number)."""
+    try:
+        return json_format.MessageToDict(message)
+    except ValueError as exc:
+        raise InvalidInputError(f"metadata of item {shown(item)} is not plain JSON ({exc}): use strings, numbers, "
+                                "booleans, null, lists and objects, with no NaN or infinity") from None
 
 
 # -------------------------------------------------------------------- projects

@@ -228,7 +228,7 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
                 continue
             if not message.id:
                 raise InvalidInputError("every stream item needs an id")
-            metadata = convert.dict_from_struct(message.metadata)
+            metadata = convert.dict_from_struct(message.metadata, item=message.id)
 
             def decide(message: pb.StreamItemsRequest = message, kind: str = kind) -> Any:
                 if kind == "vectors":

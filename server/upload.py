@@ -78,12 +78,13 @@ class Upload:
         if bool(chunk.metadata) != bool(self.metadata) and self.ids:
             raise InvalidInputError("give metadata for every chunk of the stream or for none")
         encode_ids(list(chunk.ids))
+        metadata = [convert.dict_from_struct(m, item=i) for i, m in zip(chunk.ids, chunk.metadata)]
         if kind == "vectors":
             self.parts.append(items)
         else:
             self.raw.extend(items)
         self.ids.extend(chunk.ids)
-        self.metadata.extend(convert.dict_from_struct(m) for m in chunk.metadata)
+        self.metadata.extend(metadata)
 
     def vectors(self) -> np.ndarray:
         """Every vector of the stream, in order (kind "vectors")."""
