@@ -104,8 +104,12 @@ def batch_paths(path: Path, batch: int) -> tuple[Path, Path, Path, Path]:
 
 def open_log(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
     """Connect to an existing log; never creates one (a missing log is a broken project,
-    not an empty one)."""
-    mode = "ro" if read_only else "rw"
+    not an empty one). ``read_only`` changes nothing on disk."""
+    mode = "rw"
+    if read_only:
+        # A read-only connection to a WAL database still creates its -wal and -shm files;
+        # with no -wal there is nothing uncommitted to read, and `immutable` creates nothing.
+        mode = "ro" if (path / f"{LOG}-wal").exists() else "ro&immutable=1"
     db = sqlite3.connect(f"{(path / LOG).absolute().as_uri()}?mode={mode}", uri=True, isolation_level=None,
                          check_same_thread=False)
     if not read_only:

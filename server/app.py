@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import ssl
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -84,6 +85,22 @@ def _tls_credentials(cert: Path | None, key: Path | None) -> grpc.ServerCredenti
                            f"private key ({getattr(exc, 'reason', None) or exc})") from None
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse a taken port before gRPC tries it (gRPC would log a line of its own first)."""
+    if port == 0:
+        return
+    try:
+        family, kind, proto, _, where = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            # As gRPC does: a port in TIME_WAIT after a restart is free (on Linux this
+            # never admits a second listener, unlike SO_REUSEPORT).
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(where)
+    except OSError as exc:
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc} (choose another --port or "
+                           "--host)") from None
+
+
 async def start_server(config: ServerConfig) -> RunningServer:
     """Check the configuration, listen, lock the data directory, open the store (replaying
     every project) and start serving; returns once listening.
@@ -104,6 +121,7 @@ async def start_server(config: ServerConfig) -> RunningServer:
         ("grpc.so_reuseport", 0),
     ])
     address = f"{config.host}:{config.port}"
+    _check_port_free(config.host, config.port)
     try:
         port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
     except RuntimeError:
