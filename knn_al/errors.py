@@ -68,10 +68,14 @@ def shown(value: object, *, limit: int = _SHOWN_CHARS) -> str:
     return f"{text[:limit]}… ({size} characters in all)"
 
 
+def _cut(text: str, limit: int = _SHOWN_CHARS) -> str:
+    """``text`` unquoted, cut past ``limit`` characters: a project name (64) is never cut, a 256-byte label can be."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters in all)"
+
+
 def listing(values: object, *, first: int = _LISTED) -> str:
     """The first few of ``values`` joined by commas, then how many more there are."""
     items = list(values)  # type: ignore[call-overload]
-    head = ", ".join(shown(v, limit=40) if not isinstance(v, str) else shown(v, limit=40).strip("'\"")
-                     for v in items[:first])
+    head = ", ".join(_cut(v) if isinstance(v, str) else shown(v) for v in items[:first])
     more = len(items) - first
     return (head or "none") + (f" and {more} more" if more > 0 else "")

@@ -306,7 +306,8 @@ class Learner:
         items in the message; they need not be in the pool yet)."""
         for position, name in enumerate(labels):
             if not isinstance(name, str) or not name:
-                raise InvalidInputError(f"label at position {position} must be a non-empty string, got {shown(name)}")
+                raise InvalidInputError(f"the label of item {shown(ids[position])} must be a non-empty string, "
+                                        f"got {shown(name)}")
             if len(name.encode("utf-8")) > MAX_LABEL_BYTES:
                 raise InvalidInputError(f"label {shown(name)} (item {shown(ids[position])}) is longer than "
                                         f"{MAX_LABEL_BYTES} bytes")

@@ -101,15 +101,15 @@ def _item_records(ids: list[str], metadata: Sequence[Mapping[str, Any]] | None) 
             raise InvalidInputError(f"metadata of item {shown(item)} must be an object (a mapping), "
                                     f"got {type(entry).__name__}")
         try:
-            line = dumps({"id": item, "metadata": dict(entry)})
+            body = dumps(dict(entry))
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"metadata of item {shown(item)} is not plain JSON ({exc}): use strings, numbers, "
                                     "booleans, null, lists and objects, with no NaN or infinity") from None
-        size = len(line.encode("utf-8"))
+        size = len(body.encode("utf-8"))
         if size > MAX_METADATA_BYTES:
             raise InvalidInputError(f"metadata of item {shown(item)} is {size} bytes as JSON; at most "
                                     f"{MAX_METADATA_BYTES} are kept per item")
-        lines.append(line + "\n")
+        lines.append(f'{{"id":{dumps(item)},"metadata":{body}}}\n')
     return [dict(m) for m in metadata], "".join(lines).encode("utf-8")
 
 
@@ -403,11 +403,11 @@ class Project:
             except EncodingError as exc:
                 failures.update({start + i: why for i, why in exc.failures.items()})
         if failures:
-            shown = "; ".join((f"item {ids[i]!r}" if ids is not None else f"{kind} at index {i}") + f": {why}"
+            shown_items = "; ".join((f"item {shown(ids[i])}" if ids is not None else f"{kind} at index {i}") + f": {why}"
                               for i, why in list(failures.items())[:5])
             more = len(failures) - 5
             raise InvalidInputError(f"{len(failures)} of {len(items)} {kind}s cannot be embedded (the request is "
-                                    f"refused as a whole): {shown}" + (f"; and {more} more" if more > 0 else ""))
+                                    f"refused as a whole): {shown_items}" + (f"; and {more} more" if more > 0 else ""))
         return vectors
 
     def check_raw_kind(self, kind: str) -> None:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from knn_al.duplicates import DEFAULT_DUPLICATE_THRESHOLD
 from knn_al.encoders import ENCODERS
-from knn_al.errors import InvalidInputError
+from knn_al.errors import InvalidInputError, shown
+from knn_al.limits import MAX_LABEL_BYTES
 from knn_al.strategies import DEFAULT_STRATEGY, STRATEGY_NAMES
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -49,11 +50,11 @@ class ProjectSettings:
         object.__setattr__(self, "labels", tuple(self.labels))
         if not isinstance(self.name, str) or not NAME_PATTERN.fullmatch(self.name):
             raise InvalidInputError(
-                f"project name {self.name!r} is not valid: use 1-64 letters, digits, '.', '_' or '-', "
+                f"project name {shown(self.name)} is not valid: use 1-64 letters, digits, '.', '_' or '-', "
                 "starting with a letter or digit")
         if self.encoder:
             if self.encoder not in ENCODERS:
-                raise InvalidInputError(f"unknown encoder {self.encoder!r}: use one of {', '.join(ENCODERS)}, "
+                raise InvalidInputError(f"unknown encoder {shown(self.encoder)}: use one of {', '.join(ENCODERS)}, "
                                         "or none to send vectors only")
             modality, dimension = ENCODERS[self.encoder]
             if self.dimension == 0:
@@ -68,12 +69,15 @@ class ProjectSettings:
             raise InvalidInputError(f"k must be between 1 and {MAX_K}, got {self.k}")
         if self.default_strategy not in STRATEGY_NAMES:
             raise InvalidInputError(
-                f"unknown strategy {self.default_strategy!r}; choose one of {', '.join(STRATEGY_NAMES)}")
+                f"unknown strategy {shown(self.default_strategy)}; choose one of {', '.join(STRATEGY_NAMES)}")
         if any(not isinstance(label, str) or not label for label in self.labels):
             raise InvalidInputError("every label of a fixed label set must be a non-empty string")
+        too_long = next((label for label in self.labels if len(label.encode("utf-8")) > MAX_LABEL_BYTES), None)
+        if too_long is not None:
+            raise InvalidInputError(f"label {shown(too_long)} of the label set is longer than {MAX_LABEL_BYTES} bytes")
         repeated = [label for label, n in Counter(self.labels).items() if n > 1]
         if repeated:
-            raise InvalidInputError(f"label {repeated[0]!r} appears more than once in the label set")
+            raise InvalidInputError(f"label {shown(repeated[0])} appears more than once in the label set")
         if not (math.isfinite(self.lease_seconds) and self.lease_seconds > 0):
             raise InvalidInputError(f"lease_seconds must be a positive number, got {self.lease_seconds}")
         if not 0 < self.duplicate_threshold <= 1:

@@ -219,12 +219,12 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
                                             "confidence_threshold (auto-label at or above it, in (0, 1])")
                 project, opening = self._store.get(message.project), message
             elif message.project and message.project != project.settings.name:
-                raise InvalidInputError(f"one stream serves one project: got {message.project!r} "
+                raise InvalidInputError(f"one stream serves one project: got {shown(message.project)} "
                                         f"after {project.settings.name!r}")
             kind = convert.item_kind(message)
             if kind is None:
                 if message.id:
-                    raise InvalidInputError(f"stream item {message.id!r} carries no vector, text or image")
+                    raise InvalidInputError(f"stream item {shown(message.id)} carries no vector, text or image")
                 continue
             if not message.id:
                 raise InvalidInputError("every stream item needs an id")

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from knn_al.errors import CapacityError, InvalidInputError, KnnAlError
+from knn_al.errors import CapacityError, InvalidInputError, KnnAlError, shown
 from knn_al.ids import encode_ids
 from knn_al.server import convert
 from knn_al.project import Project
@@ -45,7 +45,7 @@ class Upload:
 
     def _add(self, chunk: pb.AddItemsRequest) -> None:
         if chunk.project and chunk.project != self.settings.name:
-            raise InvalidInputError(f"one AddItems stream adds to one project: got {chunk.project!r} "
+            raise InvalidInputError(f"one AddItems stream adds to one project: got {shown(chunk.project)} "
                                     f"after {self.settings.name!r}")
         self._bytes += chunk.ByteSize()
         if self._bytes > self._max_bytes:

@@ -168,7 +168,7 @@ def test_outliers_have_low_density_and_are_not_picked_first():
     (lambda l: l.label(["x1", "nope"], ["a", "b"]), UnknownItemError, "unknown item id 'nope'"),
     (lambda l: l.label(["x1", "x2"], ["a", "zebra"]), UnknownLabelError, "'zebra' .* not in the project's label set"),
     (lambda l: l.label(["x1", "x1"], ["a", "b"]), InvalidInputError, "'x1' appears more than once"),
-    (lambda l: l.label(["x1"], [""]), InvalidInputError, "label at position 0"),
+    (lambda l: l.label(["x1"], [""]), InvalidInputError, "the label of item 'x1' must be a non-empty string"),
     (lambda l: l.label([], []), InvalidInputError, "empty"),
     (lambda l: l.unlabel(["x3"]), StateError, "'x3' has no label"),
     (lambda l: l.hand_out(["x0"]), StateError, "'x0' is labeled"),
