@@ -25,8 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from knn_al.atomic import TEMP_PREFIX
-    from knn_al.project_files import check_project, is_project_dir
+    from knn_al.project_files import check_project, classify
 
     data_dir: Path = args.data_dir
     if not data_dir.is_dir():
@@ -34,10 +33,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     projects = problems = 0
     for path in sorted(data_dir.iterdir()):
-        if not path.is_dir() or path.is_symlink() or path.name.startswith(TEMP_PREFIX):
-            continue  # not a project; a temporary directory of ours is removed at the next start
-        if not is_project_dir(path):
-            continue
+        if classify(path) != "project":
+            continue  # foreign, or a temporary directory of ours that the next start removes
         projects += 1
         for problem in check_project(path, deep=not args.quick):
             problems += 1

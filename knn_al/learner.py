@@ -384,6 +384,7 @@ class Learner:
     def check_release(self, ids: Sequence[str]) -> np.ndarray:
         """Raise what :meth:`release` would raise, changing nothing; returns the rows."""
         rows = self.rows(list(ids))
+        self._check_unique(rows, list(ids))
         not_out = self.status_[rows] != HANDED_OUT
         if not_out.any():
             raise StateError(f"item {shown(list(ids)[int(np.flatnonzero(not_out)[0])])} is not handed out")

@@ -16,6 +16,12 @@ MAX_ANNOTATOR_BYTES = 256
 MAX_METADATA_BYTES = 64 * 1024
 
 
+def not_plain_json(item: str, exc: Exception) -> InvalidInputError:
+    """The refusal of item ``item``'s metadata, which JSON cannot hold (``exc`` says why)."""
+    return InvalidInputError(f"metadata of item {shown(item)} is not plain JSON ({exc}): use strings, numbers, "
+                             "booleans, null, lists and objects, with no NaN or infinity")
+
+
 def check_annotator(annotator: str) -> str:
     """``annotator`` if it is a string of at most :data:`MAX_ANNOTATOR_BYTES`."""
     if not isinstance(annotator, str):

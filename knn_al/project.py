@@ -40,7 +40,7 @@ A project serialises every operation with one lock: the learner is single-thread
 """
 from __future__ import annotations
 
-import errno
+import contextlib
 import json
 import math
 import sqlite3
@@ -58,13 +58,11 @@ import numpy as np
 from knn_al.atomic import atomic_write
 from knn_al.dataset import DatasetError, read_dataset
 from knn_al.encoders import ENCODERS, EncoderUnavailableError, EncodingError, shared_encoder
-from knn_al.errors import (DiskFullError, DuplicateItemError, InvalidInputError, NotFoundError, StateError, listing,
-                           shown)
+from knn_al.errors import DiskFullError, DuplicateItemError, InvalidInputError, NotFoundError, StateError, shown
 from knn_al.learner import Learner
-from knn_al.limits import MAX_METADATA_BYTES, check_annotator
-from knn_al.project_files import (SCHEMA, BrokenProjectError, additions, batch_paths, check_project, create_log,
-                                  dumps, open_log, read_settings, remove_crash_leftovers, write_marker,
-                                  write_settings, POOL)
+from knn_al.limits import MAX_METADATA_BYTES, check_annotator, not_plain_json
+from knn_al.project_files import (POOL, SCHEMA, BrokenProjectError, batch_paths, check_project, create_log,
+                                  disk_errors, dumps, open_log, read_settings, remove_crash_leftovers, write_marker, write_settings)
 from knn_al.project_records import (Decision, ExportRecord, LabelReceipt, Neighbor, Prediction, ProjectInfo,
                                     ProjectStats, Progress, Sample)
 from knn_al.settings import ProjectSettings
@@ -95,7 +93,7 @@ def _item_records(ids: list[str], metadata: Sequence[Mapping[str, Any]] | None) 
     metadata = list(metadata) if metadata else [{} for _ in ids]
     if len(metadata) != len(ids):
         raise InvalidInputError(f"{len(ids)} ids but {len(metadata)} metadata entries: give one per item or none")
-    lines = []
+    lines, kept = [], []
     for item, entry in zip(ids, metadata):
         if not isinstance(entry, Mapping):
             raise InvalidInputError(f"metadata of item {shown(item)} must be an object (a mapping), "
@@ -103,20 +101,14 @@ def _item_records(ids: list[str], metadata: Sequence[Mapping[str, Any]] | None) 
         try:
             body = dumps(dict(entry))
         except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"metadata of item {shown(item)} is not plain JSON ({exc}): use strings, numbers, "
-                                    "booleans, null, lists and objects, with no NaN or infinity") from None
+            raise not_plain_json(item, exc) from None
         size = len(body.encode("utf-8"))
         if size > MAX_METADATA_BYTES:
             raise InvalidInputError(f"metadata of item {shown(item)} is {size} bytes as JSON; at most "
                                     f"{MAX_METADATA_BYTES} are kept per item")
         lines.append(f'{{"id":{dumps(item)},"metadata":{body}}}\n')
-    return [dict(m) for m in metadata], "".join(lines).encode("utf-8")
-
-
-def _is_disk_full(exc: BaseException) -> bool:
-    if isinstance(exc, sqlite3.OperationalError):
-        return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
-    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        kept.append(json.loads(body))  # what a replay reads back (tuples become lists, ...)
+    return kept, "".join(lines).encode("utf-8")
 
 
 class Project:
@@ -195,9 +187,9 @@ class Project:
                 self.learner.unlabel(op["ids"])
         self._replay_adds(pending)
         remove_crash_leftovers(self.path, self._batches)
-        now = self._clock()
-        self._commit(lambda: self._db.execute("DELETE FROM leases WHERE expires_at <= ?", (now,)), durable=False)
-        rows = self._db.execute("SELECT item_id, expires_at, annotator FROM leases ORDER BY item_id").fetchall()
+        # Rows of leases that expired meanwhile stay until overwritten: opening writes nothing.
+        rows = self._db.execute("SELECT item_id, expires_at, annotator FROM leases WHERE expires_at > ? "
+                                "ORDER BY item_id", (self._clock(),)).fetchall()
         self._leases = {item: Lease(deadline, annotator) for item, deadline, annotator in rows}
         if rows:
             self.learner.hand_out(list(self._leases))
@@ -234,23 +226,18 @@ class Project:
             now = self._clock()
             expired = [item for item, lease in self._leases.items() if lease.deadline <= now]
             if expired:
-                self._commit(lambda: self._db.executemany("DELETE FROM leases WHERE item_id = ?",
-                                                          [(i,) for i in expired]), durable=False)
+                # Housekeeping that must not fail the call that triggered it: an expired row
+                # left behind (a full disk) is ignored by replay and overwritten by a new lease.
+                with contextlib.suppress(DiskFullError):
+                    self._commit(lambda: self._db.executemany("DELETE FROM leases WHERE item_id = ?",
+                                                              [(i,) for i in expired]), durable=False)
                 for item in expired:
                     del self._leases[item]
                 self._apply(self.learner.release, expired)
             yield now
 
-    @contextmanager
-    def _disk_errors(self) -> Iterator[None]:
-        """Turn a full disk into :class:`DiskFullError` naming the data directory."""
-        try:
-            yield
-        except (OSError, sqlite3.OperationalError) as exc:
-            if _is_disk_full(exc):
-                raise DiskFullError(f"the disk holding the data directory {self.path.parent} is full: free space "
-                                    "there, then retry (nothing was changed)") from None
-            raise
+    def _disk_errors(self) -> contextlib.AbstractContextManager[None]:
+        return disk_errors(self.path.parent)
 
     def _commit(self, write: Callable[[], object], *, durable: bool = True) -> None:
         """Run ``write`` (SQL statements only) in one transaction and commit it; on any
@@ -310,9 +297,11 @@ class Project:
             return self._add_locked(ids, x, metadata, lines, now)
 
     def _add_locked(self, ids: list[str], x: np.ndarray, metadata: list[dict[str, Any]], lines: bytes, now: float,
-                    *, append: bool = False, labels: Mapping[str, str] | None = None, annotator: str = "") -> int:
+                    *, append: bool = False, labels: Mapping[str, str] | None = None, annotator: str = "",
+                    lease: Lease | None = None) -> int:
         """Add validated items under the lock: survey, write the batch files, commit the
-        addition (and ``labels`` of some of its items, in the same transaction), apply."""
+        addition (with ``labels`` of some of its items, or a ``lease`` of all of them, in
+        the same transaction), apply."""
         learner = self.learner
         learner.ids_.check_new(ids)
         self._check_not_auto_labeled(ids)
@@ -328,6 +317,8 @@ class Project:
             self._log("add", {"batch": batch, "count": len(ids), **({"append": True} if append else {})}, "", now)
             if labels:
                 self._log("label", {"ids": list(labels), "labels": list(labels.values())}, annotator, now)
+            if lease:
+                self._write_leases(ids, lease.annotator, lease.deadline)
 
         try:
             with self._disk_errors():
@@ -345,6 +336,9 @@ class Project:
         self._apply(lambda: learner.add_items(ids, x, survey=survey))
         if labels:
             self._apply(learner.label, list(labels), list(labels.values()))
+        if lease:
+            self._leases.update(dict.fromkeys(ids, lease))
+            self._apply(learner.hand_out, ids)
         return learner.n_items
 
     def _check_not_auto_labeled(self, ids: list[str]) -> None:
@@ -512,11 +506,14 @@ class Project:
 
     def _lease_locked(self, ids: list[str], annotator: str, deadline: float) -> None:
         self.learner.check_hand_out(ids)
-        self._commit(lambda: self._db.executemany(
-            "INSERT INTO leases (item_id, annotator, expires_at) VALUES (?, ?, ?)",
-            [(i, annotator, deadline) for i in ids]), durable=False)
+        self._commit(lambda: self._write_leases(ids, annotator, deadline), durable=False)
         self._leases.update(dict.fromkeys(ids, Lease(deadline, annotator)))
         self._apply(self.learner.hand_out, ids)
+
+    def _write_leases(self, ids: list[str], annotator: str, deadline: float) -> None:
+        # REPLACE: the row of a lease that expired while the server was down may remain.
+        self._db.executemany("INSERT OR REPLACE INTO leases (item_id, annotator, expires_at) VALUES (?, ?, ?)",
+                             [(i, annotator, deadline) for i in ids])
 
     def release(self, ids: Sequence[str], *, annotator: str = "", force: bool = False) -> int:
         """End ``annotator``'s leases of ``ids`` early; the items return to the pool.
@@ -579,9 +576,8 @@ class Project:
                         (item_id, prediction.label, confidence, now)), durable=False)
                 return Decision(id=item_id, query=False, reason=reason, label=prediction.label, confidence=confidence,
                                 probabilities=prediction.probabilities, budget_left=left)
-            self._add_locked([item_id], x, records, lines, now, append=True)
             deadline = now + lease
-            self._lease_locked([item_id], annotator, deadline)
+            self._add_locked([item_id], x, records, lines, now, append=True, lease=Lease(deadline, annotator))
             return Decision(id=item_id, query=True, reason="uncertain", label=prediction.label, confidence=confidence,
                             probabilities=prediction.probabilities, budget_left=self._budget_left(),
                             lease_expires_at=deadline)

@@ -22,10 +22,13 @@ crash interrupted before its commit. Anything inconsistent is reported by
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from knn_al.atomic import TEMP_PREFIX, atomic_write
-from knn_al.errors import KnnAlError
+from knn_al.errors import DiskFullError, KnnAlError
 from knn_al.settings import NAME_PATTERN, ProjectSettings
 
 MARKER = "knn-al-project.json"
@@ -93,6 +96,35 @@ def is_project_dir(path: Path) -> bool:
     or quarantined, never ignored; any other is none of knn-al's business."""
     return bool(NAME_PATTERN.fullmatch(path.name)) and (
         (path / MARKER).is_file() or ((path / SETTINGS).is_file() and (path / LOG).is_file()))
+
+
+def classify(path: Path) -> str:
+    """What an entry of a data directory is to knn-al: ``"project"``, ``"temporary"`` (a
+    directory of ours left by an interrupted creation or deletion) or ``"foreign"``."""
+    if not path.is_dir() or path.is_symlink():
+        return "foreign"
+    if path.name.startswith(TEMP_PREFIX):
+        return "temporary"
+    return "project" if is_project_dir(path) else "foreign"
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (an OSError or an SQLite error) means the disk is full."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextmanager
+def disk_errors(data_dir: Path) -> Iterator[None]:
+    """Turn a full disk into :class:`~knn_al.errors.DiskFullError` naming ``data_dir``."""
+    try:
+        yield
+    except (OSError, sqlite3.OperationalError) as exc:
+        if is_disk_full(exc):
+            raise DiskFullError(f"the disk holding the data directory {data_dir} is full: free space there, then "
+                                "retry (nothing was changed)") from None
+        raise
 
 
 def batch_paths(path: Path, batch: int) -> tuple[Path, Path, Path, Path]:
@@ -222,7 +254,11 @@ def check_project(path: Path, *, deep: bool = False) -> list[str]:
             problems.append(f"{path / MARKER}: format version {marker.get('version')!r}; this knn-al reads "
                             f"version {FORMAT_VERSION}")
     except FileNotFoundError:
-        problems.append(f"{path / MARKER} is missing (a project written by an older knn-al, or not a project)")
+        # A project written before the marker existed (settings and log, no marker) is
+        # adopted by the server, which adds the marker; anything else claiming to be a
+        # project without one is not whole.
+        if not (path / LOG).is_file():
+            problems.append(f"{path / MARKER} is missing")
     except (OSError, ValueError) as exc:
         problems.append(f"{path / MARKER} is unreadable ({exc})")
     try:

@@ -29,7 +29,7 @@ from pathlib import Path
 from knn_al.atomic import TEMP_PREFIX, fsync_dir
 from knn_al.errors import AlreadyExistsError, InvalidInputError, NotFoundError, StateError, listing, shown
 from knn_al.project import DEFAULT_MAX_LEASE_SECONDS, Project
-from knn_al.project_files import MARKER, BrokenProjectError, is_project_dir
+from knn_al.project_files import MARKER, BrokenProjectError, classify, disk_errors, write_marker
 from knn_al.project_records import ProjectInfo
 from knn_al.settings import ProjectSettings
 
@@ -82,16 +82,15 @@ class ProjectStore:
         self._lock = threading.Lock()
         self._projects: dict[str, Project] = {}
         self._broken: dict[str, BrokenProject] = {}
-        #: Names whose deletion is under way: not listed, not creatable until it ends.
-        self._deleting: set[str] = set()
+        #: Names being created or deleted: not listed, not creatable until that ends.
+        self._busy: set[str] = set()
         for path in sorted(self.data_dir.iterdir()):
-            if not path.is_dir() or path.is_symlink():
-                continue
-            if path.name.startswith(TEMP_PREFIX):
+            kind = classify(path)
+            if kind == "temporary":
                 self._finish_removal(path)
-            elif is_project_dir(path):
+            elif kind == "project":
                 self._open(path)
-            else:
+            elif not path.name.startswith(".knn-al"):
                 log.info("leaving %s alone: not a knn-al project", path)
 
     def _finish_removal(self, path: Path) -> None:
@@ -106,38 +105,51 @@ class ProjectStore:
 
     def _open(self, path: Path) -> None:
         try:
-            self._projects[path.name] = Project.open(path, clock=self._clock, max_lease_seconds=self.max_lease_seconds)
+            with disk_errors(self.data_dir):
+                project = Project.open(path, clock=self._clock, max_lease_seconds=self.max_lease_seconds)
+                if not (path / MARKER).exists():
+                    write_marker(path)  # adopt a whole project written before the marker existed
+                    log.info("adopted %s, a project written by an earlier knn-al (added its marker)", path)
         except Exception as exc:  # one project's files never keep the others from serving
             if not isinstance(exc, BrokenProjectError):
                 exc = BrokenProjectError(f"{path} cannot be opened ({type(exc).__name__}: {exc})")
             log.error("project %s is quarantined: %s", path.name, exc)
             self._broken[path.name] = BrokenProject(name=path.name, path=path, problem=str(exc))
+            return
+        self._projects[path.name] = project
 
     def create(self, settings: ProjectSettings) -> Project:
         """Create an empty project (:class:`AlreadyExistsError` if the name is taken)."""
         if settings.lease_seconds > self.max_lease_seconds:
             raise InvalidInputError(f"lease_seconds must be at most {self.max_lease_seconds:g} (this server's "
                                     f"--max-lease), got {settings.lease_seconds:g}")
-        with self._lock:
-            name = settings.name
-            if name in self._projects or name in self._broken or name in self._deleting:
+        name = settings.name
+        target = self.data_dir / name
+        with self._lock:  # reserve the name; the files are written without holding up `get`
+            if name in self._projects or name in self._broken or name in self._busy:
                 raise AlreadyExistsError(f"project {name!r} already exists: choose another name or delete it")
-            target = self.data_dir / name
             if target.exists() or target.is_symlink():
                 raise AlreadyExistsError(f"{target} already exists and is not a knn-al project: choose another "
                                          "name, or move it out of the data directory")
-            staging = self.data_dir / f"{TEMP_PREFIX}create-{name}-{uuid.uuid4().hex}"
-            try:
-                Project.initialise(staging, settings)
-                staging.rename(target)
-            except BaseException:
-                if staging.exists():
-                    _remove_own_directory(staging)
-                raise
-            fsync_dir(self.data_dir)
-            project = self._projects[name] = Project.open(target, clock=self._clock,
-                                                          max_lease_seconds=self.max_lease_seconds)
+            self._busy.add(name)
+        staging = self.data_dir / f"{TEMP_PREFIX}create-{name}-{uuid.uuid4().hex}"
+        try:
+            with disk_errors(self.data_dir):
+                try:
+                    Project.initialise(staging, settings)
+                    staging.rename(target)
+                except BaseException:
+                    if staging.exists():
+                        _remove_own_directory(staging)
+                    raise
+                fsync_dir(self.data_dir)
+                project = Project.open(target, clock=self._clock, max_lease_seconds=self.max_lease_seconds)
+            with self._lock:
+                self._projects[name] = project
             return project
+        finally:
+            with self._lock:
+                self._busy.discard(name)
 
     def get(self, name: str) -> Project:
         """The project called ``name``: :class:`NotFoundError` if there is none, the
@@ -166,7 +178,7 @@ class ProjectStore:
                 if name in self._broken:
                     raise self._broken[name].refusal()
                 raise NotFoundError(f"no project {shown(name)}")
-            self._deleting.add(name)
+            self._busy.add(name)
         try:
             project.close()  # waits for the call holding the project's lock
             doomed = self.data_dir / f"{TEMP_PREFIX}delete-{name}-{uuid.uuid4().hex}"
@@ -175,7 +187,7 @@ class ProjectStore:
             _remove_own_directory(doomed)
         finally:
             with self._lock:
-                self._deleting.discard(name)
+                self._busy.discard(name)
 
     def close(self) -> None:
         """Close every project's log."""

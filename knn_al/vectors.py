@@ -28,6 +28,18 @@ def as_unit_vectors(vectors: np.ndarray, *, dimension: int) -> np.ndarray:
     return out
 
 
+def check_vectors(vectors: np.ndarray, *, dimension: int) -> None:
+    """Raise what :func:`as_unit_vectors` would raise, without making the normalised copy
+    (for a transport that checks its input as it arrives and normalises it once, later)."""
+    x = _checked_matrix(vectors, dimension=dimension)
+    step = max(1, _BLOCK_ELEMENTS // max(dimension, 1))
+    for start in range(0, len(x), step):
+        block = x[start : start + step]
+        if np.issubdtype(block.dtype, np.integer):
+            block = block.astype(np.float32)
+        _check_peaks(np.max(np.abs(block), axis=1) if block.shape[1] else np.zeros(len(block)), first_row=start)
+
+
 def _checked_matrix(vectors: np.ndarray, *, dimension: int) -> np.ndarray:
     x = np.asarray(vectors)
     if x.ndim == 1 and x.size == dimension:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import socket
@@ -16,7 +17,7 @@ from grpc_reflection.v1alpha import reflection
 
 from knn_al.project import DEFAULT_MAX_LEASE_SECONDS
 from knn_al.server.auth import TokenAuthInterceptor
-from knn_al.server.lock import DataDirInUseError, DataDirLock
+from knn_al.server.lock import LOCK_FILE, DataDirInUseError, DataDirLock
 from knn_al.server.servicer import ActiveLearningServicer
 from knn_al.store import ProjectStore
 from knn_al.v1 import active_learning_pb2 as pb
@@ -127,13 +128,26 @@ async def start_server(config: ServerConfig) -> RunningServer:
     except RuntimeError:
         raise StartupError(f"cannot listen on {address}: the port is in use or the address is not this "
                            "machine's (choose another --port or --host)") from None
+    created = not config.data_dir.exists()
     try:
         lock = DataDirLock(config.data_dir)
     except DataDirInUseError as exc:
         raise StartupError(str(exc)) from None
-    store = await asyncio.to_thread(ProjectStore, config.data_dir, max_lease_seconds=config.max_lease_seconds)
+    try:
+        store = await asyncio.to_thread(ProjectStore, config.data_dir, max_lease_seconds=config.max_lease_seconds)
+    except BaseException:
+        lock.release()
+        if created:  # ours, and empty but for the lock file: a failed start leaves nothing
+            (config.data_dir / LOCK_FILE).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                config.data_dir.rmdir()
+        raise
     executor = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="knn-al")
-    roots = (config.data_dir, Path.cwd(), *config.dataset_roots)
+    roots = [config.data_dir, *config.dataset_roots]
+    if Path.cwd() != Path(Path.cwd().anchor):
+        roots.append(Path.cwd())
+    else:  # a service manager's working directory is often "/": that would admit every path
+        log.warning("the working directory is %s: it is not a dataset root (add --dataset-root DIR)", Path.cwd())
     pb_grpc.add_ActiveLearningServicer_to_server(
         ActiveLearningServicer(store, executor, max_upload_items=config.max_upload_items,
                                max_upload_bytes=int(config.max_upload_mb * 1024 * 1024), max_reply_bytes=limit,

@@ -62,8 +62,13 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         token = _token(args)
-        if not args.max_lease > 0:
-            raise ValueError(f"--max-lease must be a positive number of seconds, got {args.max_lease}")
+        for flag, value in (("--max-lease", args.max_lease), ("--max-message-mb", args.max_message_mb),
+                            ("--max-upload-items", args.max_upload_items), ("--max-upload-mb", args.max_upload_mb),
+                            ("--workers", args.workers)):
+            if not value > 0:
+                raise ValueError(f"{flag} must be positive, got {value}")
+        if args.grace < 0:
+            raise ValueError(f"--grace must be 0 or more seconds, got {args.grace}")
     except ValueError as exc:
         print(f"knn-al serve: {exc}", file=sys.stderr)
         return 2

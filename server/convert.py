@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 from google.protobuf import json_format, struct_pb2
 
-from knn_al.errors import InvalidInputError, shown
+from knn_al.errors import InvalidInputError
+from knn_al.limits import not_plain_json
 from knn_al.learner import Pick
 from knn_al.project_records import (Decision, ExportRecord, Neighbor, Prediction, ProjectInfo, ProjectStats,
                                     Progress, Sample)
@@ -75,8 +76,7 @@ def dict_from_struct(message: struct_pb2.Struct, *, item: str = "") -> dict[str,
     try:
         return json_format.MessageToDict(message)
     except ValueError as exc:
-        raise InvalidInputError(f"metadata of item {shown(item)} is not plain JSON ({exc}): use strings, numbers, "
-                                "booleans, null, lists and objects, with no NaN or infinity") from None
+        raise not_plain_json(item, exc) from None
 
 
 # -------------------------------------------------------------------- projects

@@ -1,60 +1,91 @@
 """Replies of mutating calls, remembered by request id so that a retry is not done twice.
 
-A client that loses a reply (the connection dropped after the server committed) retries
-with the same ``request_id``; the server answers with the first reply instead of, say,
-leasing a second batch of items. A retry that arrives while the first attempt still runs
-waits for it. Only successes are remembered: a refused call changed nothing, so running
-it again is harmless. Memory only: ids are remembered for ``ttl`` seconds, at most
-``capacity`` of them, and not across restarts.
+A client that loses a reply (the connection dropped, or its deadline passed, after the
+server committed) retries with the same ``request_id``; the server answers with the first
+reply instead of, say, leasing a second batch of items. The work of an id runs as a task
+of its own: a caller that goes away does not stop it, and a retry that arrives meanwhile
+waits for it. Only successes are remembered: a refused call changed nothing, so running it
+again is harmless.
+
+An id is bound to its request: the same id with a different request (another project,
+other items) is refused rather than answered with someone else's reply. Memory only: ids
+are remembered for ``ttl`` seconds, within ``max_bytes`` of replies, and not across restarts.
 """
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any
 
-T = TypeVar("T")
+from google.protobuf.message import Message
+
+from knn_al.errors import InvalidInputError, shown
 
 #: Long enough for a client's retries with backoff (seconds), short enough to stay small.
 DEFAULT_TTL_SECONDS = 600.0
-DEFAULT_CAPACITY = 10_000
+#: Replies are kept whole (a NextSample reply may be megabytes): bound them in bytes.
+DEFAULT_MAX_BYTES = 256 * 2**20
+
+
+@dataclass
+class _Entry:
+    started: float
+    fingerprint: bytes
+    task: asyncio.Task[Any]
+    size: int = 0
+
+
+def fingerprint(request: Message) -> bytes:
+    """A digest of ``request`` (its request id included, which is harmless)."""
+    return hashlib.blake2b(request.SerializeToString(deterministic=True), digest_size=16).digest()
 
 
 class RecentReplies:
     """Runs each (method, request id) once and replays its reply to retries."""
 
-    def __init__(self, *, ttl: float = DEFAULT_TTL_SECONDS, capacity: int = DEFAULT_CAPACITY,
+    def __init__(self, *, ttl: float = DEFAULT_TTL_SECONDS, max_bytes: int = DEFAULT_MAX_BYTES,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._ttl, self._capacity, self._clock = ttl, capacity, clock
-        self._replies: OrderedDict[tuple[str, str], tuple[float, asyncio.Future[Any]]] = OrderedDict()
+        self._ttl, self._max_bytes, self._clock = ttl, max_bytes, clock
+        self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
+        self._bytes = 0
 
-    async def once(self, method: str, request_id: str, run: Callable[[], Awaitable[T]]) -> T:
-        """``await run()``, unless ``request_id`` (non-empty) already ran or runs for ``method``."""
+    async def once(self, method: str, request_id: str, request: Message,
+                   run: Callable[[], Awaitable[Message]]) -> Message:
+        """``await run()``, unless ``request_id`` (non-empty) already ran or runs for
+        ``method``; :class:`InvalidInputError` if it did for a different ``request``."""
         if not request_id:
             return await run()
-        key = (method, request_id)
-        self._expire()
-        known = self._replies.get(key)
-        if known is not None:
-            return await asyncio.shield(known[1])
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._replies[key] = (self._clock(), future)
-        try:
-            reply = await run()
-        except BaseException as exc:
-            del self._replies[key]
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiting retries get it; nobody else needs to
-            raise
-        future.set_result(reply)
-        return reply
+        self._evict()
+        key, digest = (method, request_id), fingerprint(request)
+        entry = self._entries.get(key)
+        if entry is not None and entry.fingerprint != digest:
+            raise InvalidInputError(f"request id {shown(request_id)} was already used for another {method} request: "
+                                    "use a new id for every call (and the same one only for its retries)")
+        if entry is None:
+            entry = _Entry(started=self._clock(), fingerprint=digest, task=asyncio.ensure_future(run()))
+            self._entries[key] = entry
+            entry.task.add_done_callback(lambda task, key=key, entry=entry: self._settled(key, entry))
+        return await asyncio.shield(entry.task)
 
-    def _expire(self) -> None:
+    def _settled(self, key: tuple[str, str], entry: _Entry) -> None:
+        if entry.task.cancelled() or entry.task.exception() is not None:
+            if self._entries.get(key) is entry:
+                del self._entries[key]
+            return
+        entry.size = entry.task.result().ByteSize()
+        self._bytes += entry.size
+        self._evict()
+
+    def _evict(self) -> None:
+        """Drop finished replies past their time, then the oldest while over the byte bound."""
         now = self._clock()
-        while self._replies:
-            key, (started, future) = next(iter(self._replies.items()))
-            if (now - started < self._ttl and len(self._replies) <= self._capacity) or not future.done():
-                break
-            del self._replies[key]
+        for key, entry in list(self._entries.items()):
+            if not entry.task.done():
+                continue
+            if now - entry.started >= self._ttl or self._bytes > self._max_bytes:
+                del self._entries[key]
+                self._bytes -= entry.size

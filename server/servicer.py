@@ -2,26 +2,35 @@
 
 Each method converts the request (:mod:`knn_al.server.convert`), runs the library call
 in a worker thread so numpy/FAISS work and encoders (raw texts/images of projects created
-with an encoder, see :meth:`knn_al.project.Project.embed`) never block the event loop (each project
-serialises its own calls with its lock), and converts the result back. Errors become
-status codes in :mod:`knn_al.server.errors`.
+with an encoder, see :meth:`knn_al.project.Project.embed`) never block the event loop, and
+converts the result back. Errors become status codes in :mod:`knn_al.server.errors`.
+
+Calls on one project queue on the event loop, one at a time, before they take a worker
+thread: a project serialises its calls with its lock anyway, and calls waiting for a busy
+project must not hold the threads that other projects' calls need (with 8 workers, eight
+annotators polling a project busy with a long upload froze every project). Mutating calls
+with a request id run once (:mod:`knn_al.server.idempotency`).
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.message import Message
+
 from knn_al.errors import CapacityError, InvalidInputError, shown
 from knn_al.server import convert
 from knn_al.server.errors import translate_errors
 from knn_al.server.idempotency import RecentReplies
 from knn_al.server.upload import Upload
+from knn_al.project import Project
 from knn_al.store import ProjectStore
 from knn_al.v1 import COMPUTE_MS_KEY
 from knn_al.v1 import active_learning_pb2 as pb
@@ -48,31 +57,38 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
         self._max_reply_bytes = max_reply_bytes
         self._dataset_roots = [Path(root).resolve() for root in dataset_roots]
         self._replies = RecentReplies()
+        self._slots: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
-    async def _run(self, context: Context, fn: Callable[..., T], *args: Any,
+    async def _run(self, context: Context, fn: Callable[..., T], *args: Any, project: Project | None = None,
                    undo: Callable[[T], object] | None = None, **kwargs: Any) -> T:
-        """Run ``fn`` in a worker thread; report its duration in the ``knn-al-compute-ms``
-        trailer, so clients can tell the library's time from the transport's.
+        """Run ``fn`` in a worker thread, after the calls queued before it on ``project``;
+        report its duration in the ``knn-al-compute-ms`` trailer, so clients can tell the
+        library's time from the transport's.
 
         The thread cannot be stopped once started: if the call is cancelled meanwhile (the
-        client went away), ``undo(result)`` runs once ``fn`` is done, for work whose reply
-        nobody will receive."""
+        client went away), the project stays taken until ``fn`` is done, then ``undo(result)``
+        runs, for work whose reply nobody will receive."""
         def timed() -> tuple[T, float]:
             start = time.perf_counter()
             return fn(*args, **kwargs), time.perf_counter() - start
 
         loop = asyncio.get_running_loop()
-        work = loop.run_in_executor(self._executor, timed)
-        try:
-            result, seconds = await asyncio.shield(work)
-        except asyncio.CancelledError:
-            if undo is not None:
+        async with self._slots[project.settings.name] if project else contextlib.nullcontext():
+            work = loop.run_in_executor(self._executor, timed)
+            try:
+                result, seconds = await asyncio.shield(work)
+            except asyncio.CancelledError:
                 with contextlib.suppress(Exception):
                     done, _ = await work
-                    await loop.run_in_executor(self._executor, undo, done)
-            raise
+                    if undo is not None:
+                        await loop.run_in_executor(self._executor, undo, done)
+                raise
         context.set_trailing_metadata(((COMPUTE_MS_KEY, f"{seconds * 1e3:.3f}"),))
         return result
+
+    async def _once(self, method: str, request: Any, run: Callable[[], Awaitable[Message]]) -> Any:
+        """``run()`` once per request id (see :class:`RecentReplies`)."""
+        return await self._replies.once(method, request.request_id, request, run)
 
     # ------------------------------------------------------------- projects
     @translate_errors
@@ -82,7 +98,7 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
             info = await self._run(context, lambda: self._store.create(settings).info())
             return pb.CreateProjectResponse(project=convert.info_to_proto(info))
 
-        return await self._replies.once("CreateProject", request.request_id, create)
+        return await self._once("CreateProject", request, create)
 
     @translate_errors
     async def ListProjects(self, request: pb.ListProjectsRequest, context: Context) -> pb.ListProjectsResponse:
@@ -91,7 +107,8 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
 
     @translate_errors
     async def GetProject(self, request: pb.GetProjectRequest, context: Context) -> pb.GetProjectResponse:
-        info = await self._run(context, lambda: self._store.get(request.project).info())
+        project = self._store.get(request.project)
+        info = await self._run(context, project.info, project=project)
         return pb.GetProjectResponse(project=convert.info_to_proto(info))
 
     @translate_errors
@@ -100,7 +117,7 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
             await self._run(context, self._store.delete, request.project)
             return pb.DeleteProjectResponse()
 
-        return await self._replies.once("DeleteProject", request.request_id, delete)
+        return await self._once("DeleteProject", request, delete)
 
     @translate_errors
     async def SetGoals(self, request: pb.SetGoalsRequest, context: Context) -> pb.SetGoalsResponse:
@@ -108,14 +125,15 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
         goals = {name: getattr(request, name) for name in ("target_accuracy", "label_budget") if request.HasField(name)}
 
         async def set_goals() -> pb.SetGoalsResponse:
-            info = await self._run(context, lambda: (project.set_goals(**goals), project.info())[1])
+            info = await self._run(context, lambda: (project.set_goals(**goals), project.info())[1], project=project)
             return pb.SetGoalsResponse(project=convert.info_to_proto(info))
 
-        return await self._replies.once("SetGoals", request.request_id, set_goals)
+        return await self._once("SetGoals", request, set_goals)
 
     @translate_errors
     async def GetStats(self, request: pb.GetStatsRequest, context: Context) -> pb.GetStatsResponse:
-        return convert.stats_to_proto(await self._run(context, self._store.get(request.project).stats))
+        project = self._store.get(request.project)
+        return convert.stats_to_proto(await self._run(context, project.stats, project=project))
 
     # ---------------------------------------------------------------- items
     @translate_errors
@@ -142,10 +160,10 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
                     vectors = upload.vectors()
                 return project.add_items(upload.ids, vectors, upload.metadata or None)
 
-            pool_size = await self._run(context, commit)
+            pool_size = await self._run(context, commit, project=project)
             return pb.AddItemsResponse(added=len(upload.ids), pool_size=pool_size)
 
-        return await self._replies.once("AddItems", first.request_id, add)
+        return await self._once("AddItems", first, add)
 
     @translate_errors
     async def LoadDataset(self, request: pb.LoadDatasetRequest, context: Context) -> pb.LoadDatasetResponse:
@@ -157,18 +175,22 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
                 added, labeled = project.load_dataset(path, import_labels=request.import_labels)
                 return added, labeled, project.info().pool_size
 
-            added, labeled, pool_size = await self._run(context, run)
+            added, labeled, pool_size = await self._run(context, run, project=project)
             return pb.LoadDatasetResponse(added=added, labeled=labeled, pool_size=pool_size)
 
-        return await self._replies.once("LoadDataset", request.request_id, load)
+        return await self._once("LoadDataset", request, load)
 
     def _confined(self, path: str) -> Path:
-        """``path`` resolved (symlinks followed) if it lies under a dataset root; one
-        uniform refusal otherwise, so that it tells nothing of what exists outside."""
+        """``path`` resolved (symlinks followed) if it and every entry in it lie under one
+        dataset root; one uniform refusal otherwise, so that it tells nothing of what
+        exists outside."""
         if not path:
             raise InvalidInputError("give the path of a dataset directory (written by `knn-al embed`)")
         resolved = Path(path).resolve()
-        if any(resolved.is_relative_to(root) for root in self._dataset_roots):
+        root = next((r for r in self._dataset_roots if resolved.is_relative_to(r)), None)
+        # A shard file may itself be a link: every entry must resolve under the root too.
+        if root is not None and (not resolved.is_dir()
+                                 or all(entry.resolve().is_relative_to(root) for entry in resolved.iterdir())):
             return resolved
         raise InvalidInputError(f"dataset path {shown(path)} is outside this server's dataset roots: put the dataset "
                                 "under the server's data directory or working directory, or start the server with "
@@ -191,23 +213,23 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
                                         f"server's message limit of {self._max_reply_bytes} bytes: ask for fewer "
                                         "(count) or keep less metadata per item")
 
-            def run() -> tuple[list, Any]:
-                samples = project.next_sample(
+            def run() -> Any:
+                project.next_sample(
                     request.count or 1, strategy=convert.strategy_name(request.strategy), annotator=request.annotator,
                     lease_seconds=request.lease_seconds or None, include_outliers=request.include_outliers,
                     seed=request.seed if request.HasField("seed") else None, accept=fits)
-                return samples, project.progress()
+                return project.progress()
 
-            def give_back(result: tuple[list, Any]) -> None:
-                """Nobody is left to receive these items: end their leases rather than
-                leave them with an annotator who never saw them."""
-                if result[0]:
-                    project.release([s.id for s in result[0]], annotator=request.annotator)
+            def give_back(_: Any) -> None:
+                """Nobody is left to receive these items (and no retry can ask for them:
+                the call had no request id): end the leases this call took."""
+                if replies:
+                    project.release([r.id for r in replies], force=True)
 
-            samples, progress = await self._run(context, run, undo=give_back)
+            progress = await self._run(context, run, project=project, undo=give_back)
             return pb.NextSampleResponse(samples=replies, progress=convert.progress_to_proto(progress))
 
-        return await self._replies.once("NextSample", request.request_id, sample)
+        return await self._once("NextSample", request, sample)
 
     @translate_errors
     async def StreamItems(self, request_iterator: AsyncIterator[pb.StreamItemsRequest], context: Context) -> None:
@@ -239,7 +261,7 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
                                       annotator=opening.annotator, lease_seconds=opening.lease_seconds or None,
                                       metadata=metadata)
 
-            decision = await asyncio.get_running_loop().run_in_executor(self._executor, decide)
+            decision = await self._run(context, decide, project=project)
             await context.write(convert.decision_to_proto(decision))
 
     @translate_errors
@@ -248,10 +270,10 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
 
         async def submit() -> pb.SubmitLabelResponse:
             receipt = await self._run(context, project.label, [request.id], [request.label],
-                                      annotator=request.annotator)
+                                      annotator=request.annotator, project=project)
             return pb.SubmitLabelResponse(labeled_count=receipt.labeled_count, propagated_ids=receipt.propagated)
 
-        return await self._replies.once("SubmitLabel", request.request_id, submit)
+        return await self._once("SubmitLabel", request, submit)
 
     @translate_errors
     async def SubmitLabels(self, request: pb.SubmitLabelsRequest, context: Context) -> pb.SubmitLabelsResponse:
@@ -259,19 +281,20 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
 
         async def submit() -> pb.SubmitLabelsResponse:
             receipt = await self._run(context, project.label, [a.id for a in request.labels],
-                                      [a.label for a in request.labels], annotator=request.annotator)
+                                      [a.label for a in request.labels], annotator=request.annotator, project=project)
             return pb.SubmitLabelsResponse(labeled_count=receipt.labeled_count, propagated_ids=receipt.propagated)
 
-        return await self._replies.once("SubmitLabels", request.request_id, submit)
+        return await self._once("SubmitLabels", request, submit)
 
     @translate_errors
     async def RemoveLabels(self, request: pb.RemoveLabelsRequest, context: Context) -> pb.RemoveLabelsResponse:
         project = self._store.get(request.project)
 
         async def remove() -> pb.RemoveLabelsResponse:
-            return pb.RemoveLabelsResponse(labeled_count=await self._run(context, project.unlabel, list(request.ids)))
+            count = await self._run(context, project.unlabel, list(request.ids), project=project)
+            return pb.RemoveLabelsResponse(labeled_count=count)
 
-        return await self._replies.once("RemoveLabels", request.request_id, remove)
+        return await self._once("RemoveLabels", request, remove)
 
     @translate_errors
     async def ReleaseItems(self, request: pb.ReleaseItemsRequest, context: Context) -> pb.ReleaseItemsResponse:
@@ -279,10 +302,10 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
 
         async def release() -> pb.ReleaseItemsResponse:
             released = await self._run(context, project.release, list(request.ids), annotator=request.annotator,
-                                       force=request.force)
+                                       force=request.force, project=project)
             return pb.ReleaseItemsResponse(released=released)
 
-        return await self._replies.once("ReleaseItems", request.request_id, release)
+        return await self._once("ReleaseItems", request, release)
 
     # ---------------------------------------------------------- predictions
     @translate_errors
@@ -292,22 +315,26 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
         if kind and request.ids:
             raise InvalidInputError(f"give either item ids or {kind} to predict, not both")
         if kind == "vectors":
-            predictions = await self._run(context, project.predict, vectors=convert.vectors_from_proto(request.vectors))
+            vectors = convert.vectors_from_proto(request.vectors)
+            predictions = await self._run(context, project.predict, vectors=vectors, project=project)
         elif kind:
             raw = list(getattr(request, kind))
-            predictions = await self._run(context, lambda: project.predict(vectors=project.embed(**{kind: raw})))
+            predictions = await self._run(context, lambda: project.predict(vectors=project.embed(**{kind: raw})),
+                                          project=project)
         else:
-            predictions = await self._run(context, project.predict, list(request.ids))
+            predictions = await self._run(context, project.predict, list(request.ids), project=project)
         return pb.PredictResponse(predictions=[convert.prediction_to_proto(p) for p in predictions])
 
     @translate_errors
     async def ListOutliers(self, request: pb.ListOutliersRequest, context: Context) -> pb.ListOutliersResponse:
-        outliers = await self._run(context, self._store.get(request.project).outliers, request.limit or 100)
+        project = self._store.get(request.project)
+        outliers = await self._run(context, project.outliers, request.limit or 100, project=project)
         return pb.ListOutliersResponse(outliers=[pb.Outlier(id=i, density=d) for i, d in outliers])
 
     @translate_errors
     async def Export(self, request: pb.ExportRequest, context: Context) -> None:
         project = self._store.get(request.project)
-        records = await self._run(context, project.export, include_predictions=request.include_predictions)
+        records = await self._run(context, project.export, include_predictions=request.include_predictions,
+                                  project=project)
         for start in range(0, max(len(records), 1), EXPORT_CHUNK):
             await context.write(convert.export_to_proto(records[start : start + EXPORT_CHUNK]))

@@ -16,7 +16,7 @@ from knn_al.ids import encode_ids
 from knn_al.server import convert
 from knn_al.project import Project
 from knn_al.v1 import active_learning_pb2 as pb
-from knn_al.vectors import as_unit_vectors
+from knn_al.vectors import check_vectors
 
 
 class Upload:
@@ -67,7 +67,7 @@ class Upload:
         items: Any
         if kind == "vectors":
             items = convert.vectors_from_proto(chunk.vectors)
-            as_unit_vectors(items, dimension=self.settings.dimension)  # refuse now; normalised once, when added
+            check_vectors(items, dimension=self.settings.dimension)  # refuse now; normalised once, when added
         else:
             items = list(getattr(chunk, kind))
         if len(items) != len(chunk.ids):
