@@ -82,7 +82,7 @@ def bench_size(n: int, d: int, *, warm_labels: int, seed: int) -> dict:
 
     one_label = timed(label_one, 30)
     batch = timed(lambda _: label_batch(64), 5) / 64
-    # A bulk import: the rows' best new labels come from a FAISS kNN search (knn_al.neighbors).
+    # A bulk import: the rows' best new labels come from a FAISS kNN search (knn_al.learner.neighbors).
     bulk = timed(lambda _: label_batch(1024), 2) / 1024
     pick1 = timed(lambda i: learner.select(1, seed=i), 50)
     pick100 = timed(lambda i: learner.select(100, seed=i), 20)

@@ -28,10 +28,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_learner import clustered_pool, fmt  # noqa: E402
-from knn_al.density import density_of, pool_neighbors  # noqa: E402
-from knn_al.duplicates import DEFAULT_DUPLICATE_THRESHOLD, duplicate_groups  # noqa: E402
-from knn_al.settings import ProjectSettings  # noqa: E402
-from knn_al.store import ProjectStore  # noqa: E402
+from knn_al.learner.density import density_of, pool_neighbors  # noqa: E402
+from knn_al.learner.duplicates import DEFAULT_DUPLICATE_THRESHOLD, duplicate_groups  # noqa: E402
+from knn_al.projects.settings import ProjectSettings  # noqa: E402
+from knn_al.projects.store import ProjectStore  # noqa: E402
 from tests.service_helpers import ServerProcess  # noqa: E402
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from knn_al.store import ProjectStore  # noqa: E402
+from knn_al.projects.store import ProjectStore  # noqa: E402
 from tests.service_helpers import ServerProcess  # noqa: E402
 
 

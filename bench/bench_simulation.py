@@ -21,7 +21,7 @@ import numpy as np
 from knn_al.simulation import LearnerDriver
 from knn_al.simulation.metrics import accuracy
 from knn_al.simulation.replay import pick_seed
-from knn_al.strategies import STRATEGY_NAMES
+from knn_al.learner.strategies import STRATEGY_NAMES
 
 TARGET_MS = 5.0
 

@@ -6,9 +6,9 @@ from typing import Any
 
 # Predictions and the records of labels, goals, stats, stream decisions and exports have
 # the same fields on both sides of the wire: the library's own (numpy- and FAISS-free) serve.
-from knn_al.project_records import (Decision, ExportRecord, LabelReceipt, Neighbor, Prediction, ProjectStats,
+from knn_al.projects.records import (Decision, ExportRecord, LabelReceipt, Neighbor, Prediction, ProjectStats,
                                     Progress)
-from knn_al.stopping import AccuracyEstimate
+from knn_al.learner.types import AccuracyEstimate
 
 __all__ = ["AccuracyEstimate", "Decision", "ExportRecord", "LabelReceipt", "Neighbor", "Prediction", "ProjectInfo",
            "ProjectStats", "Progress", "Sample", "SampleBatch", "Score"]

@@ -8,12 +8,12 @@ import numpy as np
 from google.protobuf import json_format, struct_pb2
 
 from knn_al.errors import InvalidInputError
-from knn_al.limits import not_plain_json
+from knn_al.learner.limits import not_plain_json
 from knn_al.learner import Pick
-from knn_al.project_records import (Decision, ExportRecord, Neighbor, Prediction, ProjectInfo, ProjectStats,
+from knn_al.projects.records import (Decision, ExportRecord, Neighbor, Prediction, ProjectInfo, ProjectStats,
                                     Progress, Sample)
-from knn_al.settings import ProjectSettings
-from knn_al.stopping import AccuracyEstimate
+from knn_al.projects.settings import ProjectSettings
+from knn_al.learner.types import AccuracyEstimate
 from knn_al.v1 import active_learning_pb2 as pb
 
 _FLOAT32 = np.dtype("<f4")

@@ -14,7 +14,7 @@ import grpc
 
 from knn_al.errors import (AlreadyExistsError, CapacityError, DuplicateItemError, InvalidInputError,
                            KnnAlError, NotFoundError, StateError, UnknownItemError)
-from knn_al.project_files import BrokenProjectError
+from knn_al.projects.files import BrokenProjectError
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Each method converts the request (:mod:`knn_al.server.convert`), runs the library call
 in a worker thread so numpy/FAISS work and encoders (raw texts/images of projects created
-with an encoder, see :meth:`knn_al.project.Project.embed`) never block the event loop, and
+with an encoder, see :meth:`knn_al.projects.project.Project.embed`) never block the event loop, and
 converts the result back. Errors become status codes in :mod:`knn_al.server.errors`.
 
 Calls on one project queue on the event loop, one at a time, before they take a worker
@@ -30,8 +30,8 @@ from knn_al.server import convert
 from knn_al.server.errors import translate_errors
 from knn_al.server.idempotency import RecentReplies
 from knn_al.server.upload import Upload
-from knn_al.project import Project
-from knn_al.store import ProjectStore
+from knn_al.projects.project import Project
+from knn_al.projects.store import ProjectStore
 from knn_al.v1 import COMPUTE_MS_KEY
 from knn_al.v1 import active_learning_pb2 as pb
 from knn_al.v1 import active_learning_pb2_grpc as pb_grpc

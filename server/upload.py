@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 
 from knn_al.errors import CapacityError, InvalidInputError, KnnAlError, shown
-from knn_al.ids import encode_ids
+from knn_al.learner.ids import encode_ids
 from knn_al.server import convert
-from knn_al.project import Project
+from knn_al.projects.project import Project
 from knn_al.v1 import active_learning_pb2 as pb
-from knn_al.vectors import check_vectors
+from knn_al.learner.vectors import check_vectors
 
 
 class Upload:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from knn_al.duplicates import detach, duplicate_groups
+from knn_al.learner.duplicates import detach, duplicate_groups
 from knn_al.errors import StateError
 from knn_al.learner import Learner
 

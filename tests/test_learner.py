@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from knn_al.density import density_of, pool_neighbors
+from knn_al.learner.density import density_of, pool_neighbors
 from knn_al.errors import (DuplicateItemError, InvalidInputError, StateError, UnknownItemError,
                            UnknownLabelError)
 from knn_al.learner import Learner
@@ -191,7 +191,7 @@ def test_bad_input_raises_a_clear_error_and_changes_nothing(call, error, message
 
 def test_shortlisted_batch_picks_equal_a_greedy_pass_over_every_candidate():
     # 400 candidates, 6 picks: the shortlist (70) is far smaller than the pool.
-    from knn_al.vectors import as_unit_vectors
+    from knn_al.learner.vectors import as_unit_vectors
     from tests.reference import Reference
 
     x, truth = clustered(100, 4, 16, spread=0.8, seed=2)
@@ -218,8 +218,8 @@ def test_shortlisted_batch_picks_equal_a_greedy_pass_over_every_candidate():
 def test_picks_from_the_shortlist_equal_a_greedy_pass_over_every_candidate(exponents, count, cold):
     # 6,000 candidates, a shortlist of ~70. Values are rounded so that ranks and scores
     # tie; cold: uncertainty is the same everywhere.
-    from knn_al.strategies import Candidates, UncertaintyDensityDiversity, ecdf
-    from knn_al.vectors import as_unit_vectors
+    from knn_al.learner.strategies import Candidates, UncertaintyDensityDiversity, ecdf
+    from knn_al.learner.vectors import as_unit_vectors
 
     rng = np.random.default_rng(8)
     n, d = 6000, 16
@@ -248,7 +248,7 @@ def test_picks_from_the_shortlist_equal_a_greedy_pass_over_every_candidate(expon
 def test_leave_one_out_tables_catch_up_with_labels_given_between_estimates():
     # Labels given after an estimate are taken in at the next one, or at a removal, which
     # rebuilds rows against every current label and so must take them in first.
-    from knn_al.neighbors import drop_own
+    from knn_al.learner.neighbors import drop_own
 
     learner, ids, truth = make(n_per=5, centers=2, dim=6, k=3)
     learner.label(ids[:2], ["a", "b"])
@@ -297,7 +297,7 @@ def test_fixed_label_set_serves_picks_and_predictions_before_any_label():
 
 def test_compact_class_votes_give_the_same_uncertainty_as_dense_ones():
     # Many classes make the learner score candidates from the compact form.
-    from knn_al.uncertainty import MEASURES
+    from knn_al.learner.uncertainty import MEASURES
 
     learner, ids, _ = make(n_per=100, centers=4, k=4, smoothing=0.2)
     rng = np.random.default_rng(0)

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from knn_al.learner import Learner
-from knn_al.neighbors import drop_own
-from knn_al.vectors import as_unit_vectors
+from knn_al.learner.neighbors import drop_own
+from knn_al.learner.vectors import as_unit_vectors
 from tests.reference import Reference, uncertainty
 
 CLASSES = ["cat", "dog", "owl"]

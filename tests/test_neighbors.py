@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import knn_al.neighbors as neighbors
+import knn_al.learner.neighbors as neighbors
 from knn_al.learner import Learner
-from knn_al.neighbors import top_k
-from knn_al.vectors import as_unit_vectors
+from knn_al.learner.neighbors import top_k
+from knn_al.learner.vectors import as_unit_vectors
 from tests.reference import Reference, uncertainty
 
 

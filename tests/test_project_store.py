@@ -10,8 +10,8 @@ import pytest
 from knn_al.dataset import write_dataset
 from knn_al.errors import (AlreadyExistsError, DuplicateItemError, InvalidInputError, NotFoundError, StateError,
                            UnknownItemError, UnknownLabelError)
-from knn_al.settings import ProjectSettings
-from knn_al.store import ProjectStore
+from knn_al.projects.settings import ProjectSettings
+from knn_al.projects.store import ProjectStore
 from tests.service_helpers import clustered_vectors
 
 

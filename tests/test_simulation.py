@@ -16,7 +16,7 @@ from knn_al.simulation import LearnerDriver, run_simulation
 from knn_al.simulation.folds import stratified_folds
 from knn_al.simulation.metrics import labels_to_reach, macro_f1
 from knn_al.simulation.report import labels_needed
-from knn_al.strategies import DEFAULT_STRATEGY
+from knn_al.learner.strategies import DEFAULT_STRATEGY
 from tests.service_helpers import ServerProcess
 
 #: Topic sizes of the synthetic set: a few big topics and a tail of small ones, which a
@@ -73,7 +73,7 @@ def test_uncertainty_sampling_beats_random_on_separated_topics(seed: int) -> Non
 
 
 def test_sessions_on_one_fold_share_its_survey_and_replay_as_if_each_surveyed_its_own(monkeypatch) -> None:
-    import knn_al.learner as learner_module
+    import knn_al.learner.learner as learner_module
 
     ids, vectors, labels = topics(seed=5)
     options = dict(ids=ids, vectors=vectors, labels=labels, strategies=[DEFAULT_STRATEGY, "margin"], folds=2,

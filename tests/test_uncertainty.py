@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from knn_al.errors import InvalidInputError
-from knn_al.strategies import ecdf
-from knn_al.uncertainty import entropy, get_measure, least_confidence, margin
+from knn_al.learner.strategies import ecdf
+from knn_al.learner.uncertainty import entropy, get_measure, least_confidence, margin
 
 PROBA = np.array([[0.7, 0.2, 0.1], [1 / 3, 1 / 3, 1 / 3], [0.0, 1.0, 0.0]])
 

@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from knn_al.simulation.command import add_replay_arguments, replay_options
-from knn_al.strategies import DEFAULT_STRATEGY
+from knn_al.cli.simulate import add_replay_arguments, replay_options
+from knn_al.learner.strategies import DEFAULT_STRATEGY
 
 #: Articles are cut to their title and opening sentences: enough for the topic (full-data
 #: accuracy 0.957, against 0.963 at 600 characters), and a fifth of the encoding time of

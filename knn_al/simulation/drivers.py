@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from knn_al.learner import Learner
-from knn_al.survey import PoolSurvey
+from knn_al.learner.survey import PoolSurvey
 
 
 class Session(Protocol):
@@ -56,7 +56,7 @@ def class_columns(known: Sequence[str], proba: np.ndarray, classes: Sequence[str
 class LearnerSession:
     """A session on an in-process learner, making the calls a project makes for the service.
 
-    The held-out vectors are tracked (:mod:`knn_al.tracked`): each evaluation offers
+    The held-out vectors are tracked (:mod:`knn_al.learner.tracked`): each evaluation offers
     them only the labels given since the previous one.
     """
 

@@ -24,7 +24,7 @@ import numpy as np
 from knn_al.simulation.drivers import Driver, Session
 from knn_al.simulation.folds import stratified_folds
 from knn_al.simulation.metrics import accuracy, macro_f1
-from knn_al.strategies import STRATEGY_NAMES
+from knn_al.learner.strategies import STRATEGY_NAMES
 
 if TYPE_CHECKING:
     from tqdm import tqdm

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from knn_al.neighbors import NeighborTables
-from knn_al.vectors import as_unit_vectors
+from knn_al.learner.neighbors import NeighborTables
+from knn_al.learner.vectors import as_unit_vectors
 
 if TYPE_CHECKING:
     from knn_al.learner import Learner

@@ -1,7 +1,7 @@
 """The project store: every project of a data directory, one sub-directory each.
 
 The store deletes only what it created. A project directory is recognised by its marker
-(:data:`knn_al.project_files.MARKER`); temporary directories by the
+(:data:`knn_al.projects.files.MARKER`); temporary directories by the
 :data:`~knn_al.atomic.TEMP_PREFIX` of their names *and* the marker inside. Everything
 else in the data directory (a ``.git``, a virtualenv, notes) is left alone.
 
@@ -28,10 +28,10 @@ from pathlib import Path
 
 from knn_al.atomic import TEMP_PREFIX, fsync_dir
 from knn_al.errors import AlreadyExistsError, InvalidInputError, NotFoundError, StateError, listing, shown
-from knn_al.project import DEFAULT_MAX_LEASE_SECONDS, Project
-from knn_al.project_files import MARKER, BrokenProjectError, classify, disk_errors, write_marker
-from knn_al.project_records import ProjectInfo
-from knn_al.settings import ProjectSettings
+from knn_al.projects.project import DEFAULT_MAX_LEASE_SECONDS, Project
+from knn_al.projects.files import MARKER, BrokenProjectError, classify, disk_errors, write_marker
+from knn_al.projects.records import ProjectInfo
+from knn_al.projects.settings import ProjectSettings
 
 log = logging.getLogger(__name__)
 

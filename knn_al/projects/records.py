@@ -1,28 +1,17 @@
-"""What the calls of a :class:`knn_al.project.Project` return.
+"""What the calls of a :class:`knn_al.projects.project.Project` return.
 
-Plain dataclasses with no import of numpy or FAISS at run time, so the gRPC client
-returns the same ones (:mod:`knn_al.client.types`) where their fields are the same.
-:class:`Neighbor` lives here rather than with the learner that builds it for that reason.
+Plain dataclasses with no import of numpy, FAISS or SQLite at run time, so the gRPC
+client returns the same ones (:mod:`knn_al.client.types`) where their fields are the same.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from knn_al.stopping import AccuracyEstimate
+from knn_al.learner.types import AccuracyEstimate, Neighbor, Pick
 
 if TYPE_CHECKING:
-    from knn_al.learner import Pick
-    from knn_al.settings import ProjectSettings
-
-
-@dataclass(frozen=True)
-class Neighbor:
-    """A labeled item behind a prediction."""
-
-    id: str
-    similarity: float
-    label: str
+    from knn_al.projects.settings import ProjectSettings
 
 
 @dataclass(frozen=True)
@@ -58,7 +47,7 @@ class Progress:
     label_budget: int
     #: Labels the budget still allows (leased items count as spent); None: no budget.
     budget_left: int | None
-    #: Why labeling can stop (knn_al.stopping: "budget_reached", "target_reached"), or "".
+    #: Why labeling can stop (knn_al.learner.stopping: "budget_reached", "target_reached"), or "".
     stop_reason: str
 
 

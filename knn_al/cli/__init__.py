@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 
 COMMAND_MODULES = (
-    "knn_al.check_command",
-    "knn_al.embedding.command",
-    "knn_al.export_command",
-    "knn_al.load_command",
-    "knn_al.server.command",
-    "knn_al.simulation.command",
+    "knn_al.cli.check",
+    "knn_al.cli.embed",
+    "knn_al.cli.export",
+    "knn_al.cli.load",
+    "knn_al.cli.serve",
+    "knn_al.cli.simulate",
     "knn_al.simulation.demo",
 )
 
@@ -37,6 +36,3 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

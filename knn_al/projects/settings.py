@@ -6,11 +6,11 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from knn_al.duplicates import DEFAULT_DUPLICATE_THRESHOLD
+from knn_al.learner.duplicates import DEFAULT_DUPLICATE_THRESHOLD
 from knn_al.encoders import ENCODERS
 from knn_al.errors import InvalidInputError, shown
-from knn_al.limits import MAX_LABEL_BYTES
-from knn_al.strategies import DEFAULT_STRATEGY, STRATEGY_NAMES
+from knn_al.learner.limits import MAX_LABEL_BYTES
+from knn_al.learner.strategies import DEFAULT_STRATEGY, STRATEGY_NAMES
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_DIMENSION = 65_536
@@ -30,7 +30,7 @@ class ProjectSettings:
     ``dimension`` 0 with an encoder takes the encoder's dimension; any other value must
     equal it. ``duplicate_threshold`` and ``outlier_quantile``: see
     :class:`knn_al.learner.Learner`. ``target_accuracy`` (0: none) and ``label_budget``
-    (0: none) are when labeling can stop (:mod:`knn_al.stopping`).
+    (0: none) are when labeling can stop (:mod:`knn_al.learner.stopping`).
     """
 
     name: str

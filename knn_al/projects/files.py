@@ -10,7 +10,7 @@ Layout of a project directory::
                               label removals, in order; the open leases; stream auto labels
     pool/batch-00000.npy      float32 unit vectors of one addition (memory-mappable)
     pool/batch-00000.jsonl    {"id", "metadata"} per vector, same order
-    pool/density-00000.npy    the pool survey after that addition (:mod:`knn_al.survey`):
+    pool/density-00000.npy    the pool survey after that addition (:mod:`knn_al.learner.survey`):
     pool/groups-00000.npy     density and duplicate group of every pool item, or, for an
                               item streamed in ("append" additions), of the new items only
 
@@ -37,7 +37,7 @@ import numpy as np
 
 from knn_al.atomic import TEMP_PREFIX, atomic_write
 from knn_al.errors import DiskFullError, KnnAlError
-from knn_al.settings import NAME_PATTERN, ProjectSettings
+from knn_al.projects.settings import NAME_PATTERN, ProjectSettings
 
 MARKER = "knn-al-project.json"
 FORMAT = "knn-al-project"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from knn_al.errors import InvalidInputError
-from knn_al.uncertainty import get_measure
+from knn_al.learner.uncertainty import get_measure
 
 DEFAULT_STRATEGY = "uncertainty_density_diversity"
 
@@ -25,7 +25,7 @@ class Candidates:
     """What a strategy may look at. Arrays are aligned with ``rows`` (ascending pool rows)."""
 
     rows: np.ndarray
-    #: The uncertainty of every candidate under a named measure (knn_al.uncertainty).
+    #: The uncertainty of every candidate under a named measure (knn_al.learner.uncertainty).
     uncertainty: Callable[[str], np.ndarray]
     density: np.ndarray
     #: Max similarity to any labeled item, float32 (−1 when nothing is labeled).

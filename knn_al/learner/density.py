@@ -4,7 +4,7 @@ i(x) is the mean cosine similarity of x to its m nearest *other* pool items. It 
 once per ingestion with a FAISS kNN search, never an N×N matrix: exact brute force for
 pools up to ``exact_limit`` items, an approximate search over k-means cells above (exact
 search is quadratic: 19 s for 50k × 512 on 2 cores, against 1.9 s approximate).
-The same neighbour lists find near-duplicates (:mod:`knn_al.duplicates`), so grouping
+The same neighbour lists find near-duplicates (:mod:`knn_al.learner.duplicates`), so grouping
 them costs no second search.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import math
 import faiss
 import numpy as np
 
-from knn_al.neighbors import drop_own
+from knn_al.learner.neighbors import drop_own
 
 
 def pool_neighbors(

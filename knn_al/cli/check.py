@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from knn_al.project_files import check_project, classify
+    from knn_al.projects.files import check_project, classify
 
     data_dir: Path = args.data_dir
     if not data_dir.is_dir():

@@ -10,23 +10,13 @@ are harder than typical ones, so it tends to be pessimistic.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+
+from knn_al.learner.types import AccuracyEstimate
 
 #: z for a two-sided 95% interval.
 Z_95 = 1.959964
 
 NOT_STOPPED, BUDGET_REACHED, TARGET_REACHED, POOL_EXHAUSTED = "", "budget_reached", "target_reached", "pool_exhausted"
-
-
-@dataclass(frozen=True)
-class AccuracyEstimate:
-    """Leave-one-out accuracy of the labeled set with its 95% Wilson score interval
-    (``low``, ``high``); ``accuracy`` is NaN while nothing is labeled."""
-
-    accuracy: float
-    low: float
-    high: float
-    labeled: int
 
 
 def estimate_accuracy(correct: int, labeled: int, *, z: float = Z_95) -> AccuracyEstimate:

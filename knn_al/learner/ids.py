@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from knn_al.errors import DuplicateItemError, InvalidInputError, UnknownItemError, shown
-from knn_al.limits import MAX_ID_BYTES
+from knn_al.learner.limits import MAX_ID_BYTES
 
 
 def encode_ids(ids: Sequence[str]) -> np.ndarray:

@@ -1,7 +1,7 @@
 """The learner: a pool of unit vectors, its labels, and the picks and predictions they give.
 
 Pure numpy + FAISS: no TensorFlow, no grpc. "Training" is inserting a labeled vector
-into the per-item neighbour tables (:mod:`knn_al.neighbors`); a pick reads those tables
+into the per-item neighbour tables (:mod:`knn_al.learner.neighbors`); a pick reads those tables
 and never scans the pool's vectors. All vectors are L2-normalised and similarity is the
 inner product (cosine).
 
@@ -11,58 +11,25 @@ that raises leaves the learner exactly as it was.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from knn_al.duplicates import DEFAULT_DUPLICATE_THRESHOLD, detach
+from knn_al.learner.duplicates import DEFAULT_DUPLICATE_THRESHOLD, detach
 from knn_al.errors import InvalidInputError, StateError, UnknownLabelError, listing, shown
-from knn_al.limits import MAX_LABEL_BYTES
-from knn_al.ids import IdIndex
-from knn_al.neighbors import BLOCK_ROWS, NeighborTables, drop_own
-from knn_al.project_records import Neighbor
-from knn_al.stopping import AccuracyEstimate, estimate_accuracy
-from knn_al.strategies import DEFAULT_STRATEGY, Candidates, make_strategy
-from knn_al.survey import PoolSurvey, survey_appended, survey_pool
-from knn_al.tracked import TrackedVectors
-from knn_al.uncertainty import get_measure
-from knn_al.vectors import as_unit_vectors
+from knn_al.learner.limits import MAX_LABEL_BYTES
+from knn_al.learner.ids import IdIndex
+from knn_al.learner.neighbors import BLOCK_ROWS, NeighborTables, drop_own
+from knn_al.learner.stopping import estimate_accuracy
+from knn_al.learner.strategies import DEFAULT_STRATEGY, Candidates, make_strategy
+from knn_al.learner.survey import PoolSurvey, survey_appended, survey_pool
+from knn_al.learner.tracked import TrackedVectors
+from knn_al.learner.types import AccuracyEstimate, Neighbor, Pick, PropagatedLabel
+from knn_al.learner.uncertainty import get_measure
+from knn_al.learner.vectors import as_unit_vectors
 
 AVAILABLE, LABELED, HANDED_OUT = 0, 1, 2
 #: The uncertainty measure picks use unless told otherwise; the learner caches it per row.
 DEFAULT_MEASURE = "margin"
-
-
-@dataclass(frozen=True)
-class Pick:
-    """One item to hand out, with the terms that chose it.
-
-    Raw terms: ``uncertainty`` (of the strategy's measure), ``density`` (mean similarity to
-    the nearest pool items), ``diversity`` (1 − max similarity to labeled or handed-out
-    items at pick time). The ``*_term`` values are the factors of the combined score: the
-    empirical CDFs of the raw terms over the candidates, the diversity one scaled down by
-    what handed-out items took away. ``score`` is their product (with exponents) for the
-    combined strategy, the uncertainty for uncertainty strategies, 0 for random.
-    """
-
-    id: str
-    row: int
-    score: float
-    uncertainty: float
-    density: float
-    diversity: float
-    uncertainty_term: float
-    density_term: float
-    diversity_term: float
-
-
-@dataclass(frozen=True)
-class PropagatedLabel:
-    """A label a group member carries because a human labeled another member (``source``)."""
-
-    id: str
-    label: str
-    source: str
 
 
 class Learner:
@@ -78,7 +45,7 @@ class Learner:
     exact_density_limit : pools up to this size get an exact density search, larger
         ones an approximate one.
     duplicate_threshold : items at least this similar form a duplicate group
-        (:mod:`knn_al.duplicates`): one member is handed out, its label applies to all.
+        (:mod:`knn_al.learner.duplicates`): one member is handed out, its label applies to all.
         1.0 groups identical vectors only.
     outlier_quantile : items whose density is below this quantile of the pool's are
         outliers, which the combined strategy does not pick unless asked. 0: none.
@@ -529,7 +496,7 @@ class Learner:
 
     # -------------------------------------------------------------- stopping
     def accuracy_estimate(self) -> AccuracyEstimate:
-        """Leave-one-out accuracy of the labeled set (see :mod:`knn_al.stopping`).
+        """Leave-one-out accuracy of the labeled set (see :mod:`knn_al.learner.stopping`).
 
         An item whose leave-one-out vote has no neighbour at all counts as wrong.
         """
@@ -587,7 +554,7 @@ class Learner:
 
     def track(self, vectors: np.ndarray) -> TrackedVectors:
         """Vectors outside the pool whose predictions follow later labels cheaply: each
-        read offers only the labels given since the previous one (:mod:`knn_al.tracked`)."""
+        read offers only the labels given since the previous one (:mod:`knn_al.learner.tracked`)."""
         return TrackedVectors(self, vectors)
 
     def predictions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

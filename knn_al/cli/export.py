@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from knn_al.connection import ConnectionOptionError, add_connection_arguments, connection_options
+from knn_al.cli.connection import ConnectionOptionError, add_connection_arguments, connection_options
 
 PROG = "knn-al export"
 EXIT_SERVICE, EXIT_INPUT = 1, 2

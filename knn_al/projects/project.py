@@ -1,6 +1,6 @@
 """A durable project: one learner, its pool files, its label log and its leases, in one directory.
 
-The files and how they are checked: :mod:`knn_al.project_files`.
+The files and how they are checked: :mod:`knn_al.projects.files`.
 
 **Commit point.** A change is acknowledged only after its row in ``log.sqlite`` is
 committed. Pool files are written first (atomically, under names no committed row refers
@@ -23,7 +23,7 @@ in the same order (additions before the first label are merged into one: with no
 labeled they give the same state), passing each addition's saved density so nothing is
 recomputed. The result is the same state: same predictions, same picks for the same seed.
 A project whose files are missing, corrupt or inconsistent is not opened but raises
-:class:`~knn_al.project_files.BrokenProjectError`, and nothing of it is touched.
+:class:`~knn_al.projects.files.BrokenProjectError`, and nothing of it is touched.
 
 **Streams.** :meth:`Project.decide` answers an item arriving in a stream: a confident
 prediction is stored as an *auto label* (a prediction, in its own table, never a human
@@ -60,15 +60,15 @@ from knn_al.dataset import DatasetError, read_dataset
 from knn_al.encoders import ENCODERS, EncoderUnavailableError, EncodingError, shared_encoder
 from knn_al.errors import DiskFullError, DuplicateItemError, InvalidInputError, NotFoundError, StateError, shown
 from knn_al.learner import Learner
-from knn_al.limits import MAX_METADATA_BYTES, check_annotator, not_plain_json
-from knn_al.project_files import (POOL, SCHEMA, BrokenProjectError, batch_paths, check_project, create_log,
+from knn_al.learner.limits import MAX_METADATA_BYTES, check_annotator, not_plain_json
+from knn_al.projects.files import (POOL, SCHEMA, BrokenProjectError, batch_paths, check_project, create_log,
                                   disk_errors, dumps, open_log, read_settings, remove_crash_leftovers, write_marker, write_settings)
-from knn_al.project_records import (Decision, ExportRecord, LabelReceipt, Neighbor, Prediction, ProjectInfo,
+from knn_al.projects.records import (Decision, ExportRecord, LabelReceipt, Neighbor, Prediction, ProjectInfo,
                                     ProjectStats, Progress, Sample)
-from knn_al.settings import ProjectSettings
-from knn_al.stopping import budget_left, stop_reason
-from knn_al.survey import PoolSurvey
-from knn_al.vectors import as_unit_vectors
+from knn_al.projects.settings import ProjectSettings
+from knn_al.learner.stopping import budget_left, stop_reason
+from knn_al.learner.survey import PoolSurvey
+from knn_al.learner.vectors import as_unit_vectors
 
 #: Largest NextSample batch: a greedy batch pick compares every pick with the others.
 MAX_SAMPLE_COUNT = 1_000
@@ -546,7 +546,7 @@ class Project:
         the label budget lasts.
 
         A queried item joins the pool (its density measured against the pool, no full
-        survey: see :func:`knn_al.survey.survey_appended`) and is leased to ``annotator``.
+        survey: see :func:`knn_al.learner.survey.survey_appended`) and is leased to ``annotator``.
         An auto-labeled one is recorded in the auto labels, not the pool. Its id must be
         new to both.
         """

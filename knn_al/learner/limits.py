@@ -1,6 +1,6 @@
 """Bounds on the size of what a project stores, in bytes, and their checks.
 
-Ids live in a fixed-width table (:mod:`knn_al.ids`): the longest id sets the width of
+Ids live in a fixed-width table (:mod:`knn_al.learner.ids`): the longest id sets the width of
 every row, so one 20 KB id made every item of a 10k pool cost 20 KB (118 MB -> 514 MB
 measured). Bounding ids bounds that. Labels, annotator names and metadata are kept per
 label or per item in memory and in the log, so they are bounded too.

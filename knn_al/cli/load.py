@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from knn_al.connection import ConnectionOptionError, add_connection_arguments, connection_options
+from knn_al.cli.connection import ConnectionOptionError, add_connection_arguments, connection_options
 
 if TYPE_CHECKING:
     from knn_al.client import Client

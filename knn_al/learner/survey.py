@@ -1,7 +1,7 @@
 """The pool survey: what ingestion computes once over the whole pool.
 
-One kNN search over the pool gives each item's density (:mod:`knn_al.density`) and its
-near-duplicates (:mod:`knn_al.duplicates`). A project store persists the survey beside the
+One kNN search over the pool gives each item's density (:mod:`knn_al.learner.density`) and its
+near-duplicates (:mod:`knn_al.learner.duplicates`). A project store persists the survey beside the
 vectors, so reopening a project repeats neither.
 """
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-from knn_al.density import density_of, pool_neighbors
-from knn_al.duplicates import duplicate_groups
+from knn_al.learner.density import density_of, pool_neighbors
+from knn_al.learner.duplicates import duplicate_groups
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from knn_al.strategies import STRATEGY_NAMES
+from knn_al.learner.strategies import STRATEGY_NAMES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
