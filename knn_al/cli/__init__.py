@@ -17,7 +17,7 @@ COMMAND_MODULES = (
     "knn_al.cli.load",
     "knn_al.cli.serve",
     "knn_al.cli.simulate",
-    "knn_al.simulation.demo",
+    "knn_al.cli.demo",
 )
 
 
