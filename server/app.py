@@ -129,18 +129,21 @@ async def start_server(config: ServerConfig) -> RunningServer:
         raise StartupError(f"cannot listen on {address}: the port is in use or the address is not this "
                            "machine's (choose another --port or --host)") from None
     created = not config.data_dir.exists()
+    lock: DataDirLock | None = None
     try:
         lock = DataDirLock(config.data_dir)
-    except DataDirInUseError as exc:
-        raise StartupError(str(exc)) from None
-    try:
         store = await asyncio.to_thread(ProjectStore, config.data_dir, max_lease_seconds=config.max_lease_seconds)
-    except BaseException:
-        lock.release()
+    except BaseException as exc:
+        if lock is not None:
+            lock.release()
         if created:  # ours, and empty but for the lock file: a failed start leaves nothing
             (config.data_dir / LOCK_FILE).unlink(missing_ok=True)
             with contextlib.suppress(OSError):
                 config.data_dir.rmdir()
+        if isinstance(exc, DataDirInUseError):
+            raise StartupError(str(exc)) from None
+        if isinstance(exc, OSError):
+            raise StartupError(f"cannot use the data directory {config.data_dir}: {exc.strerror or exc}") from None
         raise
     executor = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="knn-al")
     roots = [config.data_dir, *config.dataset_roots]

@@ -32,8 +32,12 @@ class DataDirLock:
             os.close(self._fd)
             raise DataDirInUseError(f"data directory {data_dir} is in use by another knn-al server (pid {holder}): "
                                     "stop that server first, or choose another --data-dir") from None
-        os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+        except BaseException:
+            os.close(self._fd)
+            raise
 
     def release(self) -> None:
         if self._fd >= 0:
