@@ -39,8 +39,8 @@ from knn_al import errors
 from knn_al.client import ServiceError
 from knn_al.dataset import write_dataset
 from knn_al.errors import shown
-from knn_al.settings import ProjectSettings
-from knn_al.store import ProjectStore
+from knn_al.projects.settings import ProjectSettings
+from knn_al.projects.store import ProjectStore
 from knn_al.v1 import active_learning_pb2 as pb
 from knn_al.v1 import active_learning_pb2_grpc as pb_grpc
 from tests.service_helpers import ServerProcess, clustered_vectors
