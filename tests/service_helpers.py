@@ -8,9 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from knn_al.client import Client
+from knn_al.simulation.synthetic import clustered_vectors  # noqa: F401  (re-exported for tests)
 
 STARTUP_SECONDS = 60
 
@@ -47,12 +46,3 @@ class ServerProcess:
     def restart(self) -> ServerProcess:
         self.stop()
         return ServerProcess(self.data_dir, *self.args)
-
-
-def clustered_vectors(n: int, dimension: int, *, clusters: int = 8, seed: int = 0) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """``n`` ids, float32 vectors around ``clusters`` random centres, and each item's cluster."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(clusters, dimension))
-    cluster = rng.integers(clusters, size=n)
-    vectors = (centres[cluster] + 0.3 * rng.normal(size=(n, dimension))).astype(np.float32)
-    return [f"item-{i:05d}" for i in range(n)], vectors, cluster

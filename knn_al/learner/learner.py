@@ -217,6 +217,14 @@ class Learner:
             self._vector_buffer = buffer
         self._vector_buffer[n:needed] = x
 
+    def check_new_ids(self, ids: Sequence[str]) -> None:
+        """Raise if ``ids`` cannot be added: not unique, already in the pool, or malformed."""
+        self.ids_.check_new(list(ids))
+
+    def ids_of(self, rows: np.ndarray | Sequence[int]) -> list[str]:
+        """The ids of pool ``rows``."""
+        return self.ids_.ids(rows)
+
     def rows(self, ids: Sequence[str]) -> np.ndarray:
         """Pool rows of ``ids`` (raises :class:`~knn_al.errors.UnknownItemError`)."""
         return self.ids_.rows(list(ids))

@@ -303,7 +303,7 @@ class Project:
         addition (with ``labels`` of some of its items, or a ``lease`` of all of them, in
         the same transaction), apply."""
         learner = self.learner
-        learner.ids_.check_new(ids)
+        learner.check_new_ids(ids)
         self._check_not_auto_labeled(ids)
         if labels:
             learner.check_label_names(list(labels), list(labels.values()))
@@ -560,7 +560,7 @@ class Project:
         records, lines = _item_records([item_id], [metadata] if metadata else None)
         with self._locked() as now:
             learner = self.learner
-            learner.ids_.check_new([item_id])
+            learner.check_new_ids([item_id])
             if self._db.execute("SELECT 1 FROM auto_labels WHERE item_id = ?", (item_id,)).fetchone():
                 raise DuplicateItemError(f"item id {shown(item_id)} was already auto-labeled by a stream")
             prediction = self._predictions([item_id], learner.predict_proba_vectors(x), neighbors=None)[0]
@@ -633,7 +633,7 @@ class Project:
                 return records
             covered.update(r.id for r in records)
             rows, codes, confidence = learner.predictions()
-            for item, code, conf in zip(learner.ids_.ids(rows), codes.tolist(), confidence.tolist()):
+            for item, code, conf in zip(learner.ids_of(rows), codes.tolist(), confidence.tolist()):
                 if item not in covered:
                     records.append(ExportRecord(id=item, label=learner.classes_[code], source="predicted",
                                                 confidence=conf))
