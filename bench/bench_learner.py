@@ -39,13 +39,6 @@ def timed(fn, repeat: int) -> np.ndarray:
     return np.array(out) * 1000
 
 
-def learner_bytes_per_item(learner: Learner) -> float:
-    arrays = [learner._vector_buffer, learner.density_, learner.tables_.sim_, learner.tables_.slot_,
-              *learner.uncertainty_.values(), learner.status_, learner.row_slot_, learner.groups_, learner.blocked_,
-              learner.ids_.ids_, learner.ids_.order_, learner.ids_._sorted]
-    return sum(a.nbytes for a in arrays) / learner.n_items
-
-
 def bench_size(n: int, d: int, *, warm_labels: int, seed: int) -> dict:
     x, truth = clustered_pool(n, d, seed=seed)
     ids = [f"item-{i:07d}" for i in range(n)]
@@ -99,7 +92,7 @@ def bench_size(n: int, d: int, *, warm_labels: int, seed: int) -> dict:
         "pick1": pick1, "pick100": pick100, "pick1_leased": pick1_leased,
         "label1": one_label, "label_batch": batch, "label_bulk": bulk,
         "predict_id": predict_id, "predict_vec": predict_vec,
-        "al_step": al_step, "bytes_per_item": learner_bytes_per_item(learner),
+        "al_step": al_step, "bytes_per_item": learner.pool_nbytes / learner.n_items,
         "rss_per_item": (rss_after - rss_before) * 1024 / n,
     }
 

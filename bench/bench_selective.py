@@ -18,21 +18,20 @@ from __future__ import annotations
 
 import argparse
 import queue
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The script's own folder is on sys.path when it runs as `python bench/bench_selective.py`.
+from bench_learner import clustered_pool, fmt
 
-from bench.bench_learner import clustered_pool, fmt  # noqa: E402
-from knn_al.learner.density import density_of, pool_neighbors  # noqa: E402
-from knn_al.learner.duplicates import DEFAULT_DUPLICATE_THRESHOLD, duplicate_groups  # noqa: E402
-from knn_al.projects.settings import ProjectSettings  # noqa: E402
-from knn_al.projects.store import ProjectStore  # noqa: E402
-from tests.service_helpers import ServerProcess  # noqa: E402
+from knn_al.learner.density import density_of, pool_neighbors
+from knn_al.learner.duplicates import DEFAULT_DUPLICATE_THRESHOLD, duplicate_groups
+from knn_al.projects.settings import ProjectSettings
+from knn_al.projects.store import ProjectStore
+from knn_al.simulation.server_process import ServerProcess
 
 
 def survey_parts(x: np.ndarray) -> dict[str, float]:

@@ -24,10 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from knn_al.projects.store import ProjectStore  # noqa: E402
-from tests.service_helpers import ServerProcess  # noqa: E402
+from knn_al.projects.store import ProjectStore
+from knn_al.simulation.server_process import ServerProcess
 
 
 def annotate(next_sample: Callable[[], str], submit: Callable[[str, str], object], iterations: int,

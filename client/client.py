@@ -9,41 +9,38 @@ a retry after a lost reply is answered with the first reply instead of being don
 """
 from __future__ import annotations
 
-import datetime
-import math
 import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import grpc
 import numpy as np
-from google.protobuf import json_format, struct_pb2
 
-from knn_al.client.types import (AccuracyEstimate, Decision, ExportRecord, LabelReceipt, Neighbor, Prediction,
-                                 ProjectInfo, ProjectStats, Progress, Sample, SampleBatch, Score)
+from knn_al.client.convert import info_from_proto, sample_from_proto
+from knn_al.client.types import Decision, ExportRecord, LabelReceipt, Prediction, ProjectInfo, ProjectStats, SampleBatch
+from knn_al.errors import InvalidInputError, KnnAlError
 from knn_al.v1 import COMPUTE_MS_KEY
 from knn_al.v1 import active_learning_pb2 as pb
 from knn_al.v1 import active_learning_pb2_grpc as pb_grpc
+from knn_al.v1.codec import (decision_from_proto, export_from_proto, prediction_from_proto, progress_from_proto,
+                             receipt_from_proto, stats_from_proto, strategy_to_proto, struct_from_dict,
+                             vectors_to_proto)
 
-T = TypeVar("T")
-#: Bytes of vectors per AddItems chunk: well under the default 4 MiB message limit (and a server run with --max-message-mb 2).
+#: Bytes of vectors per AddItems chunk: well under the default 4 MiB message limit (and a
+#: server run with --max-message-mb 2).
 CHUNK_BYTES = 1024 * 1024
 
 
-class ServiceError(Exception):
+class ServiceError(KnnAlError):
     """A call that failed: ``code`` is the gRPC status code, ``message`` the server's explanation."""
 
     def __init__(self, code: grpc.StatusCode, message: str) -> None:
         super().__init__(f"{code.name}: {message}")
         self.code = code
         self.message = message
-
-
-def _strategy(name: str | None) -> int:
-    return pb.STRATEGY_UNSPECIFIED if name is None else pb.Strategy.Value("STRATEGY_" + name.upper())
 
 
 def _chunks_by_size(sizes: Sequence[int], limit: int) -> Iterator[tuple[int, int]]:
@@ -58,80 +55,7 @@ def _chunks_by_size(sizes: Sequence[int], limit: int) -> Iterator[tuple[int, int
     yield start, len(sizes)
 
 
-def _vectors(vectors: np.ndarray) -> pb.Vectors:
-    x = np.ascontiguousarray(vectors, dtype="<f4")
-    if x.ndim == 1:
-        x = x[None, :]
-    if x.ndim != 2:
-        raise ValueError(f"vectors must be a 2-D array (items × dimension), got shape {x.shape}")
-    return pb.Vectors(count=x.shape[0], dimension=x.shape[1], data=x.tobytes())
-
-
-def _plain(value: Any, where: str) -> Any:
-    """``value`` as plain JSON data (numpy scalars and arrays become numbers and lists);
-    :class:`ValueError` naming ``where`` for what JSON cannot hold."""
-    if value is None or isinstance(value, (str, bool)):
-        return value
-    if isinstance(value, (int, float)) or (isinstance(value, np.generic) and np.issubdtype(type(value), np.number)):
-        number = value.item() if isinstance(value, np.generic) else value
-        if isinstance(number, float) and not math.isfinite(number):
-            raise ValueError(f"{where} is {number}: JSON has no NaN or infinity; use null or leave the key out")
-        return number
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, Mapping):
-        for key in value:
-            if not isinstance(key, str):
-                raise ValueError(f"{where} has a key {key!r} that is not a string")
-        return {key: _plain(v, f"{where}[{key!r}]") for key, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    hint = " (convert it, e.g. with .isoformat())" if isinstance(value, (datetime.date, datetime.time)) else ""
-    raise ValueError(f"{where} is a {type(value).__name__}, which is not JSON{hint}: metadata holds strings, numbers, "
-                     "booleans, null, lists and objects")
-
-
-def _struct(value: Mapping[str, Any], where: str = "metadata") -> struct_pb2.Struct:
-    if not isinstance(value, Mapping):
-        raise ValueError(f"{where} must be a mapping (a dict), got {type(value).__name__}")
-    message = struct_pb2.Struct()
-    message.update(_plain(value, where))
-    return message
-
-
-def _info(message: pb.ProjectInfo) -> ProjectInfo:
-    s = message.settings
-    return ProjectInfo(name=s.name, dimension=s.dimension, k=s.k,
-                       default_strategy=pb.Strategy.Name(s.default_strategy).removeprefix("STRATEGY_").lower(),
-                       labels=list(s.labels), lease_seconds=s.lease_seconds, pool_size=message.pool_size,
-                       labeled_count=message.labeled_count, leased_count=message.leased_count,
-                       label_counts=dict(message.label_counts), encoder=s.encoder,
-                       duplicate_threshold=s.duplicate_threshold, outlier_quantile=s.outlier_quantile,
-                       target_accuracy=s.target_accuracy, label_budget=s.label_budget,
-                       state=pb.ProjectState.Name(message.state).removeprefix("PROJECT_STATE_").lower(),
-                       problem=message.problem)
-
-
-def _sample(message: pb.Sample) -> Sample:
-    sc = message.score
-    return Sample(id=message.id, metadata=json_format.MessageToDict(message.metadata),
-                  predicted_label=message.predicted_label, probabilities=dict(message.probabilities),
-                  score=Score(score=sc.score, uncertainty=sc.uncertainty, density=sc.density, diversity=sc.diversity,
-                              uncertainty_term=sc.uncertainty_term, density_term=sc.density_term,
-                              diversity_term=sc.diversity_term),
-                  lease_expires_at=message.lease_expires_at)
-
-
-def _progress(message: pb.Progress) -> Progress:
-    e = message.estimate
-    reason = pb.StopReason.Name(message.stop_reason).removeprefix("STOP_REASON_").lower()
-    return Progress(estimate=AccuracyEstimate(accuracy=e.accuracy, low=e.low, high=e.high, labeled=e.labeled),
-                    target_accuracy=message.target_accuracy, label_budget=message.label_budget,
-                    budget_left=message.budget_left if message.HasField("budget_left") else None,
-                    stop_reason="" if reason == "unspecified" else reason)
-
-
-def _stream_request(project: str, item: tuple, *, opening: dict[str, Any] | None) -> pb.StreamItemsRequest:
+def _stream_request(project: str, item: tuple[Any, ...], *, opening: dict[str, Any] | None) -> pb.StreamItemsRequest:
     item_id, content, *rest = item
     request = pb.StreamItemsRequest(project=project, id=item_id, **(opening or {}))
     if isinstance(content, str):
@@ -139,15 +63,10 @@ def _stream_request(project: str, item: tuple, *, opening: dict[str, Any] | None
     elif isinstance(content, bytes):
         request.image = content
     else:
-        request.vector.CopyFrom(_vectors(np.asarray(content)))
+        request.vector.CopyFrom(vectors_to_proto(content))
     if rest and rest[0]:
-        request.metadata.CopyFrom(_struct(rest[0], f"metadata of item {item_id!r}"))
+        request.metadata.CopyFrom(struct_from_dict(rest[0], where=f"metadata of item {item_id!r}"))
     return request
-
-
-def _prediction(message: pb.Prediction) -> Prediction:
-    return Prediction(id=message.id, label=message.label, probabilities=dict(message.probabilities),
-                      neighbors=[Neighbor(id=n.id, similarity=n.similarity, label=n.label) for n in message.neighbors])
 
 
 class Client:
@@ -200,16 +119,17 @@ class Client:
         library code (the rest of its latency is transport and conversion); None if unknown."""
         return getattr(self._last, "compute_ms", None)
 
-    def _call(self, method: Callable[..., T], request: Any) -> T:
-        """Call ``method`` with a deadline, retrying while UNAVAILABLE. ``request`` may be a
-        zero-argument function returning a fresh request iterator (client streaming).
-        A request with a ``request_id`` field gets one id for all its attempts."""
+    def _call(self, method: Any, request: Any) -> Any:
+        """Call ``method`` (a stub's multi-callable: grpc ships no type hints) with a deadline,
+        retrying while UNAVAILABLE. ``request`` may be a zero-argument function returning a
+        fresh request iterator (client streaming). A request with a ``request_id`` field gets
+        one id for all its attempts."""
         if hasattr(request, "request_id") and not request.request_id:
             request.request_id = uuid.uuid4().hex
         for attempt in range(self.retries + 1):
             try:
                 if isinstance(method, grpc.UnaryStreamMultiCallable):  # a streamed answer: all of it, as a list
-                    return list(method(request, timeout=self.timeout, metadata=self._metadata))  # type: ignore[return-value]
+                    return list(method(request, timeout=self.timeout, metadata=self._metadata))
                 response, call = method.with_call(request() if callable(request) else request,
                                                   timeout=self.timeout, metadata=self._metadata)
                 trailer = dict(call.trailing_metadata() or ())
@@ -234,30 +154,28 @@ class Client:
         ``encoder`` (e.g. ``"use-multilingual"``, ``"mobilenet_v1"``) lets the project take
         raw texts or images, embedded by the server; ``dimension`` 0 then takes the encoder's.
         ``target_accuracy`` and ``label_budget`` (0: none) say when labeling can stop."""
-        settings = pb.ProjectSettings(name=name, dimension=dimension, k=k, default_strategy=_strategy(default_strategy),
+        settings = pb.ProjectSettings(name=name, dimension=dimension, k=k,
+                                      default_strategy=strategy_to_proto(default_strategy),
                                       labels=list(labels), lease_seconds=lease_seconds, encoder=encoder,
                                       duplicate_threshold=duplicate_threshold, outlier_quantile=outlier_quantile,
                                       target_accuracy=target_accuracy, label_budget=label_budget)
-        return _info(self._call(self._stub.CreateProject, pb.CreateProjectRequest(settings=settings)).project)
+        return info_from_proto(self._call(self._stub.CreateProject, pb.CreateProjectRequest(settings=settings)).project)
 
     def set_goals(self, project: str, *, target_accuracy: float | None = None,
                   label_budget: int | None = None) -> ProjectInfo:
         """Change when labeling can stop; None keeps a goal, 0 removes it."""
         request = pb.SetGoalsRequest(project=project, target_accuracy=target_accuracy, label_budget=label_budget)
-        return _info(self._call(self._stub.SetGoals, request).project)
+        return info_from_proto(self._call(self._stub.SetGoals, request).project)
 
     def stats(self, project: str) -> ProjectStats:
         """Label counts by kind, duplicate groups, outliers and the live accuracy estimate."""
-        r = self._call(self._stub.GetStats, pb.GetStatsRequest(project=project))
-        return ProjectStats(labeled=r.labeled, propagated=r.propagated, auto_labeled=r.auto_labeled, leased=r.leased,
-                            pool_size=r.pool_size, duplicate_groups=r.duplicate_groups, grouped_items=r.grouped_items,
-                            outliers=r.outliers, mean_uncertainty=r.mean_uncertainty, progress=_progress(r.progress))
+        return stats_from_proto(self._call(self._stub.GetStats, pb.GetStatsRequest(project=project)))
 
     def list_projects(self) -> list[ProjectInfo]:
-        return [_info(p) for p in self._call(self._stub.ListProjects, pb.ListProjectsRequest()).projects]
+        return [info_from_proto(p) for p in self._call(self._stub.ListProjects, pb.ListProjectsRequest()).projects]
 
     def get_project(self, name: str) -> ProjectInfo:
-        return _info(self._call(self._stub.GetProject, pb.GetProjectRequest(project=name)).project)
+        return info_from_proto(self._call(self._stub.GetProject, pb.GetProjectRequest(project=name)).project)
 
     def delete_project(self, name: str) -> None:
         self._call(self._stub.DeleteProject, pb.DeleteProjectRequest(project=name))
@@ -277,17 +195,17 @@ class Client:
         given = {kind: items for kind, items in (("vectors", vectors), ("texts", texts), ("images", images))
                  if items is not None}
         if len(given) != 1:
-            raise ValueError("give the items as exactly one of vectors, texts or images")
+            raise InvalidInputError("give the items as exactly one of vectors, texts or images")
         ((kind, items),) = given.items()
         if kind == "vectors":
             items = np.ascontiguousarray(items, dtype="<f4")
             if items.ndim != 2 or len(items) != len(ids):
-                raise ValueError(f"expected vectors of shape ({len(ids)}, dimension), got {items.shape}")
+                raise InvalidInputError(f"expected vectors of shape ({len(ids)}, dimension), got {items.shape}")
             chunk_rows = chunk_rows or max(1, CHUNK_BYTES // max(1, items.shape[1] * 4))
         else:
             items = list(items)
             if len(items) != len(ids):
-                raise ValueError(f"{len(ids)} ids but {len(items)} {kind}: give one per id")
+                raise InvalidInputError(f"{len(ids)} ids but {len(items)} {kind}: give one per id")
         if chunk_rows:
             bounds = [(start, start + chunk_rows) for start in range(0, max(len(ids), 1), chunk_rows)]
         else:  # raw items differ in size: fill each chunk up to about CHUNK_BYTES
@@ -295,17 +213,21 @@ class Client:
                                           CHUNK_BYTES))
 
         if metadata is not None and len(metadata) and len(metadata) != len(ids):
-            raise ValueError(f"{len(ids)} ids but {len(metadata)} metadata entries: give one per item or none")
+            raise InvalidInputError(f"{len(ids)} ids but {len(metadata)} metadata entries: give one per item or none")
         # Checked here, before the stream starts: an error inside the request iterator
         # reaches the caller only as "Exception iterating requests!".
-        structs = [_struct(m, f"metadata of item {i!r}") for i, m in zip(ids, metadata)] if metadata else []
+        structs = [struct_from_dict(m, where=f"metadata of item {i!r}") for i, m in zip(ids, metadata or ())]
         request_id = uuid.uuid4().hex  # the same for every attempt
 
         def chunks() -> Iterator[pb.AddItemsRequest]:
             for start, stop in bounds:
-                part = _vectors(items[start:stop]) if kind == "vectors" else items[start:stop]
-                yield pb.AddItemsRequest(project=project, ids=ids[start:stop], **{kind: part},
-                                         metadata=structs[start:stop], request_id=request_id if start == 0 else "")
+                request = pb.AddItemsRequest(project=project, ids=ids[start:stop], metadata=structs[start:stop],
+                                             request_id=request_id if start == 0 else "")
+                if kind == "vectors":
+                    request.vectors.CopyFrom(vectors_to_proto(items[start:stop]))
+                else:
+                    getattr(request, kind).extend(items[start:stop])
+                yield request
 
         return self._call(self._stub.AddItems, chunks).pool_size
 
@@ -320,32 +242,30 @@ class Client:
                     lease_seconds: float = 0.0, include_outliers: bool = False, seed: int | None = None) -> SampleBatch:
         """Lease up to ``count`` items to label next, best first. The list's ``progress``
         says when labeling can stop (budget spent, target accuracy reached)."""
-        request = pb.NextSampleRequest(project=project, count=count, strategy=_strategy(strategy),
+        request = pb.NextSampleRequest(project=project, count=count, strategy=strategy_to_proto(strategy),
                                        annotator=annotator, lease_seconds=lease_seconds,
                                        include_outliers=include_outliers, seed=seed)
         reply = self._call(self._stub.NextSample, request)
-        return SampleBatch((_sample(s) for s in reply.samples), progress=_progress(reply.progress))
+        return SampleBatch((sample_from_proto(s) for s in reply.samples), progress=progress_from_proto(reply.progress))
 
     def submit_label(self, project: str, item_id: str, label: str, *, annotator: str = "") -> LabelReceipt:
         """Label (or relabel) one item; answers once the label is durable, with the
         labeled count and the duplicates the label propagated to."""
         request = pb.SubmitLabelRequest(project=project, id=item_id, label=label, annotator=annotator)
-        reply = self._call(self._stub.SubmitLabel, request)
-        return LabelReceipt(labeled_count=reply.labeled_count, propagated=list(reply.propagated_ids))
+        return receipt_from_proto(self._call(self._stub.SubmitLabel, request))
 
     def submit_labels(self, project: str, labels: Mapping[str, str], *, annotator: str = "") -> LabelReceipt:
         """Label (or relabel) several items at once, all or none."""
         request = pb.SubmitLabelsRequest(project=project, annotator=annotator,
                                          labels=[pb.LabelAssignment(id=i, label=lab) for i, lab in labels.items()])
-        reply = self._call(self._stub.SubmitLabels, request)
-        return LabelReceipt(labeled_count=reply.labeled_count, propagated=list(reply.propagated_ids))
+        return receipt_from_proto(self._call(self._stub.SubmitLabels, request))
 
     def remove_labels(self, project: str, ids: Sequence[str]) -> int:
         """Remove labels (with what they propagated); removing a propagated label takes
         that item out of its duplicate group. Returns the labeled count."""
         return self._call(self._stub.RemoveLabels, pb.RemoveLabelsRequest(project=project, ids=list(ids))).labeled_count
 
-    def stream(self, project: str, items: Iterable[tuple], *, threshold: float, annotator: str = "",
+    def stream(self, project: str, items: Iterable[tuple[Any, ...]], *, threshold: float, annotator: str = "",
                lease_seconds: float = 0.0) -> Iterator[Decision]:
         """Stream-based selective sampling: send ``items`` one by one and yield a decision
         for each, in order. An item is ``(id, content)`` or ``(id, content, metadata)``
@@ -372,11 +292,8 @@ class Client:
                 yield request
 
         try:
-            for d in self._stub.StreamItems(requests(), metadata=self._metadata):
-                yield Decision(id=d.id, query=d.action == pb.StreamDecision.ACTION_QUERY, reason=d.reason,
-                               label=d.label, confidence=d.confidence, probabilities=dict(d.probabilities),
-                               budget_left=d.budget_left if d.HasField("budget_left") else None,
-                               lease_expires_at=d.lease_expires_at)
+            for decision in self._stub.StreamItems(requests(), metadata=self._metadata):
+                yield decision_from_proto(decision)
         except grpc.RpcError as exc:
             raise ServiceError(exc.code(), exc.details() or "") from None
         if failure:
@@ -398,8 +315,8 @@ class Client:
         request = pb.PredictRequest(project=project, ids=list(ids or ()), texts=list(texts or ()),
                                     images=list(images or ()))
         if vectors is not None:
-            request.vectors.CopyFrom(_vectors(vectors))
-        return [_prediction(p) for p in self._call(self._stub.Predict, request).predictions]
+            request.vectors.CopyFrom(vectors_to_proto(vectors))
+        return [prediction_from_proto(p) for p in self._call(self._stub.Predict, request).predictions]
 
     def outliers(self, project: str, *, limit: int = 100) -> list[tuple[str, float]]:
         """Up to ``limit`` outliers as (id, density), least dense first: items the combined
@@ -410,9 +327,9 @@ class Client:
     def export(self, project: str, *, include_predictions: bool = False) -> list[ExportRecord]:
         """Human and propagated labels; with ``include_predictions`` also the streams'
         auto labels and the predicted label of every other pool item."""
-        chunks = self._call(self._stub.Export, pb.ExportRequest(project=project, include_predictions=include_predictions))
-        return [ExportRecord(id=r.id, label=r.label, source=r.source, confidence=r.confidence)
-                for chunk in chunks for r in chunk.records]
+        request = pb.ExportRequest(project=project, include_predictions=include_predictions)
+        chunks = self._call(self._stub.Export, request)
+        return [record for chunk in chunks for record in export_from_proto(chunk)]
 
     def export_labels(self, project: str) -> dict[str, str]:
         """Every current human label, in labeling order."""

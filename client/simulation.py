@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +53,7 @@ class ServerDriver:
     ``client_options`` go to :class:`~knn_al.client.Client` (token, tls, timeout, ...).
     """
 
-    def __init__(self, address: str, *, k: int = 0, **client_options: object) -> None:
+    def __init__(self, address: str, *, k: int = 0, **client_options: Any) -> None:
         self.client = Client(address, **client_options)
         self.k = k
         self.prefix = f"sim-{uuid.uuid4().hex[:8]}"

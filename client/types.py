@@ -1,14 +1,14 @@
 """What the client returns: plain dataclasses, free of protobuf types."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 # Predictions and the records of labels, goals, stats, stream decisions and exports have
 # the same fields on both sides of the wire: the library's own (numpy- and FAISS-free) serve.
-from knn_al.projects.records import (Decision, ExportRecord, LabelReceipt, Neighbor, Prediction, ProjectStats,
-                                    Progress)
-from knn_al.learner.types import AccuracyEstimate
+from knn_al.learner.types import AccuracyEstimate, Neighbor
+from knn_al.projects.records import Decision, ExportRecord, LabelReceipt, Prediction, ProjectStats, Progress
 
 __all__ = ["AccuracyEstimate", "Decision", "ExportRecord", "LabelReceipt", "Neighbor", "Prediction", "ProjectInfo",
            "ProjectStats", "Progress", "Sample", "SampleBatch", "Score"]
@@ -66,10 +66,10 @@ class Sample:
     lease_expires_at: float
 
 
-class SampleBatch(list):
+class SampleBatch(list[Sample]):
     """The samples of one NextSample call (a list of :class:`Sample`), with the ``progress``
     that says whether labeling can stop."""
 
-    def __init__(self, samples=(), *, progress: Progress) -> None:
+    def __init__(self, samples: Iterable[Sample] = (), *, progress: Progress) -> None:
         super().__init__(samples)
         self.progress = progress

@@ -26,12 +26,13 @@ from typing import Any
 import numpy as np
 
 from knn_al.atomic import atomic_write
+from knn_al.errors import InvalidInputError
 
 FORMAT = "knn-al-dataset/1"
 MANIFEST = "manifest.json"
 
 
-class DatasetError(ValueError):
+class DatasetError(InvalidInputError):
     """A dataset directory is missing, corrupt, incomplete or not what was expected."""
 
 
@@ -215,7 +216,11 @@ def read_dataset(path: str | os.PathLike[str]) -> Dataset:
 
 def _check_unique(ids: Iterable[str], *, where: str) -> None:
     seen: set[str] = set()
-    duplicates = [i for i in ids if i in seen or seen.add(i)]
+    duplicates = []
+    for i in ids:
+        if i in seen:
+            duplicates.append(i)
+        seen.add(i)
     if duplicates:
         raise DatasetError(f"{where}: duplicate ids {sorted(set(duplicates))[:5]} ({len(duplicates)} in all)")
 
@@ -247,7 +252,7 @@ class DatasetWriter:
 
     def _intact(self, shard: Mapping[str, Any]) -> bool:
         try:
-            _read_shard(self.path, shard, self._header["dimension"])
+            _read_shard(self.path, shard, self.dimension)
         except DatasetError:
             return False
         return True
@@ -255,7 +260,7 @@ class DatasetWriter:
     @property
     def dimension(self) -> int:
         """The dimension of the vectors this dataset holds."""
-        return int(self._header["dimension"])
+        return int(self._header["dimension"])  # type: ignore[call-overload]  # set from an int in __init__
 
     def done(self, index: int) -> bool:
         """Whether shard ``index`` is already written (by this run or an earlier one)."""
@@ -270,7 +275,7 @@ class DatasetWriter:
                     failed: Sequence[Mapping[str, Any]] = ()) -> None:
         """Write shard ``index``: vectors, their records (id, source, label), and the
         items of this shard that failed (id, source, error); then update the manifest."""
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(records), self._header["dimension"])
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(records), self.dimension)
         stem = shard_name(index)
         atomic_write(self.path / f"{stem}.npy", lambda f: np.save(f, vectors, allow_pickle=False))
         body = "".join(json.dumps(dict(r), ensure_ascii=False) + "\n" for r in records).encode("utf-8")
@@ -315,7 +320,7 @@ def write_dataset(path: str | os.PathLike[str], *, ids: Sequence[str], vectors: 
         raise DatasetError("vectors contain NaN or infinity")
     _check_unique(ids, where="write_dataset")
     labels = list(labels) if labels is not None else [None] * len(ids)
-    sources = list(sources) if sources is not None else [None] * len(ids)
+    sources = list(sources) if sources is not None else [None] * len(ids)  # type: ignore[list-item]
     if not len(labels) == len(sources) == len(ids):
         raise DatasetError(f"got {len(ids)} ids, {len(labels)} labels and {len(sources)} sources")
     writer = DatasetWriter(path, encoder=encoder, dimension=vectors.shape[1], modality=modality,

@@ -15,11 +15,12 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from knn_al.projects.project import DEFAULT_MAX_LEASE_SECONDS
+from knn_al.errors import KnnAlError
+from knn_al.projects.leases import DEFAULT_MAX_LEASE_SECONDS
+from knn_al.projects.store import ProjectStore
 from knn_al.server.auth import TokenAuthInterceptor
 from knn_al.server.lock import LOCK_FILE, DataDirInUseError, DataDirLock
 from knn_al.server.servicer import ActiveLearningServicer
-from knn_al.projects.store import ProjectStore
 from knn_al.v1 import active_learning_pb2 as pb
 from knn_al.v1 import active_learning_pb2_grpc as pb_grpc
 
@@ -48,7 +49,7 @@ class ServerConfig:
     grace_seconds: float = 5.0
 
 
-class StartupError(RuntimeError):
+class StartupError(KnnAlError):
     """The server cannot start as configured; the message says why, in one line."""
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import grpc
 
+from knn_al.errors import InvalidInputError
+
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
 
 _HANDLER_FACTORIES = {
@@ -26,7 +28,7 @@ class TokenAuthInterceptor(grpc.aio.ServerInterceptor):
 
     def __init__(self, token: str) -> None:
         if not token:
-            raise ValueError("the auth token must not be empty")
+            raise InvalidInputError("the auth token must not be empty")
         self._expected = f"Bearer {token}".encode()
 
     def _authorised(self, metadata: Any) -> bool:

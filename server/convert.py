@@ -1,50 +1,29 @@
-"""Conversions between the wire messages (knn_al.v1) and the library's numpy arrays and dataclasses."""
+"""Conversions between the wire messages (knn_al.v1) and the server's requests and records.
+
+The wire conventions both sides share (enum names, metadata Structs, vector bytes, the
+records the client returns too) live in :mod:`knn_al.v1.codec`; they are re-exported
+here because the servicer takes every conversion from this module. What is left is the
+server's own: which kind of items a request carries, and the project settings and
+records only the server builds messages from.
+"""
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-from google.protobuf import json_format, struct_pb2
-
 from knn_al.errors import InvalidInputError
-from knn_al.learner.limits import not_plain_json
-from knn_al.learner import Pick
-from knn_al.projects.records import (Decision, ExportRecord, Neighbor, Prediction, ProjectInfo, ProjectStats,
-                                    Progress, Sample)
+from knn_al.projects.records import ProjectInfo, Sample
 from knn_al.projects.settings import ProjectSettings
-from knn_al.learner.types import AccuracyEstimate
 from knn_al.v1 import active_learning_pb2 as pb
+from knn_al.v1.codec import (decision_to_proto, dict_from_struct, export_to_proto, prediction_to_proto,
+                             progress_to_proto, score_to_proto, state_to_proto, stats_to_proto, strategy_from_proto,
+                             strategy_to_proto, struct_from_dict, vectors_from_proto)
 
-_FLOAT32 = np.dtype("<f4")
+__all__ = ["decision_to_proto", "dict_from_struct", "export_to_proto", "info_to_proto", "item_kind",
+           "prediction_to_proto", "progress_to_proto", "sample_to_proto", "settings_from_proto", "settings_to_proto",
+           "stats_to_proto", "strategy_name", "vectors_from_proto"]
 
-
-# ------------------------------------------------------------------ strategies
-def strategy_name(value: int) -> str | None:
-    """``STRATEGY_MARGIN`` → ``"margin"``; ``STRATEGY_UNSPECIFIED`` → None (the project default)."""
-    if value == pb.STRATEGY_UNSPECIFIED:
-        return None
-    try:
-        return pb.Strategy.Name(value).removeprefix("STRATEGY_").lower()
-    except ValueError:
-        raise InvalidInputError(f"unknown strategy enum value {value}") from None
-
-
-def strategy_enum(name: str) -> int:
-    return pb.Strategy.Value("STRATEGY_" + name.upper())
-
-
-# --------------------------------------------------------------------- vectors
-def vectors_from_proto(message: pb.Vectors) -> np.ndarray:
-    """A (count, dimension) float32 array viewing the message's bytes."""
-    count, dimension = message.count, message.dimension
-    if count < 0 or dimension <= 0:
-        raise InvalidInputError(f"vectors need count ≥ 0 and dimension > 0, got count={count}, dimension={dimension}")
-    expected = count * dimension * _FLOAT32.itemsize
-    if len(message.data) != expected:
-        raise InvalidInputError(f"vectors carry {len(message.data)} bytes; {count} × {dimension} float32 values "
-                                f"need {expected} (little-endian, row-major)")
-    return np.frombuffer(message.data, dtype=_FLOAT32).reshape(count, dimension)
+#: A request's strategy: None for ``STRATEGY_UNSPECIFIED`` (the project's default).
+strategy_name = strategy_from_proto
 
 
 # ------------------------------------------------------------------- raw items
@@ -52,46 +31,34 @@ def item_kind(message: pb.AddItemsRequest | pb.PredictRequest | pb.StreamItemsRe
     """Which of ``vectors``, ``texts`` or ``images`` a request carries (None: none of them);
     :class:`InvalidInputError` if it carries more than one. A stream item's singular
     ``vector``, ``text``, ``image`` count as the plural kinds."""
-    one = isinstance(message, pb.StreamItemsRequest)
-    kinds = [kind for kind, present in (
-        ("vectors", message.HasField("vector" if one else "vectors")),
-        ("texts", bool(message.text if one else message.texts)),
-        ("images", bool(message.image if one else message.images))) if present]
+    if isinstance(message, pb.StreamItemsRequest):
+        present = {"vectors": message.HasField("vector"), "texts": bool(message.text), "images": bool(message.image)}
+    else:
+        present = {"vectors": message.HasField("vectors"), "texts": bool(message.texts), "images": bool(message.images)}
+    kinds = [kind for kind, given in present.items() if given]
     if len(kinds) > 1:
         raise InvalidInputError(f"a request carries {' and '.join(kinds)}: send items as exactly one of "
                                 "vectors, texts or images")
     return kinds[0] if kinds else None
 
 
-# -------------------------------------------------------------------- metadata
-def struct_from_dict(value: Mapping[str, Any]) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(value)
-    return message
-
-
-def dict_from_struct(message: struct_pb2.Struct, *, item: str = "") -> dict[str, Any]:
-    """The metadata of ``item`` as a dict; :class:`InvalidInputError` naming it for what
-    JSON cannot hold (a NaN or infinite number)."""
-    try:
-        return json_format.MessageToDict(message)
-    except ValueError as exc:
-        raise not_plain_json(item, exc) from None
-
-
 # -------------------------------------------------------------------- projects
+def _default(field: str) -> Any:
+    """The default of a :class:`ProjectSettings` field: what its zero value on the wire stands for."""
+    return ProjectSettings.__dataclass_fields__[field].default
+
+
 def settings_from_proto(message: pb.ProjectSettings) -> ProjectSettings:
-    defaults = ProjectSettings.__dataclass_fields__
-    strategy = strategy_name(message.default_strategy)
+    strategy = strategy_from_proto(message.default_strategy)
     optional = {name: getattr(message, name) for name in ("duplicate_threshold", "outlier_quantile")
                 if message.HasField(name)}
     return ProjectSettings(
         name=message.name,
         dimension=message.dimension,
-        k=message.k or defaults["k"].default,
-        default_strategy=strategy or defaults["default_strategy"].default,
+        k=message.k or _default("k"),
+        default_strategy=strategy or _default("default_strategy"),
         labels=tuple(message.labels),
-        lease_seconds=message.lease_seconds or defaults["lease_seconds"].default,
+        lease_seconds=message.lease_seconds or _default("lease_seconds"),
         encoder=message.encoder,
         target_accuracy=message.target_accuracy,
         label_budget=message.label_budget,
@@ -101,7 +68,7 @@ def settings_from_proto(message: pb.ProjectSettings) -> ProjectSettings:
 
 def settings_to_proto(settings: ProjectSettings) -> pb.ProjectSettings:
     return pb.ProjectSettings(name=settings.name, dimension=settings.dimension, k=settings.k,
-                              default_strategy=strategy_enum(settings.default_strategy),
+                              default_strategy=strategy_to_proto(settings.default_strategy),
                               labels=list(settings.labels), lease_seconds=settings.lease_seconds,
                               encoder=settings.encoder, duplicate_threshold=settings.duplicate_threshold,
                               outlier_quantile=settings.outlier_quantile, target_accuracy=settings.target_accuracy,
@@ -109,67 +76,14 @@ def settings_to_proto(settings: ProjectSettings) -> pb.ProjectSettings:
 
 
 def info_to_proto(info: ProjectInfo) -> pb.ProjectInfo:
+    # A broken project has no settings: only its name (and its problem) travel.
     settings = settings_to_proto(info.settings) if info.settings else pb.ProjectSettings(name=info.name)
     return pb.ProjectInfo(settings=settings, pool_size=info.pool_size, labeled_count=info.labeled_count,
                           leased_count=info.leased_count, label_counts=info.label_counts,
-                          state=pb.ProjectState.Value("PROJECT_STATE_" + info.state.upper()), problem=info.problem)
-
-
-# ----------------------------------------------------------- picks, predictions
-def score_to_proto(pick: Pick) -> pb.ScoreBreakdown:
-    return pb.ScoreBreakdown(score=pick.score, uncertainty=pick.uncertainty, density=pick.density,
-                             diversity=pick.diversity, uncertainty_term=pick.uncertainty_term,
-                             density_term=pick.density_term, diversity_term=pick.diversity_term)
+                          state=state_to_proto(info.state), problem=info.problem)
 
 
 def sample_to_proto(sample: Sample) -> pb.Sample:
-    return pb.Sample(id=sample.id, metadata=struct_from_dict(sample.metadata), predicted_label=sample.predicted_label,
-                     probabilities=sample.probabilities, score=score_to_proto(sample.pick),
-                     lease_expires_at=sample.lease_expires_at)
-
-
-def neighbor_to_proto(neighbor: Neighbor) -> pb.Neighbor:
-    return pb.Neighbor(id=neighbor.id, similarity=neighbor.similarity, label=neighbor.label)
-
-
-def prediction_to_proto(prediction: Prediction) -> pb.Prediction:
-    return pb.Prediction(id=prediction.id, label=prediction.label, probabilities=prediction.probabilities,
-                         neighbors=[neighbor_to_proto(n) for n in prediction.neighbors])
-
-
-# -------------------------------------------------------- goals and progress
-def estimate_to_proto(estimate: AccuracyEstimate) -> pb.AccuracyEstimate:
-    return pb.AccuracyEstimate(accuracy=estimate.accuracy, low=estimate.low, high=estimate.high,
-                               labeled=estimate.labeled)
-
-
-def progress_to_proto(progress: Progress) -> pb.Progress:
-    message = pb.Progress(estimate=estimate_to_proto(progress.estimate), target_accuracy=progress.target_accuracy,
-                          label_budget=progress.label_budget,
-                          stop_reason=pb.StopReason.Value("STOP_REASON_" + (progress.stop_reason or "unspecified").upper()))
-    if progress.budget_left is not None:
-        message.budget_left = progress.budget_left
-    return message
-
-
-def stats_to_proto(stats: ProjectStats) -> pb.GetStatsResponse:
-    return pb.GetStatsResponse(labeled=stats.labeled, propagated=stats.propagated, auto_labeled=stats.auto_labeled,
-                               leased=stats.leased, pool_size=stats.pool_size, duplicate_groups=stats.duplicate_groups,
-                               grouped_items=stats.grouped_items, outliers=stats.outliers,
-                               mean_uncertainty=stats.mean_uncertainty, progress=progress_to_proto(stats.progress))
-
-
-# ------------------------------------------------------------ streams, export
-def decision_to_proto(decision: Decision) -> pb.StreamDecision:
-    message = pb.StreamDecision(id=decision.id, reason=decision.reason, label=decision.label,
-                                action=pb.StreamDecision.ACTION_QUERY if decision.query else pb.StreamDecision.ACTION_AUTO,
-                                confidence=decision.confidence, probabilities=decision.probabilities,
-                                lease_expires_at=decision.lease_expires_at)
-    if decision.budget_left is not None:
-        message.budget_left = decision.budget_left
-    return message
-
-
-def export_to_proto(records: list[ExportRecord]) -> pb.ExportChunk:
-    return pb.ExportChunk(records=[pb.ExportRecord(id=r.id, label=r.label, source=r.source, confidence=r.confidence)
-                                   for r in records])
+    return pb.Sample(id=sample.id, metadata=struct_from_dict(sample.metadata, stored=True),
+                     predicted_label=sample.predicted_label, probabilities=sample.probabilities,
+                     score=score_to_proto(sample.pick), lease_expires_at=sample.lease_expires_at)

@@ -14,6 +14,7 @@ are remembered for ``ttl`` seconds, within ``max_bytes`` of replies, and not acr
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import time
 from collections import OrderedDict
@@ -68,10 +69,10 @@ class RecentReplies:
         if entry is None:
             entry = _Entry(started=self._clock(), fingerprint=digest, task=asyncio.ensure_future(run()))
             self._entries[key] = entry
-            entry.task.add_done_callback(lambda task, key=key, entry=entry: self._settled(key, entry))
+            entry.task.add_done_callback(functools.partial(self._settled, key, entry))
         return await asyncio.shield(entry.task)
 
-    def _settled(self, key: tuple[str, str], entry: _Entry) -> None:
+    def _settled(self, key: tuple[str, str], entry: _Entry, _: asyncio.Task[Any]) -> None:
         if entry.task.cancelled() or entry.task.exception() is not None:
             if self._entries.get(key) is entry:
                 del self._entries[key]

@@ -11,10 +11,12 @@ import fcntl
 import os
 from pathlib import Path
 
+from knn_al.errors import StateError
+
 LOCK_FILE = ".knn-al.lock"
 
 
-class DataDirInUseError(RuntimeError):
+class DataDirInUseError(StateError):
     """Another process holds the data directory."""
 
 

@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import grpc
 from google.protobuf.message import Message
@@ -41,7 +41,8 @@ T = TypeVar("T")
 REPLY_OVERHEAD = 4096
 #: Records per Export message: about 0.5 MB, well under the default message limit.
 EXPORT_CHUNK = 10_000
-Context = grpc.aio.ServicerContext
+#: grpc ships no type information: the context is untyped to mypy.
+Context: TypeAlias = Any
 
 
 class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):

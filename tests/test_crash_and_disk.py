@@ -12,10 +12,9 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -28,23 +27,13 @@ from knn_al.dataset import write_dataset
 from knn_al.projects.project import Project
 from knn_al.projects.settings import ProjectSettings
 from knn_al.projects.store import ProjectStore
+from knn_al.simulation.server_process import ServerProcess
+from knn_al.simulation.synthetic import clustered_vectors
 from knn_al.v1 import active_learning_pb2 as pb
 from knn_al.v1 import active_learning_pb2_grpc as pb_grpc
-from tests.service_helpers import ServerProcess, clustered_vectors
 
 Code = grpc.StatusCode
 TEMP_PREFIX = ".knn-al-tmp-"
-
-
-def _serve(data_dir: Path, cwd: Path) -> ServerProcess:
-    """A real server whose working directory is ``cwd``: a default dataset root, so
-    LoadDataset may read datasets written under it."""
-    here = os.getcwd()
-    os.chdir(cwd)
-    try:
-        return ServerProcess(data_dir)
-    finally:
-        os.chdir(here)
 
 
 def _temp_files(project_dir: Path) -> list[str]:
@@ -57,32 +46,30 @@ def _names(project_dir: Path) -> set[str]:
 
 
 # ------------------------------------------------------ LoadDataset: all or nothing
-def test_a_dataset_with_an_empty_label_is_refused_before_any_item_is_added(tmp_path: Path) -> None:
+def test_a_dataset_with_an_empty_label_is_refused_before_any_item_is_added(
+        tmp_path: Path, serve: Callable[..., ServerProcess]) -> None:
     ids, x, cluster = clustered_vectors(40, 16)
     labels: list[str | None] = [f"c{c}" if i % 4 == 0 else None for i, c in enumerate(cluster)]
     labels[13] = ""
     write_dataset(tmp_path / "bad.ds", ids=ids, vectors=x, encoder="none", labels=labels)
-    server = _serve(tmp_path / "data", tmp_path)
-    try:
-        client = server.client()
-        client.create_project("p", 16)
-        with pytest.raises(ServiceError) as refused:
-            client.load_dataset("p", str(tmp_path / "bad.ds"), import_labels=True)
-        assert refused.value.code == Code.INVALID_ARGUMENT
-        assert "empty" in refused.value.message
-        info = client.get_project("p")
-        assert (info.pool_size, info.labeled_count) == (0, 0)
-        assert client.export_labels("p") == {}
-        assert _temp_files(tmp_path / "data" / "p") == []
+    server = serve(tmp_path / "data", cwd=tmp_path)  # its working directory: a dataset root
+    client = server.client()
+    client.create_project("p", 16)
+    with pytest.raises(ServiceError) as refused:
+        client.load_dataset("p", str(tmp_path / "bad.ds"), import_labels=True)
+    assert refused.value.code == Code.INVALID_ARGUMENT
+    assert "empty" in refused.value.message
+    info = client.get_project("p")
+    assert (info.pool_size, info.labeled_count) == (0, 0)
+    assert client.export_labels("p") == {}
+    assert _temp_files(tmp_path / "data" / "p") == []
 
-        # Fixed, the same load simply runs again: nothing of the refused one is in the way.
-        labels[13] = None
-        write_dataset(tmp_path / "fixed.ds", ids=ids, vectors=x, encoder="none", labels=labels)
-        expected = {i: lab for i, lab in zip(ids, labels) if lab is not None}
-        assert client.load_dataset("p", str(tmp_path / "fixed.ds"), import_labels=True) == (40, len(expected))
-        assert client.export_labels("p") == expected
-    finally:
-        server.stop()
+    # Fixed, the same load simply runs again: nothing of the refused one is in the way.
+    labels[13] = None
+    write_dataset(tmp_path / "fixed.ds", ids=ids, vectors=x, encoder="none", labels=labels)
+    expected = {i: lab for i, lab in zip(ids, labels) if lab is not None}
+    assert client.load_dataset("p", str(tmp_path / "fixed.ds"), import_labels=True) == (40, len(expected))
+    assert client.export_labels("p") == expected
 
 
 # A load that takes a few seconds here (60k x 64, 5k labels: about 0.5 s reading the
@@ -149,7 +136,8 @@ def _phase(at_kill: dict[str, object], held: tuple[int, int]) -> str:
     return "during the pool file writes" if pool else "reading or surveying (nothing written)"
 
 
-def test_sigkill_at_any_step_of_a_dataset_load_leaves_nothing_or_everything(tmp_path: Path) -> None:
+def test_sigkill_at_any_step_of_a_dataset_load_leaves_nothing_or_everything(
+        tmp_path: Path, serve: Callable[..., ServerProcess]) -> None:
     ids, x, cluster = clustered_vectors(LOAD_ITEMS, LOAD_DIMENSION)
     labels = [f"c{c}" if i % LOAD_EVERY == 0 else None for i, c in enumerate(cluster)]
     expected_counts = Counter(lab for lab in labels if lab is not None)
@@ -161,69 +149,43 @@ def test_sigkill_at_any_step_of_a_dataset_load_leaves_nothing_or_everything(tmp_
     for step, (name, event, pause) in enumerate(KILLS):
         data = tmp_path / f"data-{step}"
         project_dir = data / "load"
-        server = _serve(data, tmp_path)
-        try:
-            server.client().create_project("load", LOAD_DIMENSION)
-            load = Load(server, request, project_dir)
-            if event == "reply":
-                load.reply.result()
-            elif event is not None:
-                load.wait_for(event)
-            time.sleep(pause)
-            answered = load.answered()
-            server.kill()
-            at = time.monotonic() - load.started
-            load.channel.close()
-        finally:
-            server.kill()
+        server = serve(data, cwd=tmp_path)
+        server.client().create_project("load", LOAD_DIMENSION)
+        load = Load(server, request, project_dir)
+        if event == "reply":
+            load.reply.result()
+        elif event is not None:
+            load.wait_for(event)
+        time.sleep(pause)
+        answered = load.answered()
+        server.kill()
+        at = time.monotonic() - load.started
+        load.channel.close()
         at_kill = {"answered": answered, "log grew": load.wal_size() != load.wal_before,
                    "pool files": sorted(p.name for p in (project_dir / "pool").iterdir())}
 
-        server = _serve(data, tmp_path)
-        try:
-            client = server.client()
-            info = client.get_project("load")
-            held = (info.pool_size, info.labeled_count)
-            outcomes.append(f"kill {name} ({at:.2f} s): {_phase(at_kill, held)}, held {held}")
-            where = f"{outcomes[-1]}; at the kill: {at_kill}"
-            assert held in {(0, 0), (n, n_labels)}, f"the project holds items without their labels: {where}"
-            if at_kill["answered"]:
-                assert held == (n, n_labels), f"an acknowledged load was lost: {where}"
-            assert _temp_files(project_dir) == [], where
-            if held == (0, 0):
-                assert not any((project_dir / "pool").iterdir()), f"uncommitted pool files kept: {where}"
-                assert client.load_dataset("load", dataset, import_labels=True) == (n, n_labels), where
-            info = client.get_project("load")
-            assert (info.pool_size, info.labeled_count) == (n, n_labels), where
-            assert info.label_counts == dict(expected_counts), where
-        finally:
-            server.stop()
+        server = serve(data, cwd=tmp_path)
+        client = server.client()
+        info = client.get_project("load")
+        held = (info.pool_size, info.labeled_count)
+        outcomes.append(f"kill {name} ({at:.2f} s): {_phase(at_kill, held)}, held {held}")
+        where = f"{outcomes[-1]}; at the kill: {at_kill}"
+        assert held in {(0, 0), (n, n_labels)}, f"the project holds items without their labels: {where}"
+        if at_kill["answered"]:
+            assert held == (n, n_labels), f"an acknowledged load was lost: {where}"
+        assert _temp_files(project_dir) == [], where
+        if held == (0, 0):
+            assert not any((project_dir / "pool").iterdir()), f"uncommitted pool files kept: {where}"
+            assert client.load_dataset("load", dataset, import_labels=True) == (n, n_labels), where
+        info = client.get_project("load")
+        assert (info.pool_size, info.labeled_count) == (n, n_labels), where
+        assert info.label_counts == dict(expected_counts), where
+        server.stop()
         shutil.rmtree(data)
     print("\n".join(outcomes))
 
 
 # -------------------------------------------------------------------- full disk
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 3 MiB tmpfs mounted for the test (skipped, with the reason, where mounting fails)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    if shutil.which("mount") is None:
-        pytest.skip("no `mount` command: cannot mount a small tmpfs to fill")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a 3 MiB tmpfs to fill (needs root or CAP_SYS_ADMIN): "
-                    f"{done.stderr.strip() or f'mount exited {done.returncode}'}")
-    try:
-        stat = os.statvfs(mount)
-        assert stat.f_blocks * stat.f_frsize <= 4 * 2**20, "the tmpfs is not the small one asked for"
-        yield mount
-    finally:
-        if subprocess.run(["umount", str(mount)], capture_output=True).returncode != 0:
-            subprocess.run(["umount", "-l", str(mount)], check=True)
-
-
 def _fill(disk: Path) -> Path:
     """Fill ``disk`` to the last block with a filler file; returns it."""
     filler = disk / "filler"
@@ -329,38 +291,35 @@ def test_a_label_commit_on_a_full_disk_raises_disk_full_and_changes_nothing(
 
 
 def test_the_server_answers_resource_exhausted_on_a_full_disk_and_works_once_space_is_freed(
-        small_disk: Path) -> None:
+        small_disk: Path, serve: Callable[..., ServerProcess]) -> None:
     data_dir = small_disk / "data"
     ids, x, cluster = clustered_vectors(600, 16)
     labeled = {i: f"c{c}" for i, c in zip(ids[:30], cluster[:30])}
-    server = ServerProcess(data_dir)
-    try:
-        client = server.client()
-        client.create_project("p", 16)
-        client.add_items("p", ids[:300], x[:300])
-        client.submit_labels("p", labeled, annotator="ana")
-        filler = _fill(small_disk)
+    server = serve(data_dir)
+    client = server.client()
+    client.create_project("p", 16)
+    client.add_items("p", ids[:300], x[:300])
+    client.submit_labels("p", labeled, annotator="ana")
+    filler = _fill(small_disk)
 
-        with pytest.raises(ServiceError) as full:
-            client.add_items("p", ids[300:], x[300:])
-        assert full.value.code == Code.RESOURCE_EXHAUSTED, full.value
-        assert str(data_dir) in full.value.message
-        with pytest.raises(ServiceError) as full:
-            client.submit_label("p", ids[100], "c0", annotator="ana")
-        assert full.value.code == Code.RESOURCE_EXHAUSTED, full.value
-        assert str(data_dir) in full.value.message
-        info = client.get_project("p")
-        assert (info.pool_size, info.labeled_count) == (300, 30)
-        assert _temp_files(data_dir / "p") == []
+    with pytest.raises(ServiceError) as full:
+        client.add_items("p", ids[300:], x[300:])
+    assert full.value.code == Code.RESOURCE_EXHAUSTED, full.value
+    assert str(data_dir) in full.value.message
+    with pytest.raises(ServiceError) as full:
+        client.submit_label("p", ids[100], "c0", annotator="ana")
+    assert full.value.code == Code.RESOURCE_EXHAUSTED, full.value
+    assert str(data_dir) in full.value.message
+    info = client.get_project("p")
+    assert (info.pool_size, info.labeled_count) == (300, 30)
+    assert _temp_files(data_dir / "p") == []
 
-        filler.unlink()
-        assert client.add_items("p", ids[300:], x[300:]) == 600
-        assert client.export_labels("p") == labeled
-        client.submit_label("p", ids[100], f"c{cluster[100]}", annotator="ana")
-        server = server.restart()
-        client = server.client()
-        info = client.get_project("p")
-        assert (info.pool_size, info.labeled_count) == (600, 31)
-        assert client.export_labels("p") == {**labeled, ids[100]: f"c{cluster[100]}"}
-    finally:
-        server.stop()
+    filler.unlink()
+    assert client.add_items("p", ids[300:], x[300:]) == 600
+    assert client.export_labels("p") == labeled
+    client.submit_label("p", ids[100], f"c{cluster[100]}", annotator="ana")
+    server = server.restart()
+    client = server.client()
+    info = client.get_project("p")
+    assert (info.pool_size, info.labeled_count) == (600, 31)
+    assert client.export_labels("p") == {**labeled, ids[100]: f"c{cluster[100]}"}

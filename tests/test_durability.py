@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from knn_al.client import ServiceError
-from tests.service_helpers import ServerProcess, clustered_vectors
+from knn_al.simulation.server_process import ServerProcess
+from knn_al.simulation.synthetic import clustered_vectors
 
 
-def test_sigkill_during_label_stream_loses_no_acknowledged_label(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data")
+def test_sigkill_during_label_stream_loses_no_acknowledged_label(tmp_path: Path,
+                                                                 serve: Callable[..., ServerProcess]) -> None:
+    server = serve(tmp_path / "data")
     ids, x, cluster = clustered_vectors(3000, 16)
     with server.client() as client:
         client.create_project("p", 16)
@@ -39,13 +42,10 @@ def test_sigkill_during_label_stream_loses_no_acknowledged_label(tmp_path: Path)
     worker.join(timeout=30)
     assert failure, "the label stream should have been cut by the kill"
 
-    restarted = ServerProcess(tmp_path / "data")
-    try:
-        with restarted.client() as client:
-            stored = client.export_labels("p")
-        assert len(acknowledged) >= 200
-        assert acknowledged.items() <= stored.items()
-        # At most the one label in flight at the kill was stored without an answer.
-        assert stored.items() <= attempted.items() and len(stored) - len(acknowledged) <= 1
-    finally:
-        restarted.stop()
+    restarted = serve(tmp_path / "data")
+    with restarted.client() as client:
+        stored = client.export_labels("p")
+    assert len(acknowledged) >= 200
+    assert acknowledged.items() <= stored.items()
+    # At most the one label in flight at the kill was stored without an answer.
+    assert stored.items() <= attempted.items() and len(stored) - len(acknowledged) <= 1

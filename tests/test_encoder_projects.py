@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -16,7 +17,8 @@ from skimage import data as skdata
 from knn_al.cli import main
 from knn_al.client import Client, ServiceError
 from knn_al.dataset import write_dataset
-from tests.service_helpers import ServerProcess, clustered_vectors
+from knn_al.simulation.server_process import ServerProcess
+from knn_al.simulation.synthetic import clustered_vectors
 
 Code = grpc.StatusCode
 
@@ -120,34 +122,31 @@ def _image_bytes(image: np.ndarray, size: int, fmt: str, **options: object) -> b
     return buffer.getvalue()
 
 
-def test_raw_images_with_mobilenet_v1(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data")
+def test_raw_images_with_mobilenet_v1(tmp_path: Path, serve: Callable[..., ServerProcess]) -> None:
+    server = serve(tmp_path / "data")
     pictures = {"person": skdata.astronaut(), "cup": skdata.coffee(), "cat": skdata.chelsea()}
-    try:
-        with server.client(timeout=120) as client:
-            assert client.create_project("images", encoder="mobilenet_v1").dimension == 1024
-            ids = list(pictures)
-            images = [_image_bytes(p, 96, "PNG") for p in pictures.values()]
-            with pytest.raises(ServiceError) as caught:
-                client.add_items("images", [*ids, "broken"], images=[*images, b"\xff\xd8\xff not really a JPEG"])
-            assert caught.value.code == Code.INVALID_ARGUMENT and "'broken'" in caught.value.message
-            assert client.get_project("images").pool_size == 0
+    with server.client(timeout=120) as client:
+        assert client.create_project("images", encoder="mobilenet_v1").dimension == 1024
+        ids = list(pictures)
+        images = [_image_bytes(p, 96, "PNG") for p in pictures.values()]
+        with pytest.raises(ServiceError) as caught:
+            client.add_items("images", [*ids, "broken"], images=[*images, b"\xff\xd8\xff not really a JPEG"])
+        assert caught.value.code == Code.INVALID_ARGUMENT and "'broken'" in caught.value.message
+        assert client.get_project("images").pool_size == 0
 
-            assert client.add_items("images", ids, images=images) == 3
-            client.submit_labels("images", {i: i for i in ids})
-            again = [_image_bytes(pictures["cat"], 128, "JPEG", quality=70),
-                     _image_bytes(pictures["cup"], 80, "JPEG", quality=70)]
-            assert [p.label for p in client.predict("images", images=again)] == ["cat", "cup"]
-            # The same pictures re-encoded as JPEG are duplicates: grouped, and they carry the labels.
-            client.add_items("images", ["person-jpeg", "cup-jpeg"],
-                             images=[_image_bytes(pictures[p], 96, "JPEG", quality=90) for p in ("person", "cup")])
-            stats = client.stats("images")
-            assert (stats.duplicate_groups, stats.grouped_items, stats.propagated) == (2, 4, 2)
-            propagated = {(r.id, r.label) for r in client.export("images") if r.source == "propagated"}
-            assert propagated == {("person-jpeg", "person"), ("cup-jpeg", "cup")}
-        assert _tensorflow_loaded(server)  # an image encoder loads TensorFlow, on first use
-    finally:
-        server.stop()
+        assert client.add_items("images", ids, images=images) == 3
+        client.submit_labels("images", {i: i for i in ids})
+        again = [_image_bytes(pictures["cat"], 128, "JPEG", quality=70),
+                 _image_bytes(pictures["cup"], 80, "JPEG", quality=70)]
+        assert [p.label for p in client.predict("images", images=again)] == ["cat", "cup"]
+        # The same pictures re-encoded as JPEG are duplicates: grouped, and they carry the labels.
+        client.add_items("images", ["person-jpeg", "cup-jpeg"],
+                         images=[_image_bytes(pictures[p], 96, "JPEG", quality=90) for p in ("person", "cup")])
+        stats = client.stats("images")
+        assert (stats.duplicate_groups, stats.grouped_items, stats.propagated) == (2, 4, 2)
+        propagated = {(r.id, r.label) for r in client.export("images") if r.source == "propagated"}
+        assert propagated == {("person-jpeg", "person"), ("cup-jpeg", "cup")}
+    assert _tensorflow_loaded(server)  # an image encoder loads TensorFlow, on first use
 
 
 # ------------------------------------------------------------------ knn-al load

@@ -256,7 +256,7 @@ def test_leave_one_out_tables_catch_up_with_labels_given_between_estimates():
     learner.label([ids[2]], ["a"])
     learner.unlabel([ids[0]])
     estimate = learner.accuracy_estimate()
-    active = learner._active_slots()
+    active = np.flatnonzero(learner.slot_class_ >= 0)
     sims, slots = drop_own(learner.loo_tables_.sim_[active], learner.loo_tables_.slot_[active], active)
     x = learner.vectors_
     for own, row_sims, row_slots in zip(active, sims, slots):
@@ -298,6 +298,7 @@ def test_fixed_label_set_serves_picks_and_predictions_before_any_label():
 def test_compact_class_votes_give_the_same_uncertainty_as_dense_ones():
     # Many classes make the learner score candidates from the compact form.
     from knn_al.learner.uncertainty import MEASURES
+    from knn_al.learner.voting import candidate_proba
 
     learner, ids, _ = make(n_per=100, centers=4, k=4, smoothing=0.2)
     rng = np.random.default_rng(0)
@@ -305,7 +306,8 @@ def test_compact_class_votes_give_the_same_uncertainty_as_dense_ones():
     assert len(learner.classes_) > 8 * learner.k
     sims, slots = learner.tables_.sim_, learner.tables_.slot_
     dense = learner.vote(sims, slots)
-    values, counts = learner._candidate_proba(sims, slots)
+    values, counts = candidate_proba(sims, slots, learner.slot_class_, n_classes=len(learner.classes_),
+                                     smoothing=learner.smoothing, k=learner.k)
     assert counts is not None and values.shape[1] == learner.k + 1
     for name, measure in MEASURES.items():
         np.testing.assert_allclose(measure(values, counts), measure(dense), atol=1e-6, err_msg=name)

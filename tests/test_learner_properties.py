@@ -137,7 +137,7 @@ class LearnerMachine(RuleBasedStateMachine):
             assert estimate.accuracy == self.ref.loo_correct() / len(self.ref.labeled)
             assert estimate.low <= estimate.accuracy <= estimate.high
         # The tables behind it: each labeled item's nearest *other* labeled items.
-        active = self.learner._active_slots()
+        active = np.flatnonzero(self.learner.slot_class_ >= 0)
         sims, _ = drop_own(self.learner.loo_tables_.sim_[active], self.learner.loo_tables_.slot_[active], active)
         for got, (i, (row, _)) in zip(sims, enumerate(self.ref.labeled)):
             others = Reference(vectors=self.ref.vectors, k=self.ref.k, smoothing=0.3, m=self.ref.m,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -12,20 +13,10 @@ from knn_al.errors import (AlreadyExistsError, DuplicateItemError, InvalidInputE
                            UnknownItemError, UnknownLabelError)
 from knn_al.projects.settings import ProjectSettings
 from knn_al.projects.store import ProjectStore
-from tests.service_helpers import clustered_vectors
+from knn_al.simulation.synthetic import clustered_vectors
 
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+if TYPE_CHECKING:
+    from tests.conftest import FakeClock
 
 
 def _snapshot(project, ids):

@@ -14,7 +14,7 @@
 - `knn-al serve` refuses non-positive numbers in one line and a failed start leaves nothing;
 - metadata is kept as a replay reads it back (a tuple is a list, live and after a restart).
 
-Full-disk tests mount a real 3 MiB tmpfs (the fixture of tests/test_crash_and_disk.py;
+Full-disk tests mount a real 3 MiB tmpfs (the ``small_disk`` fixture of tests/conftest.py;
 skipped with the reason where mounting is not allowed).
 """
 from __future__ import annotations
@@ -28,8 +28,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 import numpy as np
@@ -41,44 +42,18 @@ from knn_al.dataset import write_dataset
 from knn_al.errors import shown
 from knn_al.projects.settings import ProjectSettings
 from knn_al.projects.store import ProjectStore
+from knn_al.simulation.server_process import ServerProcess
+from knn_al.simulation.synthetic import clustered_vectors
 from knn_al.v1 import active_learning_pb2 as pb
 from knn_al.v1 import active_learning_pb2_grpc as pb_grpc
-from tests.service_helpers import ServerProcess, clustered_vectors
+
+if TYPE_CHECKING:
+    from tests.conftest import FakeClock
 
 Code = grpc.StatusCode
 MARKER = "knn-al-project.json"
 TEMP_PREFIX = ".knn-al-tmp-"
 D = 16
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 3 MiB tmpfs mounted for the test (as in tests/test_crash_and_disk.py; skipped, with
-    the reason, where mounting fails)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    if shutil.which("mount") is None:
-        pytest.skip("no `mount` command: cannot mount a small tmpfs to fill")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a 3 MiB tmpfs to fill (needs root or CAP_SYS_ADMIN): "
-                    f"{done.stderr.strip() or f'mount exited {done.returncode}'}")
-    try:
-        stat = os.statvfs(mount)
-        assert stat.f_blocks * stat.f_frsize <= 4 * 2**20, "the tmpfs is not the small one asked for"
-        yield mount
-    finally:
-        if subprocess.run(["umount", str(mount)], capture_output=True).returncode != 0:
-            subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
 def _fill(disk: Path, *, leave_blocks: int = 0) -> Path:
@@ -132,37 +107,34 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
 
 # -------------------------------------------------- 1. projects from before the marker
-def test_a_whole_project_written_before_the_marker_is_adopted_with_nothing_else_changed(tmp_path: Path) -> None:
+def test_a_whole_project_written_before_the_marker_is_adopted_with_nothing_else_changed(
+        tmp_path: Path, serve: Callable[..., ServerProcess]) -> None:
     data = tmp_path / "data"
     ids, x, cluster = clustered_vectors(300, D)
     labeled = {i: f"c{c}" for i, c in zip(ids[:40], cluster[:40])}
-    first = ServerProcess(data)
-    try:
-        client = first.client()
-        client.create_project("legacy", D)
-        client.add_items("legacy", ids, x, [{"n": i} for i in range(len(ids))])
-        client.submit_labels("legacy", labeled, annotator="ana")
-        before = (client.get_project("legacy"), client.export_labels("legacy"), client.predict("legacy", ids[::7]))
-        client.create_project("fresh", D)  # its marker is what an adopted project gets
-    finally:
-        first.stop()
+    first = serve(data)
+    client = first.client()
+    client.create_project("legacy", D)
+    client.add_items("legacy", ids, x, [{"n": i} for i in range(len(ids))])
+    client.submit_labels("legacy", labeled, annotator="ana")
+    before = (client.get_project("legacy"), client.export_labels("legacy"), client.predict("legacy", ids[::7]))
+    client.create_project("fresh", D)  # its marker is what an adopted project gets
+    first.stop()
     project = data / "legacy"
     (project / MARKER).unlink()  # as written by a knn-al from before the marker
     files = _files(project)
     assert "settings.json" in files and "log.sqlite" in files
     checked = _cli("check", str(data))  # before any server touched it again
 
-    second = ServerProcess(data)
-    try:
-        client = second.client()
-        listed = {p.name: p for p in client.list_projects()}
-        assert (listed["legacy"].state, listed["legacy"].problem) == ("ready", ""), listed["legacy"]
-        assert (client.get_project("legacy"), client.export_labels("legacy"),
-                client.predict("legacy", ids[::7])) == before
-        assert (project / MARKER).read_bytes() == (data / "fresh" / MARKER).read_bytes()
-        assert _files(project) == files  # the marker added, nothing else written
-    finally:
-        second.stop()
+    second = serve(data)
+    client = second.client()
+    listed = {p.name: p for p in client.list_projects()}
+    assert (listed["legacy"].state, listed["legacy"].problem) == ("ready", ""), listed["legacy"]
+    assert (client.get_project("legacy"), client.export_labels("legacy"),
+            client.predict("legacy", ids[::7])) == before
+    assert (project / MARKER).read_bytes() == (data / "fresh" / MARKER).read_bytes()
+    assert _files(project) == files  # the marker added, nothing else written
+    second.stop()
     assert _files(project) == files
     assert sorted(p.name for p in project.iterdir() if not p.name.endswith(("-wal", "-shm"))) == sorted(
         ["log.sqlite", "pool", "settings.json", MARKER])
@@ -280,28 +252,26 @@ def test_calls_waiting_for_a_busy_project_leave_the_workers_to_other_projects(se
 
 # -------------------------------------------------------------------- 5. full disks
 def test_create_project_on_a_full_disk_is_resource_exhausted_and_leaves_no_temporary_directory(
-        small_disk: Path) -> None:
+        small_disk: Path, serve: Callable[..., ServerProcess]) -> None:
     data = small_disk / "data"
-    running = ServerProcess(data)
-    try:
-        client = running.client()
-        filler = _fill(small_disk)
-        with pytest.raises(ServiceError) as full:
-            client.create_project("p", D)
-        assert full.value.code == Code.RESOURCE_EXHAUSTED, full.value
-        assert str(data) in full.value.message
-        assert [p.name for p in data.iterdir() if p.name.startswith(TEMP_PREFIX) or p.name == "p"] == []
-        assert client.list_projects() == []
+    running = serve(data)
+    client = running.client()
+    filler = _fill(small_disk)
+    with pytest.raises(ServiceError) as full:
+        client.create_project("p", D)
+    assert full.value.code == Code.RESOURCE_EXHAUSTED, full.value
+    assert str(data) in full.value.message
+    assert [p.name for p in data.iterdir() if p.name.startswith(TEMP_PREFIX) or p.name == "p"] == []
+    assert client.list_projects() == []
 
-        filler.unlink()
-        assert client.create_project("p", D).name == "p"
-        assert [p.name for p in data.iterdir() if p.name.startswith(TEMP_PREFIX)] == []
-    finally:
-        running.stop()
+    filler.unlink()
+    assert client.create_project("p", D).name == "p"
+    assert [p.name for p in data.iterdir() if p.name.startswith(TEMP_PREFIX)] == []
 
 
-def test_a_lease_expiring_while_the_disk_is_full_does_not_fail_read_only_calls(small_disk: Path) -> None:
-    data, clock = small_disk / "data", FakeClock()
+def test_a_lease_expiring_while_the_disk_is_full_does_not_fail_read_only_calls(small_disk: Path,
+                                                                               clock: FakeClock) -> None:
+    data = small_disk / "data"
     ids, x, cluster = clustered_vectors(200, D)
     store = ProjectStore(data, clock=clock)
     try:
@@ -415,28 +385,21 @@ def test_a_dataset_in_a_root_whose_shard_links_outside_every_root_is_refused(ser
     assert client.load_dataset("links", str(whole)) == (30, 0)
 
 
-def test_a_server_whose_working_directory_is_slash_does_not_read_datasets_everywhere(tmp_path: Path) -> None:
+def test_a_server_whose_working_directory_is_slash_does_not_read_datasets_everywhere(
+        tmp_path: Path, serve: Callable[..., ServerProcess]) -> None:
     ids, x, _ = clustered_vectors(30, D)
     stray = write_dataset(tmp_path / "stray.ds", ids=ids, vectors=x, encoder="none")
     (tmp_path / "root").mkdir()
     allowed = write_dataset(tmp_path / "root" / "allowed.ds", ids=ids, vectors=x, encoder="none")
-    here = os.getcwd()
-    os.chdir("/")
-    try:
-        running = ServerProcess(tmp_path / "data", "--dataset-root", str(tmp_path / "root"))
-    finally:
-        os.chdir(here)
-    try:
-        client = running.client()
-        client.create_project("p", D)
-        with pytest.raises(ServiceError) as refused:
-            client.load_dataset("p", str(stray))
-        assert refused.value.code == Code.INVALID_ARGUMENT, refused.value
-        assert "outside this server's dataset roots" in refused.value.message
-        assert client.get_project("p").pool_size == 0
-        assert client.load_dataset("p", str(allowed)) == (30, 0)
-    finally:
-        running.stop()
+    running = serve(tmp_path / "data", "--dataset-root", str(tmp_path / "root"), cwd=Path("/"))
+    client = running.client()
+    client.create_project("p", D)
+    with pytest.raises(ServiceError) as refused:
+        client.load_dataset("p", str(stray))
+    assert refused.value.code == Code.INVALID_ARGUMENT, refused.value
+    assert "outside this server's dataset roots" in refused.value.message
+    assert client.get_project("p").pool_size == 0
+    assert client.load_dataset("p", str(allowed)) == (30, 0)
 
 
 # --------------------------------------------------------------- 7. start-up numbers

@@ -8,6 +8,7 @@ import math
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 
 from knn_al.client import ServiceError
-from tests.service_helpers import ServerProcess
+from knn_al.simulation.server_process import ServerProcess
 
 Code = grpc.StatusCode
 DIM = 32
@@ -38,11 +39,8 @@ def near(centres: np.ndarray, cls: int, n: int, *, spread: float, seed: int) -> 
 
 
 @pytest.fixture()
-def server(tmp_path: Path):
-    server = ServerProcess(tmp_path / "data")
-    yield server
-    if server.process.poll() is None:
-        server.stop()
+def server(tmp_path: Path, serve: Callable[..., ServerProcess]) -> ServerProcess:
+    return serve(tmp_path / "data")
 
 
 def labeled_project(client, name: str, centres: np.ndarray, **settings) -> None:
@@ -84,14 +82,10 @@ def test_stream_auto_labels_confident_items_and_queries_the_rest(server, centres
     # Streamed items are in the log: a restart replays them into the same state.
     probe = [f"{CLASSES[c]}-{i}" for c in range(3) for i in (20, 30)] + ["mid", "far"]
     before = (client.export("s", include_predictions=True), client.predict("s", probe), client.stats("s"))
-    restarted = server.restart()
-    try:
-        client = restarted.client()
-        after = (client.export("s", include_predictions=True), client.predict("s", probe), client.stats("s"))
-        assert after == before
-        assert {s.id for s in client.next_sample("s", 200)}.isdisjoint({"far"})  # its lease survived too
-    finally:
-        restarted.stop()
+    client = server.restart().client()
+    after = (client.export("s", include_predictions=True), client.predict("s", probe), client.stats("s"))
+    assert after == before
+    assert {s.id for s in client.next_sample("s", 200)}.isdisjoint({"far"})  # its lease survived too
 
 
 def test_stream_items_are_checked_and_a_bad_one_ends_the_stream_with_its_error(server, centres) -> None:
@@ -205,15 +199,11 @@ def test_duplicates_group_propagate_undo_and_survive_a_restart(server, centres) 
     assert before == {("i0", "human")}
     assert client.stats("dup").propagated == 0
 
-    restarted = server.restart()
-    try:
-        client = restarted.client()
-        assert {(r.id, r.source) for r in client.export("dup")} == before
-        stats = client.stats("dup")
-        assert (stats.duplicate_groups, stats.grouped_items) == (1, 2)  # i0-copy left its group
-        assert "i0-copy" in {s.id for s in client.next_sample("dup", 100, strategy="random")}
-    finally:
-        restarted.stop()
+    client = server.restart().client()
+    assert {(r.id, r.source) for r in client.export("dup")} == before
+    stats = client.stats("dup")
+    assert (stats.duplicate_groups, stats.grouped_items) == (1, 2)  # i0-copy left its group
+    assert "i0-copy" in {s.id for s in client.next_sample("dup", 100, strategy="random")}
 
 
 def test_outliers_are_listed_and_skipped_unless_asked(server, centres) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -13,7 +14,8 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 
 from knn_al.client import Client, ServiceError
 from knn_al.dataset import write_dataset
-from tests.service_helpers import ServerProcess, clustered_vectors
+from knn_al.simulation.server_process import ServerProcess
+from knn_al.simulation.synthetic import clustered_vectors
 
 Code = grpc.StatusCode
 TOKEN = "s3cret-token"
@@ -25,80 +27,72 @@ def _state(client: Client, project: str, ids: list[str]):
 
 
 # ------------------------------------------------------------------ end to end
-def test_label_predict_restart_same_state(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data")
-    try:
-        client = server.client()
-        ids, x, cluster = clustered_vectors(10_000, 32)
-        client.create_project("e2e", 32)
-        assert client.add_items("e2e", ids, x, [{"cluster": int(c)} for c in cluster]) == 10_000
-        info = client.get_project("e2e")
-        assert (info.pool_size, info.labeled_count, info.label_counts) == (10_000, 0, {})
+def test_label_predict_restart_same_state(tmp_path: Path, serve: Callable[..., ServerProcess]) -> None:
+    server = serve(tmp_path / "data")
+    client = server.client()
+    ids, x, cluster = clustered_vectors(10_000, 32)
+    client.create_project("e2e", 32)
+    assert client.add_items("e2e", ids, x, [{"cluster": int(c)} for c in cluster]) == 10_000
+    info = client.get_project("e2e")
+    assert (info.pool_size, info.labeled_count, info.label_counts) == (10_000, 0, {})
 
-        samples = client.next_sample("e2e", 3, annotator="ann", seed=1)
-        assert len({s.id for s in samples}) == 3
-        first = samples[0]
-        row = ids.index(first.id)
-        assert first.metadata == {"cluster": float(cluster[row])} and first.predicted_label == ""
-        assert 0 < first.score.score <= 1 and first.score.density > 0
-        same_cluster = next(i for i, c in zip(ids, cluster) if c == cluster[row] and i not in {s.id for s in samples})
-        assert client.predict("e2e", [same_cluster])[0].label == ""
+    samples = client.next_sample("e2e", 3, annotator="ann", seed=1)
+    assert len({s.id for s in samples}) == 3
+    first = samples[0]
+    row = ids.index(first.id)
+    assert first.metadata == {"cluster": float(cluster[row])} and first.predicted_label == ""
+    assert 0 < first.score.score <= 1 and first.score.density > 0
+    same_cluster = next(i for i, c in zip(ids, cluster) if c == cluster[row] and i not in {s.id for s in samples})
+    assert client.predict("e2e", [same_cluster])[0].label == ""
 
-        client.submit_label("e2e", first.id, f"c{cluster[row]}", annotator="ann")
-        # The very next call sees the label: no retraining step.
-        prediction = client.predict("e2e", [same_cluster])[0]
-        assert prediction.label == f"c{cluster[row]}" and prediction.neighbors[0].id == first.id
+    client.submit_label("e2e", first.id, f"c{cluster[row]}", annotator="ann")
+    # The very next call sees the label: no retraining step.
+    prediction = client.predict("e2e", [same_cluster])[0]
+    assert prediction.label == f"c{cluster[row]}" and prediction.neighbors[0].id == first.id
 
-        client.submit_labels("e2e", {ids[i]: f"c{cluster[i]}" for i in range(200)}, annotator="ann")
-        by_vector = client.predict("e2e", vectors=x[[9000]])[0]
-        assert by_vector.label == f"c{cluster[9000]}" and by_vector.id == ""
-        accuracy = np.mean([p.label == f"c{c}" for p, c in zip(client.predict("e2e", ids[5000:6000]), cluster[5000:6000])])
-        assert accuracy > 0.9
+    client.submit_labels("e2e", {ids[i]: f"c{cluster[i]}" for i in range(200)}, annotator="ann")
+    by_vector = client.predict("e2e", vectors=x[[9000]])[0]
+    assert by_vector.label == f"c{cluster[9000]}" and by_vector.id == ""
+    accuracy = np.mean([p.label == f"c{c}" for p, c in zip(client.predict("e2e", ids[5000:6000]), cluster[5000:6000])])
+    assert accuracy > 0.9
 
-        before = _state(client, "e2e", ids[:300])
-        picks = client.next_sample("e2e", 5, seed=42)
-        client.release("e2e", [p.id for p in picks])
-        still_leased = {s.id for s in samples[1:]} - set(ids[:200])  # a label ends a lease
-        assert before[0].leased_count == len(still_leased)
-        assert not still_leased & {p.id for p in picks}
+    before = _state(client, "e2e", ids[:300])
+    picks = client.next_sample("e2e", 5, seed=42)
+    client.release("e2e", [p.id for p in picks])
+    still_leased = {s.id for s in samples[1:]} - set(ids[:200])  # a label ends a lease
+    assert before[0].leased_count == len(still_leased)
+    assert not still_leased & {p.id for p in picks}
 
-        server = server.restart()
-        assert server.process.returncode is None
-        client = server.client()
-        assert _state(client, "e2e", ids[:300]) == before
-        again = client.next_sample("e2e", 5, seed=42)
-        assert [(p.id, p.score) for p in again] == [(p.id, p.score) for p in picks]
-    finally:
-        server.stop()
+    server = server.restart()
+    assert server.process.returncode is None
+    client = server.client()
+    assert _state(client, "e2e", ids[:300]) == before
+    again = client.next_sample("e2e", 5, seed=42)
+    assert [(p.id, p.score) for p in again] == [(p.id, p.score) for p in picks]
 
 
-def test_health_and_reflection_are_on(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data")
-    try:
-        with grpc.insecure_channel(server.address) as channel:
-            health = health_pb2_grpc.HealthStub(channel)
-            for service in ("", "knn_al.v1.ActiveLearning"):
-                reply = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
-                assert reply.status == health_pb2.HealthCheckResponse.SERVING
-            services = ProtoReflectionDescriptorDatabase(channel).get_services()
-            assert "knn_al.v1.ActiveLearning" in services
-    finally:
-        assert server.stop() == 0  # graceful shutdown on SIGTERM
+def test_health_and_reflection_are_on(tmp_path: Path, serve: Callable[..., ServerProcess]) -> None:
+    server = serve(tmp_path / "data")
+    with grpc.insecure_channel(server.address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        for service in ("", "knn_al.v1.ActiveLearning"):
+            reply = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        services = ProtoReflectionDescriptorDatabase(channel).get_services()
+        assert "knn_al.v1.ActiveLearning" in services
+    assert server.stop() == 0  # graceful shutdown on SIGTERM
 
 
-def test_fixed_label_set_project_serves_its_first_sample(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data")
-    try:
-        client = server.client()
-        ids, x, _ = clustered_vectors(100, 8)
-        client.create_project("fixed", 8, labels=["cat", "dog"])
-        client.add_items("fixed", ids, x)
-        sample = client.next_sample("fixed")[0]
-        assert sample.predicted_label == ""
-        client.submit_label("fixed", sample.id, "dog")
-        assert client.get_project("fixed").label_counts == {"cat": 0, "dog": 1}
-    finally:
-        server.stop()
+def test_fixed_label_set_project_serves_its_first_sample(tmp_path: Path, serve: Callable[..., ServerProcess]) -> None:
+    server = serve(tmp_path / "data")
+    client = server.client()
+    ids, x, _ = clustered_vectors(100, 8)
+    client.create_project("fixed", 8, labels=["cat", "dog"])
+    client.add_items("fixed", ids, x)
+    sample = client.next_sample("fixed")[0]
+    assert sample.predicted_label == ""
+    client.submit_label("fixed", sample.id, "dog")
+    assert client.get_project("fixed").label_counts == {"cat": 0, "dog": 1}
 
 
 # ---------------------------------------------------- shared server: auth, limits
@@ -239,18 +233,15 @@ def test_missing_or_wrong_token_is_unauthenticated(secured: ServerProcess, table
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
-def test_tls_with_a_self_signed_certificate(tmp_path: Path) -> None:
+def test_tls_with_a_self_signed_certificate(tmp_path: Path, serve: Callable[..., ServerProcess]) -> None:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
                     "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True)
-    server = ServerProcess(tmp_path / "data", "--tls-cert", str(cert), "--tls-key", str(key), "--token", TOKEN)
-    try:
-        with Client(server.address, token=TOKEN, tls=cert.read_bytes()) as client:
-            assert client.list_projects() == []
-        with Client(server.address, token=TOKEN, retries=0, timeout=5) as plain:
-            with pytest.raises(ServiceError) as caught:
-                plain.list_projects()
-            assert caught.value.code == Code.UNAVAILABLE
-    finally:
-        server.stop()
+    server = serve(tmp_path / "data", "--tls-cert", str(cert), "--tls-key", str(key), "--token", TOKEN)
+    with Client(server.address, token=TOKEN, tls=cert.read_bytes()) as client:
+        assert client.list_projects() == []
+    with Client(server.address, token=TOKEN, retries=0, timeout=5) as plain:
+        with pytest.raises(ServiceError) as caught:
+            plain.list_projects()
+        assert caught.value.code == Code.UNAVAILABLE

@@ -16,9 +16,10 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from knn_al.client import Client, ServiceError
+from knn_al.simulation.server_process import ServerProcess
+from knn_al.simulation.synthetic import clustered_vectors
 from knn_al.v1 import active_learning_pb2 as pb
 from knn_al.v1 import active_learning_pb2_grpc as pb_grpc
-from tests.service_helpers import ServerProcess, clustered_vectors
 
 Code = grpc.StatusCode
 D = 16
@@ -179,80 +180,73 @@ def test_deleting_a_project_during_a_long_add_items_holds_up_no_other_call(serve
 
 
 # -------------------------------------------------- 8: a reply too large to send
-def test_a_next_sample_reply_too_large_to_send_leases_nothing(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data", "--max-message-mb", "1")
-    try:
-        with server.client() as client:
-            ids, x, _ = clustered_vectors(40, D)
-            client.create_project("wordy", D)
-            # 60 KB of text per item, under the 64 KiB bound: 40 of them make a 2.4 MB reply.
-            client.add_items("wordy", ids, x, [{"text": f"{i:03d}" + "w" * 60_000} for i in range(40)], chunk_rows=10)
+def test_a_next_sample_reply_too_large_to_send_leases_nothing(
+        tmp_path: Path, serve: Callable[..., ServerProcess]) -> None:
+    server = serve(tmp_path / "data", "--max-message-mb", "1")
+    with server.client() as client:
+        ids, x, _ = clustered_vectors(40, D)
+        client.create_project("wordy", D)
+        # 60 KB of text per item, under the 64 KiB bound: 40 of them make a 2.4 MB reply.
+        client.add_items("wordy", ids, x, [{"text": f"{i:03d}" + "w" * 60_000} for i in range(40)], chunk_rows=10)
 
-            refusal = _refused(lambda: client.next_sample("wordy", 40, annotator="ana"))
-            assert refusal.code == Code.RESOURCE_EXHAUSTED
-            assert client.get_project("wordy").leased_count == 0
-            assert "fewer" in refusal.message and len(refusal.message) < SHORT, refusal.message
+        refusal = _refused(lambda: client.next_sample("wordy", 40, annotator="ana"))
+        assert refusal.code == Code.RESOURCE_EXHAUSTED
+        assert client.get_project("wordy").leased_count == 0
+        assert "fewer" in refusal.message and len(refusal.message) < SHORT, refusal.message
 
-            one = client.next_sample("wordy", 1, annotator="bob")
-            assert len(one) == 1 and len(one[0].metadata["text"]) == 60_003
-            assert len(client.next_sample("wordy", 12, annotator="carol")) == 12  # 720 KB: sent
-            assert client.get_project("wordy").leased_count == 13
-    finally:
-        server.stop()
+        one = client.next_sample("wordy", 1, annotator="bob")
+        assert len(one) == 1 and len(one[0].metadata["text"]) == 60_003
+        assert len(client.next_sample("wordy", 12, annotator="carol")) == 12  # 720 KB: sent
+        assert client.get_project("wordy").leased_count == 13
 
 
 # ------------------------------------------------ 9: uploads checked chunk by chunk
-def test_add_items_refuses_a_wrong_dimension_chunk_on_arrival_without_buffering_the_stream(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data")  # a fresh process: its memory is this stream's alone
-    try:
-        pid = server.process.pid
-        with server.client() as client:
-            client.create_project("chunked", D)
-        rows = 10 * 2**20 // (2 * D * 4)  # 10 MB chunks of vectors of twice the project's dimension
-        wrong = np.ones((rows, 2 * D), np.float32).tobytes()
-        good = np.random.default_rng(0).normal(size=(1000, D)).astype(np.float32)
+def test_add_items_refuses_a_wrong_dimension_chunk_on_arrival_without_buffering_the_stream(
+        tmp_path: Path, serve: Callable[..., ServerProcess]) -> None:
+    server = serve(tmp_path / "data")  # a fresh process: its memory is this stream's alone
+    pid = server.process.pid
+    with server.client() as client:
+        client.create_project("chunked", D)
+    rows = 10 * 2**20 // (2 * D * 4)  # 10 MB chunks of vectors of twice the project's dimension
+    wrong = np.ones((rows, 2 * D), np.float32).tobytes()
+    good = np.random.default_rng(0).normal(size=(1000, D)).astype(np.float32)
 
-        def chunks() -> Iterator[pb.AddItemsRequest]:  # 1 good chunk, then 160 MB of wrong ones
-            yield pb.AddItemsRequest(project="chunked", ids=[f"g-{i}" for i in range(1000)], vectors=_vectors(good))
-            for c in range(16):
-                yield pb.AddItemsRequest(project="chunked", ids=[f"w{c}-{i}" for i in range(rows)],
-                                         vectors=pb.Vectors(count=rows, dimension=2 * D, data=wrong))
+    def chunks() -> Iterator[pb.AddItemsRequest]:  # 1 good chunk, then 160 MB of wrong ones
+        yield pb.AddItemsRequest(project="chunked", ids=[f"g-{i}" for i in range(1000)], vectors=_vectors(good))
+        for c in range(16):
+            yield pb.AddItemsRequest(project="chunked", ids=[f"w{c}-{i}" for i in range(rows)],
+                                     vectors=pb.Vectors(count=rows, dimension=2 * D, data=wrong))
 
-        try:  # from here on VmHWM is this call's peak
-            Path(f"/proc/{pid}/clear_refs").write_text("5")
-        except OSError as exc:
-            pytest.fail(f"cannot reset the server's peak RSS ({exc}): this test needs /proc/PID/clear_refs")
-        before = _status_kb(pid, "VmRSS")
-        with grpc.insecure_channel(server.address, options=UNLIMITED) as channel:
-            with pytest.raises(grpc.RpcError) as caught:
-                pb_grpc.ActiveLearningStub(channel).AddItems(chunks(), timeout=120)
-        growth_mb = (_status_kb(pid, "VmHWM") - before) / 1024
+    try:  # from here on VmHWM is this call's peak
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError as exc:
+        pytest.fail(f"cannot reset the server's peak RSS ({exc}): this test needs /proc/PID/clear_refs")
+    before = _status_kb(pid, "VmRSS")
+    with grpc.insecure_channel(server.address, options=UNLIMITED) as channel:
+        with pytest.raises(grpc.RpcError) as caught:
+            pb_grpc.ActiveLearningStub(channel).AddItems(chunks(), timeout=120)
+    growth_mb = (_status_kb(pid, "VmHWM") - before) / 1024
 
-        # Receiving one 10 MB chunk costs a few times its size (transport buffers, the parsed
-        # message); holding the stream would cost its 160 MB and more.
-        assert growth_mb < 80, f"the server grew by {growth_mb:.0f} MB for a stream refused at its 2nd chunk"
-        assert caught.value.code() == Code.INVALID_ARGUMENT
-        message = caught.value.details()
-        assert "chunk 2" in message and "dimension 32" in message, message
-        with server.client() as client:
-            assert client.get_project("chunked").pool_size == 0
-    finally:
-        server.stop()
+    # Receiving one 10 MB chunk costs a few times its size (transport buffers, the parsed
+    # message); holding the stream would cost its 160 MB and more.
+    assert growth_mb < 80, f"the server grew by {growth_mb:.0f} MB for a stream refused at its 2nd chunk"
+    assert caught.value.code() == Code.INVALID_ARGUMENT
+    message = caught.value.details()
+    assert "chunk 2" in message and "dimension 32" in message, message
+    with server.client() as client:
+        assert client.get_project("chunked").pool_size == 0
 
 
-def test_add_items_stream_over_max_upload_mb_is_refused(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data", "--max-upload-mb", "1")
-    try:
-        with server.client() as client:
-            ids, x, _ = clustered_vectors(3 * 2**20 // (D * 4), D)  # 3 MB of vectors, sent in 1 MiB chunks
-            client.create_project("capped", D)
-            refusal = _refused(lambda: client.add_items("capped", ids, x))
-            assert refusal.code == Code.RESOURCE_EXHAUSTED
-            assert "1 MiB" in refusal.message and "split" in refusal.message, refusal.message
-            assert client.get_project("capped").pool_size == 0
-            assert client.add_items("capped", ids[:4000], x[:4000]) == 4000  # 256 KB: within the bound
-    finally:
-        server.stop()
+def test_add_items_stream_over_max_upload_mb_is_refused(tmp_path: Path, serve: Callable[..., ServerProcess]) -> None:
+    server = serve(tmp_path / "data", "--max-upload-mb", "1")
+    with server.client() as client:
+        ids, x, _ = clustered_vectors(3 * 2**20 // (D * 4), D)  # 3 MB of vectors, sent in 1 MiB chunks
+        client.create_project("capped", D)
+        refusal = _refused(lambda: client.add_items("capped", ids, x))
+        assert refusal.code == Code.RESOURCE_EXHAUSTED
+        assert "1 MiB" in refusal.message and "split" in refusal.message, refusal.message
+        assert client.get_project("capped").pool_size == 0
+        assert client.add_items("capped", ids[:4000], x[:4000]) == 4000  # 256 KB: within the bound
 
 
 # --------------------------------------------- 10: ids, labels, names, metadata bounded

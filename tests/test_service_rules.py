@@ -8,16 +8,13 @@ import contextlib
 import datetime
 import json
 import math
-import os
-import re
 import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 import types
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -28,62 +25,45 @@ from google.protobuf import struct_pb2
 import knn_al.client.client as client_module
 from knn_al.client import Client, ServiceError
 from knn_al.dataset import write_dataset
+from knn_al.simulation.server_process import ServerProcess
+from knn_al.simulation.synthetic import clustered_vectors
 from knn_al.v1 import active_learning_pb2 as pb
 from knn_al.v1 import active_learning_pb2_grpc as pb_grpc
-from tests.service_helpers import STARTUP_SECONDS, ServerProcess, clustered_vectors
 
 Code = grpc.StatusCode
 DIM = 16
 DAY = 24 * 3600
 #: NextSample options under which every free item is a candidate (outliers too).
 EVERY = {"strategy": "random", "include_outliers": True}
+#: How long a server may take to start.
+STARTUP_SECONDS = 60
 
 
 # ------------------------------------------------------------------ servers
-def _launch(data_dir: Path, *args: str, port: int = 0, cwd: Path | None = None,
-            stderr: Path) -> subprocess.Popen:
-    with stderr.open("w") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "knn_al.cli", "serve", "--data-dir", str(data_dir), "--port", str(port), *args],
-            stdout=subprocess.PIPE, stderr=log, text=True, cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-
-
-class Server(ServerProcess):
-    """A real ``knn-al serve`` like :class:`ServerProcess`, with a chosen port and working
-    directory (the working directory is one of a server's dataset roots). Its log goes
-    to a file beside the data dir, so a chatty server never blocks on a full pipe."""
-
-    def __init__(self, data_dir: Path, *args: str, port: int = 0, cwd: Path | None = None) -> None:
-        self.data_dir, self.args = data_dir, args
-        log = data_dir.parent / f"{data_dir.name}.server.log"
-        self.process = _launch(data_dir, *args, port=port, cwd=cwd, stderr=log)
-        line = self.process.stdout.readline()
-        found = re.search(r"serving on [\d.]+:(\d+)", line)
-        if not found:
-            self.process.kill()
-            raise RuntimeError(f"server did not start: {line!r}\n{log.read_text()}")
-        self.port = int(found.group(1))
-        self.address = f"127.0.0.1:{self.port}"
+def _log_beside(data_dir: Path) -> Path:
+    """Where a server's log goes: a file beside its data dir, so that a chatty server never
+    blocks on a full pipe."""
+    return data_dir.parent / f"{data_dir.name}.server.log"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
     """One default server (no --max-lease, no --dataset-root) whose working directory is
     pytest's base temp dir, so datasets written under tmp_path are inside its roots."""
-    base = tmp_path_factory.getbasetemp()
-    server = Server(tmp_path_factory.mktemp("shared") / "data", cwd=base)
+    data = tmp_path_factory.mktemp("shared") / "data"
+    server = ServerProcess(data, cwd=tmp_path_factory.getbasetemp(), log=_log_beside(data))
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
-def client(server: Server):
+def client(server: ServerProcess):
     with server.client() as client:
         yield client
 
 
 @pytest.fixture(scope="module")
-def stub(server: Server):
+def stub(server: ServerProcess):
     with grpc.insecure_channel(server.address) as channel:
         yield pb_grpc.ActiveLearningStub(channel)
 
@@ -211,23 +191,20 @@ def test_a_default_server_refuses_a_lease_longer_than_a_day(client) -> None:
     assert len(client.next_sample("endless", 2, lease_seconds=DAY)) == 2
 
 
-def test_max_lease_flag_bounds_every_lease(tmp_path: Path) -> None:
-    server = Server(tmp_path / "data", "--max-lease", "3600")
-    try:
-        client = server.client()
-        _pool(client, "bounded")
-        for seconds in (1e308, 7200):
-            refused = _refusal(lambda: client.next_sample("bounded", 1, lease_seconds=seconds))
-            assert _code(refused) == Code.INVALID_ARGUMENT and "3600" in _message(refused)
-        refused = _refusal(lambda: client.create_project("long-default", DIM, lease_seconds=7200))
+def test_max_lease_flag_bounds_every_lease(tmp_path: Path, serve: Callable[..., ServerProcess]) -> None:
+    server = serve(tmp_path / "data", "--max-lease", "3600", log=_log_beside(tmp_path / "data"))
+    client = server.client()
+    _pool(client, "bounded")
+    for seconds in (1e308, 7200):
+        refused = _refusal(lambda: client.next_sample("bounded", 1, lease_seconds=seconds))
         assert _code(refused) == Code.INVALID_ARGUMENT and "3600" in _message(refused)
-        assert [p.name for p in client.list_projects()] == ["bounded"]
-        assert client.get_project("bounded").leased_count == 0
-        start = time.time()
-        (sample,) = client.next_sample("bounded", 1, lease_seconds=3600)
-        assert sample.lease_expires_at <= time.time() + 3600 and sample.lease_expires_at >= start + 3600 - 1
-    finally:
-        server.stop()
+    refused = _refusal(lambda: client.create_project("long-default", DIM, lease_seconds=7200))
+    assert _code(refused) == Code.INVALID_ARGUMENT and "3600" in _message(refused)
+    assert [p.name for p in client.list_projects()] == ["bounded"]
+    assert client.get_project("bounded").leased_count == 0
+    start = time.time()
+    (sample,) = client.next_sample("bounded", 1, lease_seconds=3600)
+    assert sample.lease_expires_at <= time.time() + 3600 and sample.lease_expires_at >= start + 3600 - 1
 
 
 # ------------------------------------------------------------ 13: retries
@@ -345,7 +322,8 @@ def test_client_retry_after_a_lost_reply_does_not_lease_twice(server, client) ->
     assert rest == set(ids) - set(picks)
 
 
-def test_client_retries_with_jittered_backoff_until_a_late_server_answers(tmp_path: Path, monkeypatch) -> None:
+def test_client_retries_with_jittered_backoff_until_a_late_server_answers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, serve: Callable[..., ServerProcess]) -> None:
     waits: dict[str, list[float]] = {"first": [], "second": []}
 
     def sleep(seconds: float) -> None:
@@ -370,14 +348,12 @@ def test_client_retries_with_jittered_backoff_until_a_late_server_answers(tmp_pa
     while not all(waits.values()) and time.monotonic() < deadline:  # both are retrying: nobody listens yet
         time.sleep(0.02)
     assert all(waits.values()) and not results
-    server = Server(tmp_path / "data", port=port)
-    try:
-        for t in threads:
-            t.join(timeout=STARTUP_SECONDS)
-        assert results == {"first": "first", "second": "second"}
-        assert sorted(p.name for p in server.client().list_projects()) == ["first", "second"]
-    finally:
-        server.stop()
+    server = serve(tmp_path / "data", port=port, log=_log_beside(tmp_path / "data"))
+    for t in threads:
+        t.join(timeout=STARTUP_SECONDS)
+    assert results == {"first": "first", "second": "second"}
+    assert sorted(p.name for p in server.client().list_projects()) == ["first", "second"]
+    server.stop()
     # Each wait is the exponential backoff jittered by ±50%, and two clients retrying the
     # same server do not wait in lockstep.
     for seen in waits.values():
@@ -469,42 +445,37 @@ def _dataset(path: Path, prefix: str, n: int = 10) -> Path:
     return write_dataset(path, ids=[f"{prefix}-{i}" for i in ids], vectors=x, encoder="test")
 
 
-def test_load_dataset_is_confined_to_the_dataset_roots(tmp_path: Path) -> None:
+def test_load_dataset_is_confined_to_the_dataset_roots(tmp_path: Path, serve: Callable[..., ServerProcess]) -> None:
     cwd, data, outside = tmp_path / "cwd", tmp_path / "data", tmp_path / "outside"
     cwd.mkdir()
     _dataset(outside / "ds", "outside")
     (cwd / "link").symlink_to(outside / "ds")  # inside a root, pointing out of it
-    server = Server(data, cwd=cwd)
-    try:
-        client = server.client()
-        client.create_project("roots", DIM)
-        # An existing dataset, an existing plain directory, a missing path, a system
-        # directory, a symlink out: one refusal, the same words, nothing to tell them apart.
-        refusals = {path: _refusal(lambda: client.load_dataset("roots", path))
-                    for path in ("../outside/ds", "../outside", "../missing", "/etc", "link")}
-        assert {_code(e) for e in refusals.values()} == {Code.INVALID_ARGUMENT}
-        words = {_message(e).replace(repr(path), "PATH") for path, e in refusals.items()}
-        assert len(words) == 1, words
-        assert "--dataset-root" in words.pop()
-        assert client.get_project("roots").pool_size == 0
+    server = serve(data, cwd=cwd, log=_log_beside(data))
+    client = server.client()
+    client.create_project("roots", DIM)
+    # An existing dataset, an existing plain directory, a missing path, a system
+    # directory, a symlink out: one refusal, the same words, nothing to tell them apart.
+    refusals = {path: _refusal(lambda: client.load_dataset("roots", path))
+                for path in ("../outside/ds", "../outside", "../missing", "/etc", "link")}
+    assert {_code(e) for e in refusals.values()} == {Code.INVALID_ARGUMENT}
+    words = {_message(e).replace(repr(path), "PATH") for path, e in refusals.items()}
+    assert len(words) == 1, words
+    assert "--dataset-root" in words.pop()
+    assert client.get_project("roots").pool_size == 0
 
-        # Under the working directory (relative to it) and under the data dir: loaded.
-        _dataset(cwd / "ds", "cwd")
-        assert client.load_dataset("roots", "ds") == (10, 0)
-        _dataset(data / "incoming" / "ds", "data")
-        assert client.load_dataset("roots", str(data / "incoming" / "ds")) == (10, 0)
-        assert client.get_project("roots").pool_size == 20
-    finally:
-        server.stop()
+    # Under the working directory (relative to it) and under the data dir: loaded.
+    _dataset(cwd / "ds", "cwd")
+    assert client.load_dataset("roots", "ds") == (10, 0)
+    _dataset(data / "incoming" / "ds", "data")
+    assert client.load_dataset("roots", str(data / "incoming" / "ds")) == (10, 0)
+    assert client.get_project("roots").pool_size == 20
+    server.stop()
 
     # --dataset-root adds a root.
-    server = Server(tmp_path / "data2", "--dataset-root", str(outside))
-    try:
-        client = server.client()
-        client.create_project("roots", DIM)
-        assert client.load_dataset("roots", str(outside / "ds")) == (10, 0)
-    finally:
-        server.stop()
+    server = serve(tmp_path / "data2", "--dataset-root", str(outside), log=_log_beside(tmp_path / "data2"))
+    client = server.client()
+    client.create_project("roots", DIM)
+    assert client.load_dataset("roots", str(outside / "ds")) == (10, 0)
 
 
 # ------------------------------------- 19: ids unique across pool and auto labels

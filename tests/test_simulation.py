@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +17,8 @@ from knn_al.simulation import LearnerDriver, run_simulation
 from knn_al.simulation.folds import stratified_folds
 from knn_al.simulation.metrics import labels_to_reach, macro_f1
 from knn_al.simulation.report import labels_needed
+from knn_al.simulation.server_process import ServerProcess
 from knn_al.learner.strategies import DEFAULT_STRATEGY
-from tests.service_helpers import ServerProcess
 
 #: Topic sizes of the synthetic set: a few big topics and a tail of small ones, which a
 #: random annotator keeps missing.
@@ -148,23 +149,22 @@ def test_simulate_refuses_a_dataset_without_labels(tmp_path: Path, capsys: pytes
 
 
 # ---------------------------------------------------------- via the server
-def test_via_server_makes_the_same_picks_and_scores_as_in_process(tmp_path: Path) -> None:
+def test_via_server_makes_the_same_picks_and_scores_as_in_process(tmp_path: Path,
+                                                                 serve: Callable[..., ServerProcess]) -> None:
     from knn_al.client.simulation import ServerDriver
 
     ids, vectors, labels = topics(seed=4)
     options = dict(ids=ids, vectors=vectors, labels=labels, strategies=[DEFAULT_STRATEGY, "margin"], folds=2,
                    budget=25, every=5, seed=11)
     local = run_simulation(driver=LearnerDriver(), **options)
-    server = ServerProcess(tmp_path / "data")
+    server = serve(tmp_path / "data")
+    driver = ServerDriver(server.address)
     try:
-        driver = ServerDriver(server.address)
-        try:
-            remote = run_simulation(driver=driver, **options)
-            assert driver.client.list_projects() == []  # every session's project was deleted
-        finally:
-            driver.close()
+        remote = run_simulation(driver=driver, **options)
+        assert driver.client.list_projects() == []  # every session's project was deleted
     finally:
-        assert server.stop() == 0
+        driver.close()
+    assert server.stop() == 0
     assert len(local.curves) == len(remote.curves) == 6
     for mine, theirs in zip(local.curves, remote.curves):
         assert (mine.strategy, mine.fold) == (theirs.strategy, theirs.fold)
@@ -249,7 +249,7 @@ def test_an_exhausted_pool_ends_the_curves_there_and_the_report_says_after_how_m
 
 
 def test_via_server_runs_out_of_pool_where_in_process_does_and_reports_the_same(
-        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture, serve: Callable[..., ServerProcess]) -> None:
     from knn_al.client.simulation import ServerDriver
 
     ids, vectors, labels, _ = duplicate_groups(seed=0)
@@ -259,18 +259,16 @@ def test_via_server_runs_out_of_pool_where_in_process_does_and_reports_the_same(
                "--every", "2"]
     assert main([*command, "--out", str(tmp_path / "local")]) == 0
     local_table = capsys.readouterr().out
-    server = ServerProcess(tmp_path / "server")
+    server = serve(tmp_path / "server")
+    driver = ServerDriver(server.address)
     try:
-        driver = ServerDriver(server.address)
-        try:
-            remote = run_simulation(ids=ids, vectors=vectors, labels=labels, driver=driver, **EXHAUSTION)
-            assert driver.client.list_projects() == []
-        finally:
-            driver.close()
-        assert main([*command, "--out", str(tmp_path / "remote"), "--via-server", server.address]) == 0
-        remote_table = capsys.readouterr().out
+        remote = run_simulation(ids=ids, vectors=vectors, labels=labels, driver=driver, **EXHAUSTION)
+        assert driver.client.list_projects() == []
     finally:
-        assert server.stop() == 0
+        driver.close()
+    assert main([*command, "--out", str(tmp_path / "remote"), "--via-server", server.address]) == 0
+    remote_table = capsys.readouterr().out
+    assert server.stop() == 0
     for mine, theirs in zip(local.curves, remote.curves):
         assert (mine.strategy, mine.fold, mine.pool_exhausted_at) == (theirs.strategy, theirs.fold,
                                                                       theirs.pool_exhausted_at)

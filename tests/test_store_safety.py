@@ -24,7 +24,8 @@ import numpy as np
 import pytest
 
 from knn_al.client import Client, ServiceError
-from tests.service_helpers import ServerProcess, clustered_vectors
+from knn_al.simulation.server_process import ServerProcess
+from knn_al.simulation.synthetic import clustered_vectors
 
 Code = grpc.StatusCode
 DIM = 16
@@ -245,138 +246,132 @@ CORRUPTIONS: dict[str, Callable[[Path], str]] = {
 
 
 # ------------------------------------------- 1. nothing foreign is ever deleted
-def test_serve_leaves_foreign_files_in_the_data_dir_alone_through_start_crash_and_restart(tmp_path: Path) -> None:
+def test_serve_leaves_foreign_files_in_the_data_dir_alone_through_start_crash_and_restart(
+        tmp_path: Path, serve: Callable[..., ServerProcess]) -> None:
     data = tmp_path / "data"
     foreign_tree(data)
     before = under(tree(data), *FOREIGN)
     assert len(before) > 15
 
-    server = ServerProcess(data)
-    try:
-        assert changed(before, tree(data)) == [], "server start removed or changed foreign files"
-        with server.client() as client:
-            assert client.list_projects() == []  # foreign directories are not projects
-            ids, labels = make_project(client, "p", seed=3)
-            assert [p.name for p in client.list_projects()] == ["p"]
-        assert under(tree(data), *FOREIGN) == before, "project creation and labels touched foreign files"
-        server.kill()  # SIGKILL: no shutdown code runs
-        assert under(tree(data), *FOREIGN) == before
+    server = serve(data)
+    assert changed(before, tree(data)) == [], "server start removed or changed foreign files"
+    with server.client() as client:
+        assert client.list_projects() == []  # foreign directories are not projects
+        ids, labels = make_project(client, "p", seed=3)
+        assert [p.name for p in client.list_projects()] == ["p"]
+    assert under(tree(data), *FOREIGN) == before, "project creation and labels touched foreign files"
+    server.kill()  # SIGKILL: no shutdown code runs
+    assert under(tree(data), *FOREIGN) == before
 
-        server = ServerProcess(data)
-        assert under(tree(data), *FOREIGN) == before, "restart after SIGKILL touched foreign files"
-        with server.client() as client:
-            assert [p.name for p in client.list_projects()] == ["p"]
-            assert_serves(client, "p", ids, labels)
-    finally:
-        server.stop()
+    server = serve(data)
+    assert under(tree(data), *FOREIGN) == before, "restart after SIGKILL touched foreign files"
+    with server.client() as client:
+        assert [p.name for p in client.list_projects()] == ["p"]
+        assert_serves(client, "p", ids, labels)
+    server.stop()
     assert under(tree(data), *FOREIGN) == before
 
 
-def test_foreign_files_inside_a_project_directory_survive_crash_and_restart(tmp_path: Path) -> None:
+def test_foreign_files_inside_a_project_directory_survive_crash_and_restart(
+        tmp_path: Path, serve: Callable[..., ServerProcess]) -> None:
     data = tmp_path / "data"
-    server = ServerProcess(data)
-    try:
-        with server.client() as client:
-            ids, labels = make_project(client, "p", seed=4)
-        project = data / "p"
-        write(project / "README", "the photos of May\n")
-        write(project / "pool" / "notes.txt", "batch 0 came from camera 2\n")
-        write(project / "pool" / ".DS_Store", b"\x00\x00\x00\x01Bud1")
-        write(project / "attachments" / "a.txt", "attached\n")
-        foreign = ("p/README", "p/pool/notes.txt", "p/pool/.DS_Store", "p/attachments")
-        before = under(tree(data), *foreign)
-        assert len(before) == 5
+    server = serve(data)
+    with server.client() as client:
+        ids, labels = make_project(client, "p", seed=4)
+    project = data / "p"
+    write(project / "README", "the photos of May\n")
+    write(project / "pool" / "notes.txt", "batch 0 came from camera 2\n")
+    write(project / "pool" / ".DS_Store", b"\x00\x00\x00\x01Bud1")
+    write(project / "attachments" / "a.txt", "attached\n")
+    foreign = ("p/README", "p/pool/notes.txt", "p/pool/.DS_Store", "p/attachments")
+    before = under(tree(data), *foreign)
+    assert len(before) == 5
 
-        server.kill()
-        server = ServerProcess(data)
-        assert under(tree(data), *foreign) == before, "a restart after SIGKILL removed files in the project"
-        server = server.restart()
-        assert under(tree(data), *foreign) == before, "a graceful restart removed files in the project"
-        with server.client() as client:
-            assert_serves(client, "p", ids, labels)
-    finally:
-        server.stop()
+    server.kill()
+    server = serve(data)
+    assert under(tree(data), *foreign) == before, "a restart after SIGKILL removed files in the project"
+    server = server.restart()
+    assert under(tree(data), *foreign) == before, "a graceful restart removed files in the project"
+    with server.client() as client:
+        assert_serves(client, "p", ids, labels)
 
 
-def test_a_temp_named_directory_without_the_marker_is_left_alone(tmp_path: Path) -> None:
+def test_a_temp_named_directory_without_the_marker_is_left_alone(
+        tmp_path: Path, serve: Callable[..., ServerProcess]) -> None:
     data = tmp_path / "data"
     write(data / ".knn-al-tmp-xyz" / "keep.txt", "not knn-al's\n")
     write(data / ".knn-al-tmp-create-q-0123" / "pool" / "batch-00000.npy", b"\x93NUMPY")  # looks like ours too
     write(data / ".knn-al-tmp-create-q-0123" / "settings.json", "{}")
     before = under(tree(data), ".knn-al-tmp-xyz", ".knn-al-tmp-create-q-0123")
-    server = ServerProcess(data)
-    try:
-        assert under(tree(data), ".knn-al-tmp-xyz", ".knn-al-tmp-create-q-0123") == before
-        with server.client() as client:
-            assert client.list_projects() == []
-    finally:
-        server.stop()
+    server = serve(data)
+    assert under(tree(data), ".knn-al-tmp-xyz", ".knn-al-tmp-create-q-0123") == before
+    with server.client() as client:
+        assert client.list_projects() == []
+    server.stop()
     assert under(tree(data), ".knn-al-tmp-xyz", ".knn-al-tmp-create-q-0123") == before
 
 
 # --------------------------------- 2. a project without its log is quarantined
-def test_a_project_missing_its_log_is_quarantined_not_emptied(tmp_path: Path, template: Template) -> None:
+def test_a_project_missing_its_log_is_quarantined_not_emptied(
+        tmp_path: Path, template: Template, serve: Callable[..., ServerProcess]) -> None:
     data = template.copy(tmp_path / "data")
     _missing_log(data / "bad")
     files = tree(data / "bad")
     assert "pool/batch-00000.npy" in files and "log.sqlite" not in files
 
-    server = ServerProcess(data)
-    try:
-        assert tree(data / "bad") == files, "the server start changed or removed the broken project's files"
-        with server.client(retries=0, timeout=30) as client:
-            listed = {p.name: p for p in client.list_projects()}
-            assert sorted(listed) == ["bad", "good"]
-            assert listed["good"].state == "ready" and listed["good"].pool_size == len(template.ids)
-            assert listed["bad"].state == "broken" and "log.sqlite" in listed["bad"].problem
+    server = serve(data)
+    assert tree(data / "bad") == files, "the server start changed or removed the broken project's files"
+    with server.client(retries=0, timeout=30) as client:
+        listed = {p.name: p for p in client.list_projects()}
+        assert sorted(listed) == ["bad", "good"]
+        assert listed["good"].state == "ready" and listed["good"].pool_size == len(template.ids)
+        assert listed["bad"].state == "broken" and "log.sqlite" in listed["bad"].problem
 
-            calls: dict[str, Callable[[], object]] = {
-                "GetProject": lambda: client.get_project("bad"),
-                "NextSample": lambda: client.next_sample("bad", 1),
-                "AddItems": lambda: client.add_items("bad", ["new"], np.ones((1, DIM), np.float32)),
-                "SubmitLabel": lambda: client.submit_label("bad", template.bad_ids[0], "c0"),
-                "Predict": lambda: client.predict("bad", template.bad_ids[:1]),
-                "Export": lambda: client.export_labels("bad"),
-                "DeleteProject": lambda: client.delete_project("bad"),
-            }
-            for call, run in calls.items():
-                with pytest.raises(ServiceError) as caught:
-                    run()
-                assert caught.value.code == Code.FAILED_PRECONDITION, (call, caught.value)
-                assert "log.sqlite" in caught.value.message, (call, caught.value.message)
-            assert_serves(client, "good", template.ids, template.good_labels)
-        assert tree(data / "bad") == files, "calls on the broken project changed or removed its files"
+        calls: dict[str, Callable[[], object]] = {
+            "GetProject": lambda: client.get_project("bad"),
+            "NextSample": lambda: client.next_sample("bad", 1),
+            "AddItems": lambda: client.add_items("bad", ["new"], np.ones((1, DIM), np.float32)),
+            "SubmitLabel": lambda: client.submit_label("bad", template.bad_ids[0], "c0"),
+            "Predict": lambda: client.predict("bad", template.bad_ids[:1]),
+            "Export": lambda: client.export_labels("bad"),
+            "DeleteProject": lambda: client.delete_project("bad"),
+        }
+        for call, run in calls.items():
+            with pytest.raises(ServiceError) as caught:
+                run()
+            assert caught.value.code == Code.FAILED_PRECONDITION, (call, caught.value)
+            assert "log.sqlite" in caught.value.message, (call, caught.value.message)
+        assert_serves(client, "good", template.ids, template.good_labels)
+    assert tree(data / "bad") == files, "calls on the broken project changed or removed its files"
 
-        server = server.restart()
-        with server.client() as client:
-            assert client.get_project("good").state == "ready"
-            (bad,) = [p for p in client.list_projects() if p.name == "bad"]
-            assert bad.state == "broken" and "log.sqlite" in bad.problem
-    finally:
-        server.stop()
+    server = server.restart()
+    with server.client() as client:
+        assert client.get_project("good").state == "ready"
+        (bad,) = [p for p in client.list_projects() if p.name == "bad"]
+        assert bad.state == "broken" and "log.sqlite" in bad.problem
+    server.stop()
     assert tree(data / "bad") == files
 
 
 # ---------------------------------- 3. one corrupt project, the others serve
 @pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
-def test_one_corrupt_project_does_not_keep_the_server_down(tmp_path: Path, template: Template, kind: str) -> None:
+def test_one_corrupt_project_does_not_keep_the_server_down(
+        tmp_path: Path, template: Template, kind: str, serve: Callable[..., ServerProcess]) -> None:
     data = template.copy(tmp_path / "data")
     damaged = CORRUPTIONS[kind](data / "bad")
     files = tree(data / "bad")
 
-    server = ServerProcess(data)  # raises if the server does not start
-    try:
-        with server.client(retries=0, timeout=30) as client:
-            assert_serves(client, "good", template.ids, template.good_labels)
-            listed = {p.name: p for p in client.list_projects()}
-            assert listed["good"].state == "ready"
-            assert listed["bad"].state == "broken", listed["bad"]
-            assert damaged in listed["bad"].problem, listed["bad"].problem
-            with pytest.raises(ServiceError) as caught:
-                client.next_sample("bad", 1)
-            assert caught.value.code == Code.FAILED_PRECONDITION and damaged in caught.value.message
-    finally:
-        server.stop()
+    server = serve(data)  # raises if the server does not start
+    with server.client(retries=0, timeout=30) as client:
+        assert_serves(client, "good", template.ids, template.good_labels)
+        listed = {p.name: p for p in client.list_projects()}
+        assert listed["good"].state == "ready"
+        assert listed["bad"].state == "broken", listed["bad"]
+        assert damaged in listed["bad"].problem, listed["bad"].problem
+        with pytest.raises(ServiceError) as caught:
+            client.next_sample("bad", 1)
+        assert caught.value.code == Code.FAILED_PRECONDITION and damaged in caught.value.message
+    server.stop()
     assert changed(files, tree(data / "bad")) == [], "the broken project's files were changed or removed"
 
 
@@ -429,38 +424,34 @@ def test_check_of_a_missing_data_dir_exits_2_naming_it(tmp_path: Path) -> None:
 
 
 # -------------------------------------- 5. one data dir, one port, one server
-def test_a_second_server_on_the_same_data_dir_exits_naming_the_first(tmp_path: Path) -> None:
+def test_a_second_server_on_the_same_data_dir_exits_naming_the_first(
+        tmp_path: Path, serve: Callable[..., ServerProcess]) -> None:
     data = tmp_path / "data"
-    first = ServerProcess(data)
-    try:
-        with first.client() as client:
-            ids, labels = make_project(client, "p", seed=5, n=100, labeled=10)
-        before = tree(data)
-        start = time.monotonic()
-        second = attempt_serve(data, "--port", "0")
-        line = second.refusal()
-        assert time.monotonic() - start < 20
-        assert re.search(rf"\b{first.process.pid}\b", line), f"the message does not name pid {first.process.pid}: {line}"
-        assert str(data) in line, line
-        assert tree(data) == before
-        with first.client() as client:  # the first server is unharmed
-            assert_serves(client, "p", ids, labels)
-    finally:
-        first.stop()
+    first = serve(data)
+    with first.client() as client:
+        ids, labels = make_project(client, "p", seed=5, n=100, labeled=10)
+    before = tree(data)
+    start = time.monotonic()
+    second = attempt_serve(data, "--port", "0")
+    line = second.refusal()
+    assert time.monotonic() - start < 20
+    assert re.search(rf"\b{first.process.pid}\b", line), f"the message does not name pid {first.process.pid}: {line}"
+    assert str(data) in line, line
+    assert tree(data) == before
+    with first.client() as client:  # the first server is unharmed
+        assert_serves(client, "p", ids, labels)
 
 
-def test_a_second_server_on_the_same_port_exits_with_a_clear_message(tmp_path: Path) -> None:
-    first = ServerProcess(tmp_path / "one")
-    try:
-        other = tmp_path / "two"
-        second = attempt_serve(other, "--port", str(first.port))
-        line = second.refusal()
-        assert str(first.port) in line and "in use" in line, line
-        assert not other.exists(), "a failed start created its data dir"
-        with first.client() as client:
-            assert client.list_projects() == []
-    finally:
-        first.stop()
+def test_a_second_server_on_the_same_port_exits_with_a_clear_message(
+        tmp_path: Path, serve: Callable[..., ServerProcess]) -> None:
+    first = serve(tmp_path / "one")
+    other = tmp_path / "two"
+    second = attempt_serve(other, "--port", str(first.port))
+    line = second.refusal()
+    assert str(first.port) in line and "in use" in line, line
+    assert not other.exists(), "a failed start created its data dir"
+    with first.client() as client:
+        assert client.list_projects() == []
 
 
 # ------------------------------------------------------- 17. start-up errors

@@ -4,8 +4,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from knn_al.errors import InvalidInputError
 
-class ConnectionOptionError(ValueError):
+
+class ConnectionOptionError(InvalidInputError):
     """A connection option cannot be used (an unreadable or empty file)."""
 
 

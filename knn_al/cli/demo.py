@@ -49,15 +49,15 @@ def run(args: argparse.Namespace) -> int:
     embedded = time.perf_counter()
     print(f"[2/3] starting knn-al serve (log: {out / 'server.log'})", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix=".server-", dir=out) as data_dir:
-        with ServerProcess(Path(data_dir), out / "server.log") as server:
+        with ServerProcess(Path(data_dir), "--host", "127.0.0.1", log=out / "server.log") as server:
             print(f"[3/3] replaying {args.folds} folds × {args.budget} labels through {server.address}",
                   file=sys.stderr)
             result, table = simulate_dataset(
                 dataset, out=out, strategies=[DEFAULT_STRATEGY, "random"], via_server=server.address,
                 title=f"BBC News ({len(dataset.ids)} articles), use-multilingual, through the gRPC service",
                 **replay_options(args))
-        if server.exit_code != 0:
-            print(f"knn-al demo: the server exited with code {server.exit_code}; see {out / 'server.log'}",
+        if server.process.returncode != 0:
+            print(f"knn-al demo: the server exited with code {server.process.returncode}; see {out / 'server.log'}",
                   file=sys.stderr)
             return 1
     finished = time.perf_counter()

@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     from knn_al.embedding.job import run_embedding
     from knn_al.encoders import EncoderUnavailableError
+    from knn_al.errors import KnnAlError
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter off the terminal
 
@@ -61,13 +62,12 @@ def run(args: argparse.Namespace) -> int:
             encoder_options={"handle": args.handle} if args.handle else None,
             batch_size=args.batch_size, shard_size=args.shard_size, engine=args.engine,
             ray_address=args.ray_address, ray_actors=args.ray_actors, progress=not args.no_progress)
-    except ValueError as exc:  # InputError, DatasetError, UnknownEncoderError, ...
-
-        print(f"knn-al embed: error: {exc}", file=sys.stderr)
-        return 2
     except EncoderUnavailableError as exc:
         print(f"knn-al embed: error: {exc}", file=sys.stderr)
         return 1
+    except KnnAlError as exc:  # InputError, DatasetError, UnknownEncoderError, ...
+        print(f"knn-al embed: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"knn-al embed: interrupted; rerun the same command to resume {args.output}", file=sys.stderr)
         return 130

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from knn_al.cli.connection import ConnectionOptionError, add_connection_arguments, connection_options
+from knn_al.errors import InvalidInputError, KnnAlError
 
 if TYPE_CHECKING:
     from knn_al.client import Client
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
                     added, labeled = client.load_dataset(args.project, str(path), import_labels=args.import_labels)
                 else:
                     added, labeled = _upload(client, args.project, dataset, import_labels=args.import_labels)
-            except (ServiceError, ValueError):
+            except KnnAlError:  # ServiceError included
                 if created:  # a refused load leaves no empty project behind
                     client.delete_project(args.project)
                     print(f"deleted the project {args.project!r} created for this load", file=sys.stderr)
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         if dataset is None and exc.message.startswith("cannot load dataset"):
             hint = f"\n(the server reads {path} on its own machine; if it cannot see it there, add --upload)"
         return _fail(f"{exc.code.name}: {exc.message}{hint}", EXIT_SERVICE)
-    except ValueError as exc:
+    except KnnAlError as exc:
         return _fail(str(exc), EXIT_INPUT)
     print(f"loaded {added} items into {args.project!r} ({labeled} labels imported); "
           f"pool {info.pool_size}, labeled {info.labeled_count}")
@@ -144,7 +145,7 @@ def _upload(client: Client, project: str, dataset: Dataset, *, import_labels: bo
     allowed = client.get_project(project).labels
     outside = sorted(set(known.values()) - set(allowed)) if allowed else []
     if outside:
-        raise ValueError(f"the dataset has labels outside the label set of project {project!r}: {', '.join(outside)} "
+        raise InvalidInputError(f"the dataset has labels outside the label set of project {project!r}: {', '.join(outside)} "
                          "(load without --import-labels, or into a project without a fixed label set)")
     client.add_items(project, dataset.ids, dataset.vectors, dataset.item_metadata())
     if known:

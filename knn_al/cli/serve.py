@@ -6,6 +6,8 @@ import logging
 import sys
 from pathlib import Path
 
+from knn_al.errors import InvalidInputError, KnnAlError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -37,19 +39,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _token(args: argparse.Namespace) -> str | None:
-    """The token of --token or --token-file; :class:`ValueError` saying what is wrong."""
+    """The token of --token or --token-file; :class:`InvalidInputError` saying what is wrong."""
     if args.token_file is None:
         if args.token is not None and not args.token.strip():
-            raise ValueError("--token is empty: give a token, or leave the flag out to serve without one")
+            raise InvalidInputError("--token is empty: give a token, or leave the flag out to serve without one")
         return args.token
     try:
         token = args.token_file.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
-        raise ValueError(f"--token-file {args.token_file}: no such file") from None
+        raise InvalidInputError(f"--token-file {args.token_file}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"--token-file {args.token_file} cannot be read ({exc})") from None
+        raise InvalidInputError(f"--token-file {args.token_file} cannot be read ({exc})") from None
     if not token:
-        raise ValueError(f"--token-file {args.token_file} is empty")
+        raise InvalidInputError(f"--token-file {args.token_file} is empty")
     return token
 
 
@@ -66,10 +68,10 @@ def run(args: argparse.Namespace) -> int:
                             ("--max-upload-items", args.max_upload_items), ("--max-upload-mb", args.max_upload_mb),
                             ("--workers", args.workers)):
             if not value > 0:
-                raise ValueError(f"{flag} must be positive, got {value}")
+                raise InvalidInputError(f"{flag} must be positive, got {value}")
         if args.grace < 0:
-            raise ValueError(f"--grace must be 0 or more seconds, got {args.grace}")
-    except ValueError as exc:
+            raise InvalidInputError(f"--grace must be 0 or more seconds, got {args.grace}")
+    except KnnAlError as exc:
         print(f"knn-al serve: {exc}", file=sys.stderr)
         return 2
     if token and not args.tls_cert and args.host not in ("127.0.0.1", "localhost", "::1"):

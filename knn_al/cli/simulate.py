@@ -50,6 +50,7 @@ def replay_options(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     from knn_al.dataset import DatasetError, read_dataset
+    from knn_al.errors import KnnAlError
     from knn_al.simulation.execute import simulate_dataset
 
     try:
@@ -58,16 +59,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"knn-al simulate: {exc}", file=sys.stderr)
         return 2
     out = args.out or Path(f"simulation-{args.dataset.resolve().name}")
-    failures: tuple[type[Exception], ...] = (ValueError,)
-    if args.via_server:
-        from knn_al.client import ServiceError
-
-        failures += (ServiceError,)
     try:
         _, table = simulate_dataset(dataset, out=out, strategies=args.strategies, via_server=args.via_server,
                                     token=args.token, title=f"{args.dataset.name}: {args.folds}-fold replay",
                                     **replay_options(args))
-    except failures as exc:
+    except KnnAlError as exc:  # a refusal by the server (ServiceError) included
         print(f"knn-al simulate: {exc}", file=sys.stderr)
         return 2
     print(table)

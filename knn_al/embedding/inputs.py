@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from knn_al.encoders import Modality
+from knn_al.errors import InvalidInputError
 
 TEXT_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 
 
-class InputError(ValueError):
+class InputError(InvalidInputError):
     """The job's input cannot be used as a whole; the message says what to fix."""
 
 
@@ -110,7 +111,12 @@ def read_items(path: str | os.PathLike[str]) -> tuple[Modality, list[Item]]:
     if not items:
         raise InputError(f"{path}: nothing to embed (no {'image files' if modality == 'image' else 'rows'})")
     seen: set[str] = set()
-    duplicates = sorted({item.id for item in items if item.id in seen or seen.add(item.id)})
+    repeated = set()
+    for item in items:
+        if item.id in seen:
+            repeated.add(item.id)
+        seen.add(item.id)
+    duplicates = sorted(repeated)
     if duplicates:
         raise InputError(f"{path}: duplicate ids {duplicates[:5]} ({len(duplicates)} in all); ids must be unique")
     return modality, items

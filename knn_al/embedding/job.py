@@ -20,29 +20,11 @@ import numpy as np
 from knn_al.dataset import DatasetWriter
 from knn_al.embedding.batch import BatchResult, encode_batch
 from knn_al.embedding.inputs import InputError, Item, items_digest, read_items
+from knn_al.embedding.plan import Plan
 from knn_al.encoders import DEFAULT_ENCODER, Encoder, get_encoder
+from knn_al.errors import InvalidInputError
 
 Engine = Literal["local", "ray"]
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How the items are cut: shard ``k`` holds ``items[k*shard_size:(k+1)*shard_size]``."""
-
-    items: list[Item]
-    shard_size: int
-    batch_size: int
-
-    @property
-    def shard_count(self) -> int:
-        return -(-len(self.items) // self.shard_size)
-
-    def shard(self, index: int) -> list[Item]:
-        return self.items[index * self.shard_size:(index + 1) * self.shard_size]
-
-    def batches(self, index: int) -> list[list[Item]]:
-        shard = self.shard(index)
-        return [shard[i:i + self.batch_size] for i in range(0, len(shard), self.batch_size)]
 
 
 @dataclass(frozen=True)
@@ -94,7 +76,7 @@ def run_embedding(source: str | os.PathLike[str], output: str | os.PathLike[str]
     if batch_size < 1 or shard_size < 1:
         raise InputError("batch size and shard size must be at least 1")
     if engine not in ("local", "ray"):
-        raise ValueError(f"unknown engine {engine!r}: use 'local' or 'ray'")
+        raise InvalidInputError(f"unknown engine {engine!r}: use 'local' or 'ray'")
     modality, items = read_items(source)
     encoder_name = encoder or DEFAULT_ENCODER[modality]
     options = dict(encoder_options or {})

@@ -9,14 +9,15 @@ knn-al installed. Results stream back to the driver, which writes the shards.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
 from knn_al.embedding.batch import BatchResult, encode_batch
 from knn_al.embedding.inputs import Item
-from knn_al.embedding.job import Plan
+from knn_al.embedding.plan import Plan
+from knn_al.errors import InvalidInputError
 
 
 class _EncodeRow:
@@ -44,7 +45,7 @@ def ray_results(plan: Plan, pending: list[int], encoder_name: str, options: Mapp
     try:
         import ray
     except ImportError:
-        raise ValueError("the ray engine needs Ray Data: pip install 'knn-al[ray]'") from None
+        raise InvalidInputError("the ray engine needs Ray Data: pip install 'knn-al[ray]'") from None
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     ray.data.DataContext.get_current().enable_progress_bars = False  # the job has its own bar
@@ -54,12 +55,13 @@ def ray_results(plan: Plan, pending: list[int], encoder_name: str, options: Mapp
     if not rows:
         return iter(())
     dataset = ray.data.from_items(rows, override_num_blocks=min(len(rows), 200)).map(
-        _EncodeRow, fn_constructor_kwargs={"encoder_name": encoder_name, "options": dict(options)},
+        _EncodeRow,  # type: ignore[arg-type]  # Ray Data takes a callable class for its actors
+        fn_constructor_kwargs={"encoder_name": encoder_name, "options": dict(options)},
         compute=ray.data.ActorPoolStrategy(size=actors))
     return _decode(dataset.iter_rows(), dimension)
 
 
-def _decode(rows: Iterator[dict[str, Any]], dimension: int) -> Iterator[tuple[int, int, BatchResult]]:
+def _decode(rows: Iterable[dict[str, Any]], dimension: int) -> Iterator[tuple[int, int, BatchResult]]:
     for row in rows:
         outcome = json.loads(row["result"])
         vectors = np.frombuffer(row["vectors"], dtype=np.float32).reshape(len(outcome["ok"]), dimension)

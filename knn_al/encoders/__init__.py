@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from knn_al.encoders.base import Encoder, EncoderUnavailableError, EncodingError, Modality, UnknownEncoderError
+from knn_al.errors import InvalidInputError
 
 HUB_HANDLES: dict[str, tuple[str, int]] = {
     "mobilenet_v2": ("https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5", 1280),
@@ -56,7 +57,7 @@ def get_encoder(name_or_path: str | os.PathLike[str], **options: Any) -> Encoder
     allowed = OPTIONS.get(name, set())
     unexpected = sorted(set(options) - allowed)
     if unexpected and (name in ENCODERS or Path(name).is_dir()):
-        raise ValueError(f"encoder {name!r} takes no option {', '.join(unexpected)}"
+        raise InvalidInputError(f"encoder {name!r} takes no option {', '.join(unexpected)}"
                          + (f" (it takes {', '.join(sorted(allowed))})" if allowed else ""))
     if name == "use-multilingual":
         from knn_al.encoders.use_multilingual import UseMultilingualEncoder

@@ -10,10 +10,12 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from knn_al.errors import InvalidInputError, StateError
+
 Modality = Literal["text", "image"]
 
 
-class EncodingError(ValueError):
+class EncodingError(InvalidInputError):
     """Some items of a batch cannot be encoded (undecodable image, empty text, ...).
 
     ``failures`` maps the position of each bad item in the batch to a human-readable
@@ -27,11 +29,11 @@ class EncodingError(ValueError):
         super().__init__(shown + (f"; and {more} more" if more > 0 else ""))
 
 
-class UnknownEncoderError(ValueError):
+class UnknownEncoderError(InvalidInputError):
     """The name given is neither a registered encoder nor an existing model directory."""
 
 
-class EncoderUnavailableError(RuntimeError):
+class EncoderUnavailableError(StateError):
     """A known encoder's model cannot be loaded here (no network for a TF-Hub handle, a
     directory that is not a SavedModel, a missing package); the message says what to do."""
 

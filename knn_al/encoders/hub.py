@@ -15,6 +15,7 @@ import numpy as np
 
 from knn_al.encoders.base import EncoderUnavailableError, Modality, check_texts, l2_normalise
 from knn_al.encoders.images import decode_images
+from knn_al.errors import InvalidInputError
 
 DEFAULT_IMAGE_SIZE = 224
 
@@ -29,11 +30,11 @@ def _callable_of(model: Any) -> tuple[Any, Any]:
         signatures = getattr(model, "signatures", {})
         key = next((k for k in ("default", "serving_default") if k in signatures), None)
         if key is None:
-            raise ValueError("the SavedModel is neither callable nor has a 'default'/'serving_default' signature")
+            raise InvalidInputError("the SavedModel is neither callable nor has a 'default'/'serving_default' signature")
         fn = signatures[key]
         specs = list(fn.structured_input_signature[1].values())
     if len(specs) != 1:
-        raise ValueError(f"expected a model with one input (texts or images), it takes {len(specs)}")
+        raise InvalidInputError(f"expected a model with one input (texts or images), it takes {len(specs)}")
     return fn, specs[0]
 
 
@@ -73,11 +74,11 @@ class HubEncoder:
         self._size = (width or DEFAULT_IMAGE_SIZE, height or DEFAULT_IMAGE_SIZE)
         self._dtype = spec.dtype
         if modality is not None and modality != self.modality:
-            raise ValueError(f"{name}: {handle} is a model of {self.modality}s, expected one of {modality}s")
+            raise InvalidInputError(f"{name}: {handle} is a model of {self.modality}s, expected one of {modality}s")
         probe = ["probe"] if self.modality == "text" else [np.zeros((self._size[1], self._size[0], 3), np.uint8)]
         self.dimension = int(self._run(probe).reshape(1, -1).shape[-1])
         if dimension is not None and dimension != self.dimension:
-            raise ValueError(f"{name}: {handle} produces {self.dimension}-d vectors, expected {dimension}-d")
+            raise InvalidInputError(f"{name}: {handle} produces {self.dimension}-d vectors, expected {dimension}-d")
 
     def _run(self, batch: Sequence[Any]) -> np.ndarray:
         tf = self._tf

@@ -13,6 +13,7 @@ from knn_al.encoders.base import EncodingError
 def _decode_one(item: Any, size: tuple[int, int]) -> np.ndarray:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    image: Image.Image
     if isinstance(item, (bytes, bytearray, memoryview)):
         if len(item) == 0:
             raise ValueError("empty image file")
@@ -36,7 +37,7 @@ def _decode_one(item: Any, size: tuple[int, int]) -> np.ndarray:
     else:
         raise ValueError(f"expected encoded image bytes or a uint8 array, got {type(item).__name__}")
     if image.size != size:
-        image = image.resize(size, Image.BILINEAR)
+        image = image.resize(size, Image.Resampling.BILINEAR)
     return np.asarray(image, dtype=np.uint8)
 
 

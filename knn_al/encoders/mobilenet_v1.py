@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from knn_al.encoders.base import EncoderUnavailableError, l2_normalise
+from knn_al.encoders.base import EncoderUnavailableError, Modality, l2_normalise
 from knn_al.encoders.images import decode_images
 
 INPUT_TENSOR = "input:0"
@@ -40,7 +40,7 @@ class MobileNetV1Encoder:
 
     name = "mobilenet_v1"
     dimension = 1024
-    modality = "image"
+    modality: Modality = "image"
 
     def __init__(self, *, graph_path: str | Path | None = None) -> None:
         import tensorflow as tf

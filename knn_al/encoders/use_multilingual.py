@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from knn_al.encoders.base import check_texts, l2_normalise
+from knn_al.encoders.base import Modality, check_texts, l2_normalise
 
 
 class UseMultilingualEncoder:
@@ -19,7 +19,7 @@ class UseMultilingualEncoder:
 
     name = "use-multilingual"
     dimension = 512
-    modality = "text"
+    modality: Modality = "text"
 
     def __init__(self, *, threads: int | None = None) -> None:
         """``threads``: BLAS threads for the forward pass (default: all cores)."""

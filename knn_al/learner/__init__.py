@@ -4,6 +4,14 @@ numpy and FAISS only: no I/O, no SQLite, no grpc, no TensorFlow. Nothing here im
 from another knn_al layer but :mod:`knn_al.errors`. ``from knn_al.learner import Learner``;
 the record types (:mod:`knn_al.learner.types`) import without numpy, which is why the
 names below load on first use.
+
+:class:`Learner` (:mod:`~knn_al.learner.learner`) coordinates the parts: the pool's items
+(:mod:`~knn_al.learner.pool`, ids in :mod:`~knn_al.learner.ids`), their statuses
+(:mod:`~knn_al.learner.states`), duplicate groups (:mod:`~knn_al.learner.groups`), the kNN
+classifier (:mod:`~knn_al.learner.classifier`: labeled slots, neighbour tables, votes, the
+uncertainty cache, leave-one-out tables) and the picks (:mod:`~knn_al.learner.picks`,
+scored by :mod:`~knn_al.learner.strategies`). Its parameters are one table
+(:mod:`~knn_al.learner.params`).
 """
 from __future__ import annotations
 

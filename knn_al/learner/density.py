@@ -16,6 +16,8 @@ import numpy as np
 
 from knn_al.learner.neighbors import drop_own
 
+__all__ = ["density_of", "pool_neighbors"]
+
 
 def pool_neighbors(
     vectors: np.ndarray,

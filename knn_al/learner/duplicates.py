@@ -14,6 +14,8 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+__all__ = ["DEFAULT_DUPLICATE_THRESHOLD", "detach", "duplicate_groups", "roots_of"]
+
 #: Default near-duplicate threshold (cosine similarity). Measured here: with mobilenet_v1
 #: a photo re-encoded as JPEG scores 0.997 (quality 90) and 0.97-0.99 (quality 40) against
 #: its PNG, different photos at most 0.47; with use-multilingual the BBC News pairs above

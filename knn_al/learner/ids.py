@@ -13,6 +13,8 @@ import numpy as np
 from knn_al.errors import DuplicateItemError, InvalidInputError, UnknownItemError, shown
 from knn_al.learner.limits import MAX_ID_BYTES
 
+__all__ = ["IdIndex", "encode_ids"]
+
 
 def encode_ids(ids: Sequence[str]) -> np.ndarray:
     """``ids`` as a fixed-width bytes array; :class:`InvalidInputError` names the first id that is
@@ -41,6 +43,11 @@ class IdIndex:
 
     def __len__(self) -> int:
         return len(self.ids_)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the index's arrays."""
+        return self.ids_.nbytes + self.order_.nbytes + self._sorted.nbytes
 
     def check_new(self, ids: Sequence[str]) -> np.ndarray:
         """Validate ``ids`` as additions (unique, not present yet); return them encoded."""
@@ -89,6 +96,16 @@ class IdIndex:
         if (rows < 0).any():
             missing = encoded[rows < 0][0].decode()
             raise UnknownItemError(f"unknown item id {shown(missing)}")
+        return rows
+
+    def unique_rows(self, ids: Sequence[str]) -> np.ndarray:
+        """:meth:`rows`, refusing a batch that names an item twice."""
+        rows = self.rows(ids)
+        if len(rows) >= 2:
+            uniq, counts = np.unique(rows, return_counts=True)
+            if (counts > 1).any():
+                raise InvalidInputError(f"item {self.ids([uniq[counts > 1][0]])[0]!r} appears more than once "
+                                        "in the batch")
         return rows
 
     def ids(self, rows: np.ndarray | Sequence[int]) -> list[str]:

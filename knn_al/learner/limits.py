@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from knn_al.errors import InvalidInputError, shown
 
+__all__ = ["MAX_ANNOTATOR_BYTES", "MAX_ID_BYTES", "MAX_LABEL_BYTES", "MAX_METADATA_BYTES", "check_annotator",
+           "not_plain_json"]
+
 MAX_ID_BYTES = 256
 MAX_LABEL_BYTES = 256
 MAX_ANNOTATOR_BYTES = 256

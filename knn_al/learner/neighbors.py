@@ -13,6 +13,8 @@ from __future__ import annotations
 import faiss
 import numpy as np
 
+__all__ = ["BLOCK_ROWS", "FAISS_BASE", "FAISS_PAIRS", "NeighborTables", "drop_own", "top_k"]
+
 #: Rows per block in a pass over the pool: keeps the similarity block in cache-sized pieces.
 BLOCK_ROWS = 65_536
 #: When a row's k best come from at least FAISS_BASE labeled vectors and there are at least

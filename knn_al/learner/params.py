@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from knn_al.errors import InvalidInputError, shown
+from knn_al.learner.duplicates import DEFAULT_DUPLICATE_THRESHOLD
 
 __all__ = ["LEARNER_PARAMS", "Param", "between", "check", "defaults", "integer_between", "number_between"]
 
@@ -64,6 +65,10 @@ def defaults(params: Iterable[Param]) -> dict[str, Any]:
     return {param.name: param.default for param in params}
 
 
+def _hinted(rule: tuple[str, Callable[[Any], bool]], hint: str) -> tuple[str, Callable[[Any], bool]]:
+    return f"{rule[0]} ({hint})", rule[1]
+
+
 #: The learner's tunable parameters (``dimension`` has no default: every pool sets it).
 LEARNER_PARAMS: tuple[Param, ...] = (
     between("dimension", None, integer_between(1, 65_536)),
@@ -71,9 +76,8 @@ LEARNER_PARAMS: tuple[Param, ...] = (
     between("smoothing", 0.1, number_between(0, math.inf, low_open=True, high_open=True)),
     between("density_neighbors", 10, integer_between(1, 1_000)),
     between("exact_density_limit", 50_000, integer_between(0, 2**62)),
-    # 1.0 groups identical vectors only (see knn_al.learner.duplicates).
-    between("duplicate_threshold", 0.95, number_between(0, 1, low_open=True)),
-    between("outlier_quantile", 0.01, number_between(0, 1, high_open=True)),
+    between("duplicate_threshold", DEFAULT_DUPLICATE_THRESHOLD, _hinted(number_between(0, 1, low_open=True), "1: identical vectors only")),
+    between("outlier_quantile", 0.01, _hinted(number_between(0, 1, high_open=True), "0: no outliers")),
     between("max_candidates", 20_000, integer_between(1, 2**62)),
     between("seed", 0, integer_between(0, 2**63 - 1)),
 )

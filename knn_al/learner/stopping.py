@@ -13,6 +13,9 @@ import math
 
 from knn_al.learner.types import AccuracyEstimate
 
+__all__ = ["BUDGET_REACHED", "NOT_STOPPED", "POOL_EXHAUSTED", "TARGET_REACHED", "Z_95", "budget_left",
+           "estimate_accuracy", "stop_reason"]
+
 #: z for a two-sided 95% interval.
 Z_95 = 1.959964
 

@@ -15,7 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from knn_al.errors import InvalidInputError
+from knn_al.learner.types import Pick
 from knn_al.learner.uncertainty import get_measure
+
+__all__ = ["DEFAULT_STRATEGY", "STRATEGY_NAMES", "Candidates", "QueryStrategy", "RandomSampling", "Selection",
+           "UncertaintyDensityDiversity", "UncertaintySampling", "ecdf", "make_strategy"]
 
 DEFAULT_STRATEGY = "uncertainty_density_diversity"
 
@@ -52,6 +56,16 @@ class Selection:
     uncertainty_term: np.ndarray
     density_term: np.ndarray
     diversity_term: np.ndarray
+
+    def picks(self, rows: np.ndarray, ids: list[str]) -> list[Pick]:
+        """The chosen candidates as picks, given their pool ``rows`` and ``ids`` (best first)."""
+        return [
+            Pick(id=ids[i], row=int(rows[i]), score=float(self.score[i]), uncertainty=float(self.uncertainty[i]),
+                 density=float(self.density[i]), diversity=float(self.diversity[i]),
+                 uncertainty_term=float(self.uncertainty_term[i]), density_term=float(self.density_term[i]),
+                 diversity_term=float(self.diversity_term[i]))
+            for i in range(len(rows))
+        ]
 
 
 def ecdf(values: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
@@ -124,8 +138,10 @@ def _terms(c: Candidates, uncertainty: np.ndarray,
     # so the fast float32 sort applies.
     keys = (uncertainty, c.density, -c.similarity)
     if positions is None:
-        return tuple(ecdf(key) for key in keys)
-    return tuple(ecdf(key[positions], key) for key in keys)
+        u, i, d = (ecdf(key) for key in keys)
+    else:
+        u, i, d = (ecdf(key[positions], key) for key in keys)
+    return u, i, d
 
 
 def _selection(c: Candidates, positions: np.ndarray, score: np.ndarray, uncertainty: np.ndarray,

@@ -14,6 +14,8 @@ import numpy as np
 from knn_al.learner.density import density_of, pool_neighbors
 from knn_al.learner.duplicates import duplicate_groups
 
+__all__ = ["PoolSurvey", "survey_appended", "survey_pool"]
+
 
 @dataclass(frozen=True)
 class PoolSurvey:

@@ -7,24 +7,27 @@ that arrived since the last one, the way the learner keeps its pool's tables.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import numpy as np
 
 from knn_al.learner.neighbors import NeighborTables
-from knn_al.learner.vectors import as_unit_vectors
+from knn_al.learner.slots import LabeledSlots
 
-if TYPE_CHECKING:
-    from knn_al.learner import Learner
+__all__ = ["TrackedVectors"]
 
 
 class TrackedVectors:
-    """Neighbour tables of fixed ``vectors``, brought up to date with ``learner`` on each read."""
+    """Neighbour tables of fixed unit ``vectors``, brought up to date with the labeled
+    ``slots`` on each read; ``vote`` turns tables into class probabilities (a learner's
+    :meth:`~knn_al.learner.Learner.vote`). Made by :meth:`knn_al.learner.Learner.track`."""
 
-    def __init__(self, learner: Learner, vectors: np.ndarray) -> None:
-        self.learner = learner
-        self.vectors_ = as_unit_vectors(vectors, dimension=learner.dimension)
-        self.tables_ = NeighborTables(k=learner.k)
+    def __init__(self, vectors: np.ndarray, *, slots: LabeledSlots, k: int,
+                 vote: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> None:
+        self.vectors_ = vectors
+        self._slots = slots
+        self._vote = vote
+        self.tables_ = NeighborTables(k=k)
         self.tables_.grow(len(self.vectors_))
         #: Per slot seen so far, whether it held a label then.
         self._was_active = np.zeros(0, dtype=bool)
@@ -38,17 +41,17 @@ class TrackedVectors:
         return self.tables_.sim_, self.tables_.slot_
 
     def predict_proba(self) -> np.ndarray:
-        """Class probabilities of every vector, columns in the order of ``learner.classes_``."""
-        return self.learner.vote(*self.neighbor_tables())
+        """Class probabilities of every vector, columns in the order of the learner's ``classes_``."""
+        return self._vote(*self.neighbor_tables())
 
     def _sync(self) -> None:
-        learner, tables = self.learner, self.tables_
-        active = learner.slot_class_[: learner.n_slots_] >= 0
+        labeled, tables = self._slots, self.tables_
+        active = labeled.classes >= 0
         seen = len(self._was_active)
         if seen == 0:
             # Nothing to keep: one selection over every label beats offering them one by one.
             slots = np.flatnonzero(active).astype(np.int32)
-            tables.recompute(np.arange(len(self)), self.vectors_, learner.vectors_of_slots(slots), slots)
+            tables.recompute(np.arange(len(self)), self.vectors_, labeled.vectors_of(slots), slots)
         else:
             # A slot only ever goes from labeled to removed (a new label takes a new slot),
             # and relabels need nothing here: votes read each slot's current class.
@@ -56,8 +59,8 @@ class TrackedVectors:
             if len(removed):
                 slots = np.flatnonzero(active[:seen]).astype(np.int32)
                 rows = tables.rows_referencing(removed)
-                tables.recompute(rows, self.vectors_, learner.vectors_of_slots(slots), slots)
+                tables.recompute(rows, self.vectors_, labeled.vectors_of(slots), slots)
             new = (seen + np.flatnonzero(active[seen:])).astype(np.int32)
             if len(new):
-                tables.insert(self.vectors_, learner.vectors_of_slots(new), new)
+                tables.insert(self.vectors_, labeled.vectors_of(new), new)
         self._was_active = active.copy()

@@ -17,6 +17,8 @@ import numpy as np
 
 from knn_al.errors import InvalidInputError
 
+__all__ = ["DEFAULT_MEASURE", "MEASURES", "Measure", "entropy", "get_measure", "least_confidence", "margin"]
+
 
 def _masked(proba: np.ndarray, counts: np.ndarray | None) -> np.ndarray:
     return proba if counts is None else np.where(counts > 0, proba, -np.inf)
@@ -54,6 +56,9 @@ def entropy(proba: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
 
 
 Measure = Callable[..., np.ndarray]
+
+#: The measure picks use unless told otherwise; the learner caches it for every row from the start.
+DEFAULT_MEASURE = "margin"
 
 MEASURES: dict[str, Measure] = {
     "least_confidence": least_confidence,

@@ -5,6 +5,8 @@ import numpy as np
 
 from knn_al.errors import InvalidInputError
 
+__all__ = ["as_unit_vectors", "check_vectors"]
+
 #: Values per block of rows normalised at a time: temporaries stay at a few tens of MB
 #: however large the input (a 1M × 512 pool would need GBs for whole-array temporaries).
 _BLOCK_ELEMENTS = 1 << 22

@@ -6,9 +6,11 @@ Layout of a project directory::
     knn-al-project.json       the marker: format name and version; a directory without it
                               is not a project, and the store never touches it
     settings.json             ProjectSettings (rewritten atomically only by set_goals)
-    log.sqlite                the operation log (WAL): pool additions, label batches,
-                              label removals, in order; the open leases; stream auto labels
-    pool/batch-00000.npy      float32 unit vectors of one addition (memory-mappable)
+    log.sqlite                the operation log (WAL, :mod:`knn_al.projects.log`): pool
+                              additions, label batches, label removals, in order; the
+                              open leases; stream auto labels
+    pool/batch-00000.npy      float32 unit vectors of one addition (memory-mappable;
+                              the pool files: :mod:`knn_al.projects.pool`)
     pool/batch-00000.jsonl    {"id", "metadata"} per vector, same order
     pool/density-00000.npy    the pool survey after that addition (:mod:`knn_al.learner.survey`):
     pool/groups-00000.npy     density and duplicate group of every pool item, or, for an
@@ -16,58 +18,39 @@ Layout of a project directory::
 
 knn-al deletes only what it recognises as its own: files and directories whose names
 start with :data:`~knn_al.atomic.TEMP_PREFIX`, and the batch files of the one addition a
-crash interrupted before its commit. Anything inconsistent is reported by
-:func:`check_project` (and quarantines the project when the server opens it), never
-"repaired" by deletion.
+crash interrupted before its commit (:func:`knn_al.projects.pool.remove_crash_leftovers`).
+Anything inconsistent is reported by :func:`check_project` (and quarantines the project
+when the server opens it), never "repaired" by deletion. This module loads neither the
+:class:`~knn_al.learner.Learner` nor FAISS, so ``knn-al check`` runs without them.
 """
 from __future__ import annotations
 
-import errno
 import json
 import os
 import re
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from knn_al.atomic import TEMP_PREFIX, atomic_write
-from knn_al.errors import DiskFullError, KnnAlError
+from knn_al.errors import KnnAlError
+from knn_al.projects.log import LOG, Addition, additions, create_log, dumps, open_log
 from knn_al.projects.settings import NAME_PATTERN, ProjectSettings
+
+__all__ = ["BATCH_FILE", "FORMAT", "FORMAT_VERSION", "MARKER", "POOL", "SETTINGS", "BrokenProjectError",
+           "batch_paths", "check_project", "classify", "is_project_dir", "lay_out", "read_settings",
+           "write_marker", "write_settings"]
 
 MARKER = "knn-al-project.json"
 FORMAT = "knn-al-project"
 FORMAT_VERSION = 1
 SETTINGS = "settings.json"
-LOG = "log.sqlite"
 POOL = "pool"
 
-_BATCH_FILE = re.compile(r"(?:batch|density|groups)-(\d{5,})\.(?:npy|jsonl)")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS ops (
-    seq INTEGER PRIMARY KEY,
-    kind TEXT NOT NULL CHECK (kind IN ('add', 'label', 'unlabel')),
-    payload TEXT NOT NULL,
-    annotator TEXT NOT NULL DEFAULT '',
-    at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS leases (
-    item_id TEXT PRIMARY KEY,
-    annotator TEXT NOT NULL,
-    expires_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS auto_labels (
-    item_id TEXT PRIMARY KEY,
-    label TEXT NOT NULL,
-    confidence REAL NOT NULL,
-    at REAL NOT NULL
-);
-"""
+#: The name of a pool file of an addition; group 1 is its batch number.
+BATCH_FILE = re.compile(r"(?:batch|density|groups)-(\d{5,})\.(?:npy|jsonl)")
 
 
 class BrokenProjectError(KnnAlError):
@@ -75,19 +58,21 @@ class BrokenProjectError(KnnAlError):
     is quarantined: listed with this reason, every call on it refused, nothing removed."""
 
 
-def dumps(value: Any) -> str:
-    """Compact JSON, refusing NaN and infinity (they are not JSON)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
 def write_marker(path: Path) -> None:
     atomic_write(path / MARKER, lambda f: f.write(dumps({"format": FORMAT, "version": FORMAT_VERSION}).encode()))
 
 
 def write_settings(path: Path, settings: ProjectSettings) -> None:
-    from dataclasses import asdict
-
     atomic_write(path / SETTINGS, lambda f: f.write(dumps(asdict(settings)).encode()))
+
+
+def lay_out(path: Path, settings: ProjectSettings) -> None:
+    """Lay out a new, empty project directory at ``path`` (which must not exist)."""
+    path.mkdir()
+    write_marker(path)
+    (path / POOL).mkdir()
+    write_settings(path, settings)
+    create_log(path)
 
 
 def is_project_dir(path: Path) -> bool:
@@ -108,54 +93,11 @@ def classify(path: Path) -> str:
     return "project" if is_project_dir(path) else "foreign"
 
 
-def is_disk_full(exc: BaseException) -> bool:
-    """Whether ``exc`` (an OSError or an SQLite error) means the disk is full."""
-    if isinstance(exc, sqlite3.OperationalError):
-        return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
-    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
-
-
-@contextmanager
-def disk_errors(data_dir: Path) -> Iterator[None]:
-    """Turn a full disk into :class:`~knn_al.errors.DiskFullError` naming ``data_dir``."""
-    try:
-        yield
-    except (OSError, sqlite3.OperationalError) as exc:
-        if is_disk_full(exc):
-            raise DiskFullError(f"the disk holding the data directory {data_dir} is full: free space there, then "
-                                "retry (nothing was changed)") from None
-        raise
-
-
 def batch_paths(path: Path, batch: int) -> tuple[Path, Path, Path, Path]:
     """Vectors, records, density and groups files of addition ``batch``."""
     pool, stem = path / POOL, f"{batch:05d}"
     return (pool / f"batch-{stem}.npy", pool / f"batch-{stem}.jsonl", pool / f"density-{stem}.npy",
             pool / f"groups-{stem}.npy")
-
-
-def open_log(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
-    """Connect to an existing log; never creates one (a missing log is a broken project,
-    not an empty one). ``read_only`` changes nothing on disk."""
-    mode = "rw"
-    if read_only:
-        # A read-only connection to a WAL database still creates its -wal and -shm files;
-        # with no -wal there is nothing uncommitted to read, and `immutable` creates nothing.
-        mode = "ro" if (path / f"{LOG}-wal").exists() else "ro&immutable=1"
-    db = sqlite3.connect(f"{(path / LOG).absolute().as_uri()}?mode={mode}", uri=True, isolation_level=None,
-                         check_same_thread=False)
-    if not read_only:
-        db.execute("PRAGMA journal_mode=WAL")
-    return db
-
-
-def create_log(path: Path) -> None:
-    db = sqlite3.connect(path / LOG, isolation_level=None)
-    try:
-        db.execute("PRAGMA journal_mode=WAL")
-        db.executescript(SCHEMA)
-    finally:
-        db.close()
 
 
 def read_settings(path: Path) -> ProjectSettings:
@@ -173,25 +115,6 @@ def read_settings(path: Path) -> ProjectSettings:
     if settings.name != path.name:
         raise BrokenProjectError(f"{file} names project {settings.name!r}, but its directory is {path.name!r}")
     return settings
-
-
-@dataclass(frozen=True)
-class Addition:
-    """One committed ``add`` row: its batch number, item count, and whether it was
-    appended (its survey files cover only its own items)."""
-
-    batch: int
-    count: int
-    append: bool
-
-
-def additions(db: sqlite3.Connection) -> list[Addition]:
-    """The committed additions, in log order."""
-    found = []
-    for (payload,) in db.execute("SELECT payload FROM ops WHERE kind = 'add' ORDER BY seq"):
-        op = json.loads(payload)
-        found.append(Addition(batch=int(op["batch"]), count=int(op["count"]), append=bool(op.get("append", False))))
-    return found
 
 
 def _npy_problem(file: Path, *, dtype: str, shape: tuple[int, ...]) -> str | None:
@@ -305,20 +228,10 @@ def _pool_problems(path: Path, added: list[Addition], dimension: int, *, deep: b
                 problems.append(problem)
     if (path / POOL).is_dir():
         for file in sorted((path / POOL).iterdir()):
-            found = _BATCH_FILE.fullmatch(file.name)
+            found = BATCH_FILE.fullmatch(file.name)
             # The next batch's files are a crash's leftover (written, never committed).
             if found and int(found.group(1)) > len(added):
                 problems.append(f"{file} belongs to no committed addition (the log has {len(added)})")
     else:
         problems.append(f"{path / POOL} is missing")
     return problems
-
-
-def remove_crash_leftovers(path: Path, committed: int) -> None:
-    """Delete what a crash left behind and knn-al recognises as its own: temporary files
-    (:data:`TEMP_PREFIX`) and the files of addition ``committed`` (written, never committed)."""
-    for folder in (path, path / POOL):
-        for file in folder.iterdir():
-            found = _BATCH_FILE.fullmatch(file.name) if folder != path else None
-            if file.is_file() and (file.name.startswith(TEMP_PREFIX) or (found and int(found.group(1)) == committed)):
-                file.unlink()

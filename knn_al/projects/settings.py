@@ -1,23 +1,62 @@
-"""What a project is created with: its settings, validated as a whole."""
+"""What a project is created with: its settings, their defaults and rules in one table.
+
+:data:`SETTINGS_PARAMS` states every setting's default and rule once, as the text a user
+reads when it is broken (checked by :func:`knn_al.learner.params.check`). The settings the
+learner shares (``dimension``, ``k``, ``duplicate_threshold``, ``outlier_quantile``) take
+both from the learner's own table, :data:`knn_al.learner.params.LEARNER_PARAMS`.
+"""
 from __future__ import annotations
 
 import math
 import re
-from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
-from knn_al.learner.duplicates import DEFAULT_DUPLICATE_THRESHOLD
 from knn_al.encoders import ENCODERS
-from knn_al.errors import InvalidInputError, shown
+from knn_al.errors import InvalidInputError
 from knn_al.learner.limits import MAX_LABEL_BYTES
+from knn_al.learner.params import LEARNER_PARAMS, Param, check, defaults, integer_between, number_between
 from knn_al.learner.strategies import DEFAULT_STRATEGY, STRATEGY_NAMES
 
+__all__ = ["LEASE_SECONDS", "NAME_PATTERN", "SETTINGS_PARAMS", "ProjectSettings"]
+
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-MAX_DIMENSION = 65_536
-MAX_K = 1_000
-DEFAULT_K = 10
-DEFAULT_LEASE_SECONDS = 600.0
-DEFAULT_OUTLIER_QUANTILE = 0.01
+
+
+def _is_label_set(labels: Any) -> bool:
+    return (isinstance(labels, tuple)
+            and all(isinstance(label, str) and 0 < len(label.encode("utf-8")) <= MAX_LABEL_BYTES for label in labels)
+            and len(set(labels)) == len(labels))
+
+
+_LEARNER = {param.name: param for param in LEARNER_PARAMS}
+
+#: The length of a lease: a project's default, and any one hand-out's (which a server
+#: also bounds: :func:`knn_al.projects.leases.check_lease_seconds`).
+LEASE_SECONDS = Param(name="lease_seconds", default=600.0, rule="a positive number",
+                      ok=number_between(0, math.inf, low_open=True, high_open=True)[1])
+
+#: Every setting's default and rule, in the order they are checked.
+SETTINGS_PARAMS: tuple[Param, ...] = (
+    Param(name="name", default=None, rule="1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+          ok=lambda v: isinstance(v, str) and NAME_PATTERN.fullmatch(v) is not None),
+    Param(name="encoder", default="", rule=f"one of {', '.join(ENCODERS)}, or none to send vectors only",
+          ok=lambda v: isinstance(v, str) and (v == "" or v in ENCODERS)),
+    # 0, the default, takes the encoder's dimension (see ProjectSettings.__post_init__).
+    replace(_LEARNER["dimension"], default=0,
+            rule=_LEARNER["dimension"].rule + " (or name an encoder and leave dimension 0 to take the encoder's)"),
+    _LEARNER["k"],
+    Param(name="default_strategy", default=DEFAULT_STRATEGY, rule=f"one of {', '.join(STRATEGY_NAMES)}",
+          ok=lambda v: isinstance(v, str) and v in STRATEGY_NAMES),
+    Param(name="labels", default=(), ok=_is_label_set,
+          rule=f"distinct non-empty strings of at most {MAX_LABEL_BYTES} bytes each (UTF-8), or none"),
+    LEASE_SECONDS,
+    _LEARNER["duplicate_threshold"],
+    _LEARNER["outlier_quantile"],
+    Param(name="target_accuracy", default=0.0, rule="in [0, 1] (0: none)", ok=number_between(0, 1)[1]),
+    Param(name="label_budget", default=0, rule="0 (none) or positive", ok=integer_between(0, 2**63 - 1)[1]),
+)
+_DEFAULT = defaults(SETTINGS_PARAMS)
 
 
 @dataclass(frozen=True)
@@ -33,59 +72,32 @@ class ProjectSettings:
     (0: none) are when labeling can stop (:mod:`knn_al.learner.stopping`).
     """
 
+    # The field order is the key order of settings.json.
     name: str
-    dimension: int = 0
-    k: int = DEFAULT_K
-    default_strategy: str = DEFAULT_STRATEGY
+    dimension: int = _DEFAULT["dimension"]
+    k: int = _DEFAULT["k"]
+    default_strategy: str = _DEFAULT["default_strategy"]
     #: A fixed label set; empty: any label is accepted.
-    labels: tuple[str, ...] = ()
-    lease_seconds: float = DEFAULT_LEASE_SECONDS
-    encoder: str = ""
-    duplicate_threshold: float = DEFAULT_DUPLICATE_THRESHOLD
-    outlier_quantile: float = DEFAULT_OUTLIER_QUANTILE
-    target_accuracy: float = 0.0
-    label_budget: int = 0
+    labels: tuple[str, ...] = _DEFAULT["labels"]
+    lease_seconds: float = _DEFAULT["lease_seconds"]
+    encoder: str = _DEFAULT["encoder"]
+    duplicate_threshold: float = _DEFAULT["duplicate_threshold"]
+    outlier_quantile: float = _DEFAULT["outlier_quantile"]
+    target_accuracy: float = _DEFAULT["target_accuracy"]
+    label_budget: int = _DEFAULT["label_budget"]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "labels", tuple(self.labels))
-        if not isinstance(self.name, str) or not NAME_PATTERN.fullmatch(self.name):
-            raise InvalidInputError(
-                f"project name {shown(self.name)} is not valid: use 1-64 letters, digits, '.', '_' or '-', "
-                "starting with a letter or digit")
-        if self.encoder:
-            if self.encoder not in ENCODERS:
-                raise InvalidInputError(f"unknown encoder {shown(self.encoder)}: use one of {', '.join(ENCODERS)}, "
-                                        "or none to send vectors only")
+        object.__setattr__(self, "labels", tuple(self.labels))  # settings.json and the wire give a list
+        if isinstance(self.encoder, str) and self.encoder in ENCODERS:  # an unknown one is refused by the table
             modality, dimension = ENCODERS[self.encoder]
             if self.dimension == 0:
                 object.__setattr__(self, "dimension", dimension)
             elif self.dimension != dimension:
                 raise InvalidInputError(f"encoder {self.encoder!r} embeds {modality}s as {dimension}-dimensional "
                                         f"vectors, but dimension {self.dimension} was given: give {dimension} or 0")
-        if not 0 < self.dimension <= MAX_DIMENSION:
-            raise InvalidInputError(f"dimension must be between 1 and {MAX_DIMENSION}, got {self.dimension} "
-                                    "(or name an encoder and leave dimension 0 to take the encoder's)")
-        if not 0 < self.k <= MAX_K:
-            raise InvalidInputError(f"k must be between 1 and {MAX_K}, got {self.k}")
-        if self.default_strategy not in STRATEGY_NAMES:
-            raise InvalidInputError(
-                f"unknown strategy {shown(self.default_strategy)}; choose one of {', '.join(STRATEGY_NAMES)}")
-        if any(not isinstance(label, str) or not label for label in self.labels):
-            raise InvalidInputError("every label of a fixed label set must be a non-empty string")
-        too_long = next((label for label in self.labels if len(label.encode("utf-8")) > MAX_LABEL_BYTES), None)
-        if too_long is not None:
-            raise InvalidInputError(f"label {shown(too_long)} of the label set is longer than {MAX_LABEL_BYTES} bytes")
-        repeated = [label for label, n in Counter(self.labels).items() if n > 1]
-        if repeated:
-            raise InvalidInputError(f"label {shown(repeated[0])} appears more than once in the label set")
-        if not (math.isfinite(self.lease_seconds) and self.lease_seconds > 0):
-            raise InvalidInputError(f"lease_seconds must be a positive number, got {self.lease_seconds}")
-        if not 0 < self.duplicate_threshold <= 1:
-            raise InvalidInputError(f"duplicate_threshold must be in (0, 1] (1: identical vectors only), "
-                                    f"got {self.duplicate_threshold}")
-        if not 0 <= self.outlier_quantile < 1:
-            raise InvalidInputError(f"outlier_quantile must be in [0, 1) (0: no outliers), got {self.outlier_quantile}")
-        if not 0 <= self.target_accuracy <= 1:
-            raise InvalidInputError(f"target_accuracy must be in [0, 1] (0: none), got {self.target_accuracy}")
-        if self.label_budget < 0:
-            raise InvalidInputError(f"label_budget must be 0 (none) or positive, got {self.label_budget}")
+        check(SETTINGS_PARAMS, {field.name: getattr(self, field.name) for field in fields(self)})
+
+    def with_goals(self, *, target_accuracy: float | None = None, label_budget: int | None = None) -> ProjectSettings:
+        """These settings with other goals (``None`` keeps a goal as it is; 0 removes it)."""
+        return replace(self, target_accuracy=self.target_accuracy if target_accuracy is None else target_accuracy,
+                       label_budget=self.label_budget if label_budget is None else label_budget)

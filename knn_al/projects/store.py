@@ -27,11 +27,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from knn_al.atomic import TEMP_PREFIX, fsync_dir
-from knn_al.errors import AlreadyExistsError, InvalidInputError, NotFoundError, StateError, listing, shown
-from knn_al.projects.project import DEFAULT_MAX_LEASE_SECONDS, Project
-from knn_al.projects.files import MARKER, BrokenProjectError, classify, disk_errors, write_marker
+from knn_al.errors import AlreadyExistsError, NotFoundError, StateError, listing, shown
+from knn_al.projects.files import MARKER, BrokenProjectError, classify, lay_out, write_marker
+from knn_al.projects.leases import DEFAULT_MAX_LEASE_SECONDS, check_lease_seconds
+from knn_al.projects.log import disk_errors
+from knn_al.projects.project import Project
 from knn_al.projects.records import ProjectInfo
 from knn_al.projects.settings import ProjectSettings
+
+__all__ = ["BrokenProject", "ProjectStore"]
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +124,7 @@ class ProjectStore:
 
     def create(self, settings: ProjectSettings) -> Project:
         """Create an empty project (:class:`AlreadyExistsError` if the name is taken)."""
-        if settings.lease_seconds > self.max_lease_seconds:
-            raise InvalidInputError(f"lease_seconds must be at most {self.max_lease_seconds:g} (this server's "
-                                    f"--max-lease), got {settings.lease_seconds:g}")
+        check_lease_seconds(settings.lease_seconds, max_seconds=self.max_lease_seconds)
         name = settings.name
         target = self.data_dir / name
         with self._lock:  # reserve the name; the files are written without holding up `get`
@@ -136,7 +138,7 @@ class ProjectStore:
         try:
             with disk_errors(self.data_dir):
                 try:
-                    Project.initialise(staging, settings)
+                    lay_out(staging, settings)
                     staging.rename(target)
                 except BaseException:
                     if staging.exists():

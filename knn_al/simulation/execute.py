@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from knn_al.dataset import Dataset
+from knn_al.errors import InvalidInputError
 from knn_al.simulation.drivers import Driver, LearnerDriver
 from knn_al.simulation.replay import SimulationResult, run_simulation
 from knn_al.simulation.report import write_report
@@ -38,10 +39,10 @@ def simulate_dataset(
     """
     known = [i for i, label in enumerate(dataset.labels) if label is not None]
     if not known:
-        raise ValueError("the dataset has no known labels to replay: embed data whose items carry labels "
-                         "(image sub-folders per class, or a `label` field of each text)")
+        raise InvalidInputError("the dataset has no known labels to replay: embed data whose items carry labels "
+                                "(image sub-folders per class, or a `label` field of each text)")
     ids = [dataset.ids[i] for i in known]
-    labels = [dataset.labels[i] for i in known]
+    labels = [label for label in dataset.labels if label is not None]
     vectors = np.asarray(dataset.vectors[known], dtype=np.float32)
     with ExitStack() as stack:
         if via_server is None:

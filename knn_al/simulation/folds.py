@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from knn_al.errors import InvalidInputError
+
 
 def stratified_folds(codes: np.ndarray, *, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """``folds`` (train rows, test rows) pairs; every row is tested exactly once.
@@ -13,9 +15,9 @@ def stratified_folds(codes: np.ndarray, *, folds: int, seed: int) -> list[tuple[
     """
     codes = np.asarray(codes)
     if folds < 2:
-        raise ValueError(f"cross-validation needs at least 2 folds, got {folds}")
+        raise InvalidInputError(f"cross-validation needs at least 2 folds, got {folds}")
     if len(codes) < folds:
-        raise ValueError(f"{len(codes)} labeled items cannot be split into {folds} folds")
+        raise InvalidInputError(f"{len(codes)} labeled items cannot be split into {folds} folds")
     rng = np.random.default_rng(seed)
     assignment = np.empty(len(codes), dtype=np.int64)
     dealt = 0

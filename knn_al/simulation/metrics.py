@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from knn_al.errors import InvalidInputError
+
 
 def accuracy(truth: np.ndarray, predicted: np.ndarray) -> float:
     """Fraction of items whose predicted class code equals the true one."""
     if len(truth) == 0:
-        raise ValueError("accuracy of an empty set is undefined")
+        raise InvalidInputError("accuracy of an empty set is undefined")
     return float(np.mean(np.asarray(truth) == np.asarray(predicted)))
 
 

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from knn_al.errors import InvalidInputError
+from knn_al.learner.strategies import STRATEGY_NAMES
 from knn_al.simulation.drivers import Driver, Session
 from knn_al.simulation.folds import stratified_folds
 from knn_al.simulation.metrics import accuracy, macro_f1
-from knn_al.learner.strategies import STRATEGY_NAMES
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -170,18 +171,18 @@ def run_simulation(
     strategies = list(dict.fromkeys(strategies))
     unknown = [s for s in strategies if s not in STRATEGY_NAMES]
     if unknown:
-        raise ValueError(f"unknown strategy {unknown[0]!r}; choose from {', '.join(STRATEGY_NAMES)}")
+        raise InvalidInputError(f"unknown strategy {unknown[0]!r}; choose from {', '.join(STRATEGY_NAMES)}")
     if BASELINE not in strategies:
         strategies.append(BASELINE)
     if budget < 1 or every < 1:
-        raise ValueError("budget and every must be at least 1")
+        raise InvalidInputError("budget and every must be at least 1")
     if not 0 < target <= 1:
-        raise ValueError(f"target must be a share of full-data accuracy in (0, 1], got {target}")
+        raise InvalidInputError(f"target must be a share of full-data accuracy in (0, 1], got {target}")
     ids = list(ids)
     x = np.asarray(vectors, dtype=np.float32)
     classes = sorted(set(labels))
     if len(classes) < 2:
-        raise ValueError(f"a simulation needs at least 2 classes, found {len(classes)}")
+        raise InvalidInputError(f"a simulation needs at least 2 classes, found {len(classes)}")
     code_of = {name: code for code, name in enumerate(classes)}
     codes = np.array([code_of[label] for label in labels], dtype=np.int64)
     splits = stratified_folds(codes, folds=folds, seed=seed)

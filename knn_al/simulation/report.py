@@ -46,7 +46,9 @@ class Comparison:
     def within_one_std(self) -> bool | None:
         """Never below random by more than random's standard deviation, at any budget
         measured for both (None: none was)."""
-        return None if self.worst_gap is None else self.worst_gap >= -self.random_std
+        if self.worst_gap is None or self.random_std is None:
+            return None
+        return self.worst_gap >= -self.random_std
 
 
 def fold_stats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -75,7 +77,8 @@ def labels_needed(result: SimulationResult, strategy: str) -> list[int | None]:
 def mean_labels_needed(result: SimulationResult, strategy: str) -> float | None:
     """Mean over folds of :func:`labels_needed`, or None if some fold did not get there."""
     needed = labels_needed(result, strategy)
-    return None if any(n is None for n in needed) else float(np.mean(needed))
+    reached = [n for n in needed if n is not None]
+    return None if len(reached) < len(needed) else float(np.mean(reached))
 
 
 def compare(result: SimulationResult, strategy: str) -> Comparison:

@@ -1,11 +1,14 @@
-"""A ``knn-al serve`` subprocess on a free loopback port, for the demo.
+"""A ``knn-al serve`` subprocess on a loopback port: for the demo, the tests and the benchmarks.
 
-A separate process, so the demo talks to the server exactly as any client would, and the
-library never imports grpc. The server's log goes to a file; the context manager stops it
-gracefully (SIGTERM) and kills it only if it does not exit in time.
+A separate process, so its callers talk to the server exactly as any client would, and the
+library never imports grpc. The server starts when the object is made (``port`` 0 asks for a
+free port, read back from the line the server prints once it listens) and runs until
+:meth:`ServerProcess.stop` or :meth:`ServerProcess.kill`; ``with ServerProcess(...) as
+server:`` stops it when the block ends.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -13,44 +16,126 @@ import subprocess
 import sys
 from pathlib import Path
 from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any, Literal
 
+from knn_al.errors import KnnAlError
+
+if TYPE_CHECKING:
+    from knn_al.client import Client
+
+__all__ = ["STOP_SECONDS", "ServerProcess", "ServerStartError"]
+
+#: How long a server may take to shut down gracefully on SIGTERM before it is killed.
 STOP_SECONDS = 30
+_LISTENING = re.compile(r"serving on \S*:(\d+)")
+
+
+class ServerStartError(KnnAlError, RuntimeError):
+    """The server exited (or printed something else) before saying where it listens."""
 
 
 class ServerProcess:
-    """``with ServerProcess(data_dir, log) as server:`` serves until the block ends;
-    ``server.address`` is ``127.0.0.1:PORT``."""
+    """``knn-al serve --data-dir DATA_DIR --port PORT *ARGS``, started at once.
 
-    def __init__(self, data_dir: Path, log: Path) -> None:
-        self.data_dir, self.log = data_dir, log
-        self.address = ""
-        self.exit_code: int | None = None
-        self._process: subprocess.Popen[str] | None = None
+    Parameters
+    ----------
+    data_dir : the server's data directory.
+    *args : further ``knn-al serve`` options, e.g. ``"--token", "s3cret"``.
+    port : the port to listen on; 0 (the default) takes a free one.
+    cwd : the server's working directory (one of its dataset roots); default this process's.
+    log : a file for the server's stderr. Default: a pipe, read only into the error of a
+        failed start. A server that logs a lot should get a file: a full pipe blocks it.
+
+    Attributes
+    ----------
+    process : the running ``subprocess.Popen``.
+    port : the port the server listens on (the real one when 0 was asked).
+    address : ``127.0.0.1:PORT``, for a client.
+    """
+
+    process: subprocess.Popen[str]
+    port: int
+    address: str
+
+    def __init__(self, data_dir: Path, *args: str, port: int = 0, cwd: Path | None = None,
+                 log: Path | None = None) -> None:
+        self.data_dir, self.args = data_dir, args
+        self.cwd, self.log = cwd, log
+        self._asked_port = port
+        self._start(log_mode="w")
+
+    def _start(self, *, log_mode: Literal["w", "a"]) -> None:
+        command = [sys.executable, "-m", "knn_al.cli", "serve", "--data-dir", str(self.data_dir),
+                   "--port", str(self._asked_port), *self.args]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if self.log is None:
+            self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                            cwd=self.cwd, env=env)
+        else:
+            with open(self.log, log_mode, encoding="utf-8") as log:
+                self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True,
+                                                cwd=self.cwd, env=env)
+        line = _pipe(self.process.stdout).readline()
+        found = _LISTENING.search(line)
+        if not found:
+            self.process.kill()
+            self.process.wait()
+            said = self.log.read_text(encoding="utf-8") if self.log else _pipe(self.process.stderr).read()
+            where = f"; see {self.log}" if self.log else ""
+            self._close_pipes()
+            raise ServerStartError(f"the server did not start ({line.strip() or 'no output'}){where}\n{said}")
+        self.port = int(found.group(1))
+        self.address = f"127.0.0.1:{self.port}"
+
+    def client(self, **options: Any) -> Client:
+        """A :class:`knn_al.client.Client` of this server; ``options`` go to the client."""
+        from knn_al.client import Client  # grpc: only for callers who want a client
+
+        return Client(self.address, **options)
+
+    def stop(self, *, timeout: float = STOP_SECONDS) -> int:
+        """SIGTERM (graceful shutdown); returns the exit code. A server still running after
+        ``timeout`` seconds is killed, so none is left behind, and ``TimeoutExpired`` raised."""
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+        self._close_pipes()
+        return code
+
+    def kill(self) -> int:
+        """SIGKILL: no shutdown code runs. Returns the exit code."""
+        self.process.kill()
+        code = self.process.wait(timeout=STOP_SECONDS)
+        self._close_pipes()
+        return code
+
+    def restart(self) -> ServerProcess:
+        """Stop gracefully, then start again with the same arguments (on a new free port if
+        ``port`` was 0, its log continued); returns the server itself."""
+        self.stop()
+        self._start(log_mode="a")
+        return self
 
     def __enter__(self) -> ServerProcess:
-        with open(self.log, "w", encoding="utf-8") as log:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "knn_al.cli", "serve", "--data-dir", str(self.data_dir),
-                 "--host", "127.0.0.1", "--port", "0"],
-                stdout=subprocess.PIPE, stderr=log, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        line = self._process.stdout.readline()
-        found = re.search(r"serving on ([\d.]+:\d+)", line)
-        if not found:
-            self._process.kill()
-            self._process.wait()
-            raise RuntimeError(f"the server did not start ({line.strip() or 'no output'}); see {self.log}")
-        self.address = found.group(1)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        process = self._process
-        if process is None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            self.exit_code = process.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            self.exit_code = process.wait()
-        process.stdout.close()
+        # The caller reads ``process.returncode`` (-9 if it had to be killed); raising here
+        # would hide an error of the block itself.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.stop()
+
+    def _close_pipes(self) -> None:
+        for pipe in (self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+def _pipe(stream: IO[str] | None) -> IO[str]:
+    """``stream``, a pipe this module asked for (Popen types it as optional)."""
+    assert stream is not None, "not a pipe"
+    return stream

@@ -1,0 +1,88 @@
+"""A pool's items: their ids, unit vectors, and how typical each is (density, outliers).
+
+Items are only ever appended, each batch validated whole before any of it is kept. The
+density comes from the pool survey (:mod:`knn_al.learner.survey`), which the learner runs.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from knn_al.errors import InvalidInputError
+from knn_al.learner.ids import IdIndex
+from knn_al.learner.vectors import as_unit_vectors
+
+__all__ = ["Pool"]
+
+
+class Pool:
+    """The items of one pool of ``dimension``-long unit vectors; items whose density is
+    below the ``outlier_quantile`` quantile of the pool's are outliers (0: none)."""
+
+    def __init__(self, *, dimension: int, outlier_quantile: float) -> None:
+        self.dimension = dimension
+        self.outlier_quantile = outlier_quantile
+        self.ids_ = IdIndex()
+        # Rows beyond the pool's size are spare capacity, so items streamed in one at a
+        # time do not copy the whole pool each.
+        self._buffer = np.empty((0, dimension), dtype=np.float32)
+        #: Per item, the mean similarity to its nearest other items.
+        self.density_ = np.empty(0, dtype=np.float32)
+        self.outlier_threshold_ = -np.inf
+
+    def __len__(self) -> int:
+        return len(self.ids_)
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """Unit vectors of the pool, one row per item (a view)."""
+        return self._buffer[: len(self)]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the pool's arrays, spare vector rows included."""
+        return self._buffer.nbytes + self.density_.nbytes + self.ids_.nbytes
+
+    def checked(self, ids: Sequence[str], vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``ids`` encoded and ``vectors`` as fresh unit rows, ready for :meth:`append`;
+        raises if they cannot be added."""
+        ids = list(ids)
+        if not ids:
+            raise InvalidInputError("no items to add: the batch is empty")
+        x = as_unit_vectors(vectors, dimension=self.dimension)
+        if len(x) != len(ids):
+            raise InvalidInputError(f"{len(ids)} ids but {len(x)} vectors")
+        return self.ids_.check_new(ids), x
+
+    def append(self, encoded: np.ndarray, x: np.ndarray, density: np.ndarray) -> None:
+        """Append items :meth:`checked` gave, with the ``density`` of the whole pool after
+        them (from its survey; refused, changing nothing, if it does not cover them all)."""
+        if len(density) != len(self) + len(x):
+            raise InvalidInputError(f"the survey must cover the pool after this addition ({len(self) + len(x)} "
+                                    f"items), it covers {len(density)}")
+        self._append_vectors(x)
+        self.ids_.extend(encoded)
+        self.density_ = np.asarray(density, dtype=np.float32)
+        self.outlier_threshold_ = (float(np.quantile(self.density_, self.outlier_quantile, method="lower"))
+                                   if self.outlier_quantile > 0 else -np.inf)
+
+    def outliers(self) -> np.ndarray:
+        """Rows of the outliers, least dense first."""
+        rows = np.flatnonzero(self.density_ < self.outlier_threshold_)
+        return rows[np.argsort(self.density_[rows], kind="stable")]
+
+    def _append_vectors(self, x: np.ndarray) -> None:
+        """Append ``x``, a fresh array (from :func:`as_unit_vectors`) the pool may keep."""
+        n, needed = len(self), len(self) + len(x)
+        if n == 0:
+            self._buffer = x  # no copy of what may be the whole pool
+            return
+        if needed > len(self._buffer):
+            # The first addition is stored exactly; later ones grow by a quarter, so many
+            # small additions copy the pool O(log N) times, at 25% spare memory at most.
+            capacity = max(needed, n + n // 4)
+            buffer = np.empty((capacity, self.dimension), dtype=np.float32)
+            buffer[:n] = self._buffer[:n]
+            self._buffer = buffer
+        self._buffer[n:needed] = x
