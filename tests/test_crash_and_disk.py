@@ -9,8 +9,6 @@ skipped with the reason where mounting is not allowed).
 """
 from __future__ import annotations
 
-import errno
-import os
 import shutil
 import time
 from collections import Counter
@@ -31,6 +29,7 @@ from knn_al.simulation.server_process import ServerProcess
 from knn_al.simulation.synthetic import clustered_vectors
 from knn_al.v1 import active_learning_pb2 as pb
 from knn_al.v1 import active_learning_pb2_grpc as pb_grpc
+from tests.disks import fill_disk
 
 Code = grpc.StatusCode
 TEMP_PREFIX = ".knn-al-tmp-"
@@ -186,21 +185,6 @@ def test_sigkill_at_any_step_of_a_dataset_load_leaves_nothing_or_everything(
 
 
 # -------------------------------------------------------------------- full disk
-def _fill(disk: Path) -> Path:
-    """Fill ``disk`` to the last block with a filler file; returns it."""
-    filler = disk / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    try:
-        while True:
-            os.write(fd, b"\0" * 4096)
-    except OSError as exc:
-        assert exc.errno == errno.ENOSPC, exc
-    finally:
-        os.close(fd)
-    assert os.statvfs(disk).f_bavail == 0
-    return filler
-
-
 class ReplaySpy:
     """Counts Project._replay calls (the real method still runs)."""
 
@@ -234,7 +218,7 @@ def test_adding_items_to_a_full_disk_raises_disk_full_naming_the_data_dir_and_ch
     store, project, ids, x, _ = _labeled_project(data_dir)
     try:
         before, files_before = _observed(project, ids[:300]), _names(project.path)
-        filler = _fill(small_disk)
+        filler = fill_disk(small_disk)
         replays = ReplaySpy(monkeypatch)
 
         with pytest.raises(errors.CapacityError) as full:
@@ -265,7 +249,7 @@ def test_a_label_commit_on_a_full_disk_raises_disk_full_and_changes_nothing(
     store, project, ids, _, cluster = _labeled_project(data_dir)
     try:
         before, files_before = _observed(project, ids[:300]), _names(project.path)
-        filler = _fill(small_disk)
+        filler = fill_disk(small_disk)
         replays = ReplaySpy(monkeypatch)
         new = {i: f"c{c}" for i, c in zip(ids[100:110], cluster[100:110])}
 
@@ -300,7 +284,7 @@ def test_the_server_answers_resource_exhausted_on_a_full_disk_and_works_once_spa
     client.create_project("p", 16)
     client.add_items("p", ids[:300], x[:300])
     client.submit_labels("p", labeled, annotator="ana")
-    filler = _fill(small_disk)
+    filler = fill_disk(small_disk)
 
     with pytest.raises(ServiceError) as full:
         client.add_items("p", ids[300:], x[300:])

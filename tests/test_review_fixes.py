@@ -46,6 +46,7 @@ from knn_al.simulation.server_process import ServerProcess
 from knn_al.simulation.synthetic import clustered_vectors
 from knn_al.v1 import active_learning_pb2 as pb
 from knn_al.v1 import active_learning_pb2_grpc as pb_grpc
+from tests.disks import fill_disk
 
 if TYPE_CHECKING:
     from tests.conftest import FakeClock
@@ -54,24 +55,6 @@ Code = grpc.StatusCode
 MARKER = "knn-al-project.json"
 TEMP_PREFIX = ".knn-al-tmp-"
 D = 16
-
-
-def _fill(disk: Path, *, leave_blocks: int = 0) -> Path:
-    """Fill ``disk`` to the last block with a filler file (then free ``leave_blocks`` 4 KiB
-    blocks of it); returns the filler."""
-    filler = disk / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    try:
-        while True:
-            os.write(fd, b"\0" * 4096)
-    except OSError as exc:
-        assert exc.errno == errno.ENOSPC, exc
-        os.ftruncate(fd, max(0, os.fstat(fd).st_size - leave_blocks * 4096))
-    finally:
-        os.close(fd)
-    if not leave_blocks:
-        assert os.statvfs(disk).f_bavail == 0
-    return filler
 
 
 def _vectors(x: np.ndarray) -> pb.Vectors:
@@ -256,7 +239,7 @@ def test_create_project_on_a_full_disk_is_resource_exhausted_and_leaves_no_tempo
     data = small_disk / "data"
     running = serve(data)
     client = running.client()
-    filler = _fill(small_disk)
+    filler = fill_disk(small_disk)
     with pytest.raises(ServiceError) as full:
         client.create_project("p", D)
     assert full.value.code == Code.RESOURCE_EXHAUSTED, full.value
@@ -282,7 +265,7 @@ def test_a_lease_expiring_while_the_disk_is_full_does_not_fail_read_only_calls(s
         assert project.info().leased_count == 1
         predictions = project.predict(ids[20:40])
 
-        filler = _fill(small_disk)
+        filler = fill_disk(small_disk)
         clock.now += 61  # the lease expires while nothing can be written
         info = project.info()
         assert (info.pool_size, info.labeled_count, info.leased_count) == (200, 20, 0)
@@ -321,7 +304,7 @@ def test_a_stream_item_queried_on_a_full_disk_joins_the_pool_with_its_lease_or_n
         project = store.create(ProjectSettings(name="p", dimension=D))
         project.add_items(ids, x)  # no labels: every stream item is queried
         for free_blocks in range(16):
-            filler = _fill(small_disk, leave_blocks=free_blocks)
+            filler = fill_disk(small_disk, leave_blocks=free_blocks)
             before = project.info()
             try:
                 decision = project.decide(f"s{free_blocks}", stream[free_blocks], threshold=1.0, annotator="ana")
@@ -445,7 +428,7 @@ def test_a_start_that_fails_once_the_data_dir_is_locked_leaves_no_data_dir(tmp_p
 
 
 def test_a_start_on_a_full_disk_says_so_in_one_line_and_leaves_no_data_dir(small_disk: Path) -> None:
-    _fill(small_disk)
+    fill_disk(small_disk)
     data = small_disk / "data"
     done = _cli("serve", "--data-dir", str(data), "--port", "0")
     assert done.returncode == 2, (done.returncode, done.stderr)

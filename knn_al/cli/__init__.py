@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
+__all__ = ["build_parser", "main"]
+
 COMMAND_MODULES = (
     "knn_al.cli.check",
     "knn_al.cli.embed",
