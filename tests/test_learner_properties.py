@@ -25,7 +25,7 @@ class LearnerMachine(RuleBasedStateMachine):
         centers = rng.standard_normal((3, DIM))
         raw = centers[rng.integers(0, 3, n)] + 0.6 * rng.standard_normal((n, DIM))
         self.rng = rng
-        # Duplicate groups have tests of their own (tests/test_duplicates.py); here only
+        # Duplicate groups have tests of their own (tests/test_duplicates_outliers.py); here only
         # identical vectors would group, and random points never are.
         self.learner = Learner(dimension=DIM, k=k, smoothing=0.3, density_neighbors=m, duplicate_threshold=1.0,
                                outlier_quantile=outliers)

@@ -35,6 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; an expected error (a :class:`~knn_al.errors.KnnAlError`) any command
+    lets through becomes one line and its exit code (:mod:`knn_al.cli.exits`)."""
+    from knn_al.cli.exits import exit_code, fail
+    from knn_al.errors import KnnAlError
+
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except KnnAlError as exc:
+        return fail(args.command, str(exc), exit_code(exc))
 

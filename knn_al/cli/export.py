@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from knn_al.cli.connection import ConnectionOptionError, add_connection_arguments, connection_options
+from knn_al.cli.exits import EXIT_REFUSED, EXIT_USAGE
 
 PROG = "knn-al export"
-EXIT_SERVICE, EXIT_INPUT = 1, 2
 FIELDS = ("id", "label", "source", "confidence")
 FORMATS = ("jsonl", "csv")
 
@@ -31,8 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Export the human labels of a project and the labels they propagated to duplicates; with "
                     "--predictions also the streams' auto labels and the predicted label and confidence of "
                     "every other pool item.",
-        epilog=f"Exit codes: 0 written; {EXIT_SERVICE} the server refused or could not be reached; "
-               f"{EXIT_INPUT} an unusable option.")
+        epilog=f"Exit codes: 0 written; {EXIT_REFUSED} the server refused or could not be reached; "
+               f"{EXIT_USAGE} an unusable option.")
     parser.add_argument("--project", required=True, metavar="NAME", help="project to export")
     parser.add_argument("--out", required=True, type=Path, metavar="FILE",
                         help="output file; its suffix (.jsonl or .csv) picks the format unless --format is given")
@@ -62,15 +62,15 @@ def run(args: argparse.Namespace) -> int:
     if fmt not in FORMATS:
         print(f"{PROG}: cannot tell the format of {args.out}: name it .jsonl or .csv, or give --format",
               file=sys.stderr)
-        return EXIT_INPUT
+        return EXIT_USAGE
     if not args.out.parent.is_dir():
         print(f"{PROG}: directory {args.out.parent} does not exist", file=sys.stderr)
-        return EXIT_INPUT
+        return EXIT_USAGE
     try:
         token, tls = connection_options(args)
     except ConnectionOptionError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+        return EXIT_USAGE
 
     from knn_al.client import Client, ServiceError
 
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
             records = client.export(args.project, include_predictions=args.predictions)
     except ServiceError as exc:
         print(f"{PROG}: {exc.code.name}: {exc.message}", file=sys.stderr)
-        return EXIT_SERVICE
+        return EXIT_REFUSED
     atomic_write(args.out, lambda f: f.write(render(records, fmt)))
     counts: dict[str, int] = {}
     for r in records:

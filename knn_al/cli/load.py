@@ -15,15 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from knn_al.cli.connection import ConnectionOptionError, add_connection_arguments, connection_options
+from knn_al.cli.exits import EXIT_REFUSED, EXIT_USAGE, fail
 from knn_al.errors import InvalidInputError, KnnAlError
 
 if TYPE_CHECKING:
     from knn_al.client import Client
     from knn_al.dataset import Dataset
 
-PROG = "knn-al load"
 #: Exit codes: the server refused the request or could not be reached; bad local input.
-EXIT_SERVICE, EXIT_INPUT = 1, 2
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,8 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Add every item of a dataset directory to a project of a running `knn-al serve`, "
                     "optionally creating the project and importing the labels the dataset carries. "
                     "The items are added all at once or not at all.",
-        epilog=f"Exit codes: 0 loaded; {EXIT_SERVICE} the server refused the load or could not be reached; "
-               f"{EXIT_INPUT} the dataset or an option is unusable here.")
+        epilog=f"Exit codes: 0 loaded; {EXIT_REFUSED} the server refused the load or could not be reached; "
+               f"{EXIT_USAGE} the dataset or an option is unusable here.")
     parser.add_argument("dataset", type=Path, metavar="DATASET_DIR", help="dataset directory written by `knn-al embed`")
     parser.add_argument("--project", required=True, metavar="NAME", help="project to add the items to")
     parser.add_argument("--create", action="store_true",
@@ -56,8 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _fail(message: str, code: int) -> int:
-    print(f"{PROG}: {message}", file=sys.stderr)
-    return code
+    return fail("load", message, code)
 
 
 def _project_encoder(requested: str | None, manifest: dict[str, Any]) -> str:
@@ -77,16 +75,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         token, tls = connection_options(args)
     except ConnectionOptionError as exc:
-        return _fail(str(exc), EXIT_INPUT)
+        return _fail(str(exc), EXIT_USAGE)
     if args.encoder is not None and not args.create:
-        return _fail("--encoder sets the encoder of a project created with --create: add --create", EXIT_INPUT)
+        return _fail("--encoder sets the encoder of a project created with --create: add --create", EXIT_USAGE)
     path = args.dataset.resolve()
     try:
         dataset = read_dataset(path) if args.upload else None
         manifest: dict[str, Any] = ({"encoder": dataset.encoder, "dimension": dataset.dimension} if dataset
                                     else read_manifest(path) if args.create else {})
     except DatasetError as exc:
-        return _fail(str(exc), EXIT_INPUT)
+        return _fail(str(exc), EXIT_USAGE)
 
     from knn_al.client import Client, ServiceError
 
@@ -110,9 +108,9 @@ def run(args: argparse.Namespace) -> int:
         hint = ""
         if dataset is None and exc.message.startswith("cannot load dataset"):
             hint = f"\n(the server reads {path} on its own machine; if it cannot see it there, add --upload)"
-        return _fail(f"{exc.code.name}: {exc.message}{hint}", EXIT_SERVICE)
+        return _fail(f"{exc.code.name}: {exc.message}{hint}", EXIT_REFUSED)
     except KnnAlError as exc:
-        return _fail(str(exc), EXIT_INPUT)
+        return _fail(str(exc), EXIT_USAGE)
     print(f"loaded {added} items into {args.project!r} ({labeled} labels imported); "
           f"pool {info.pool_size}, labeled {info.labeled_count}")
     return 0

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from knn_al.learner.strategies import STRATEGY_NAMES
@@ -49,23 +48,16 @@ def replay_options(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from knn_al.dataset import DatasetError, read_dataset
-    from knn_al.errors import KnnAlError
+    from knn_al.dataset import read_dataset
     from knn_al.simulation.execute import simulate_dataset
 
-    try:
-        dataset = read_dataset(args.dataset)
-    except DatasetError as exc:
-        print(f"knn-al simulate: {exc}", file=sys.stderr)
-        return 2
+    # An unusable dataset or option (exit 2) or a server's refusal (exit 1) is reported by
+    # knn_al.cli.main, in one line.
+    dataset = read_dataset(args.dataset)
     out = args.out or Path(f"simulation-{args.dataset.resolve().name}")
-    try:
-        _, table = simulate_dataset(dataset, out=out, strategies=args.strategies, via_server=args.via_server,
-                                    token=args.token, title=f"{args.dataset.name}: {args.folds}-fold replay",
-                                    **replay_options(args))
-    except KnnAlError as exc:  # a refusal by the server (ServiceError) included
-        print(f"knn-al simulate: {exc}", file=sys.stderr)
-        return 2
+    _, table = simulate_dataset(dataset, out=out, strategies=args.strategies, via_server=args.via_server,
+                                token=args.token, title=f"{args.dataset.name}: {args.folds}-fold replay",
+                                **replay_options(args))
     print(table)
     print(f"\nwrote {out}/: curves.csv, summary.json, summary.txt, learning_curves.png")
     return 0

@@ -33,6 +33,11 @@ class UnknownEncoderError(InvalidInputError):
     """The name given is neither a registered encoder nor an existing model directory."""
 
 
+class EncoderOutputError(InvalidInputError):
+    """A model that does not produce what its encoder promises (the wrong dimension, a
+    count that differs from its input's): a wrong ``--handle``, most likely."""
+
+
 class EncoderUnavailableError(StateError):
     """A known encoder's model cannot be loaded here (no network for a TF-Hub handle, a
     directory that is not a SavedModel, a missing package); the message says what to do."""
@@ -79,7 +84,7 @@ def l2_normalise(vectors: np.ndarray, *, dimension: int) -> np.ndarray:
     """
     vectors = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1)
     if vectors.shape[1] != dimension:
-        raise RuntimeError(f"encoder produced {vectors.shape[1]}-d vectors, expected {dimension}")
+        raise EncoderOutputError(f"the model produced {vectors.shape[1]}-d vectors, expected {dimension}")
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     bad = {int(i): "the model produced a zero or non-finite vector"
            for i in np.flatnonzero(~np.isfinite(norms[:, 0]) | (norms[:, 0] == 0))}

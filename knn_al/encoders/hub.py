@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from knn_al.encoders.base import EncoderUnavailableError, Modality, check_texts, l2_normalise
+from knn_al.encoders.base import EncoderOutputError, EncoderUnavailableError, Modality, check_texts, l2_normalise
 from knn_al.encoders.images import decode_images
 from knn_al.errors import InvalidInputError
 
@@ -100,5 +100,5 @@ class HubEncoder:
             return np.empty((0, self.dimension), dtype=np.float32)
         outputs = self._run(batch)
         if len(outputs) != len(batch):
-            raise RuntimeError(f"{self.name}: the model returned {len(outputs)} vectors for {len(batch)} inputs")
+            raise EncoderOutputError(f"{self.name}: the model returned {len(outputs)} vectors for {len(batch)} inputs")
         return l2_normalise(outputs, dimension=self.dimension)

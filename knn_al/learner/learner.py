@@ -394,7 +394,3 @@ class Learner:
         columns in the order of ``classes_`` (:func:`knn_al.learner.voting.vote`)."""
         return self._knn.vote(sims, slots)
 
-    def vectors_of_slots(self, slots: np.ndarray) -> np.ndarray:
-        """Vectors of labeled ``slots`` (ascending, unique); a view, not a copy of the
-        labeled set, when they are all the slots there are."""
-        return self._knn.slots.vectors_of(slots)

