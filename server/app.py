@@ -16,9 +16,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from knn_al.errors import KnnAlError
-from knn_al.projects.leases import DEFAULT_MAX_LEASE_SECONDS
 from knn_al.projects.store import ProjectStore
 from knn_al.server.auth import TokenAuthInterceptor
+from knn_al.server.config import ServerConfig
 from knn_al.server.lock import LOCK_FILE, DataDirInUseError, DataDirLock
 from knn_al.server.servicer import ActiveLearningServicer
 from knn_al.v1 import active_learning_pb2 as pb
@@ -27,26 +27,6 @@ from knn_al.v1 import active_learning_pb2_grpc as pb_grpc
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ActiveLearning"].full_name
-
-
-@dataclass(frozen=True)
-class ServerConfig:
-    """How to serve; the CLI builds one from its flags."""
-
-    data_dir: Path
-    host: str = "127.0.0.1"
-    port: int = 50051
-    token: str | None = None
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    max_message_mb: float = 64.0
-    max_upload_items: int = 10_000_000
-    max_upload_mb: float = 4096.0
-    max_lease_seconds: float = DEFAULT_MAX_LEASE_SECONDS
-    #: Directories LoadDataset may read, besides the data directory and the working directory.
-    dataset_roots: tuple[Path, ...] = ()
-    workers: int = 8
-    grace_seconds: float = 5.0
 
 
 class StartupError(KnnAlError):

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from knn_al.errors import InvalidInputError, KnnAlError
+from knn_al.server.config import default_of
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,27 +16,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Serve the knn_al.v1.ActiveLearning gRPC service (with health checking and reflection) "
                     "for every project under --data-dir. Stops gracefully on SIGTERM/SIGINT.")
     parser.add_argument("--data-dir", type=Path, required=True, help="directory holding one sub-directory per project")
-    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0 / [::] for all)")
-    parser.add_argument("--port", type=int, default=50051, help="port to listen on; 0 picks a free one (printed)")
+    parser.add_argument("--host", default=default_of("host"), help="interface to listen on (0.0.0.0 / [::] for all)")
+    parser.add_argument("--port", type=int, default=default_of("port"), help="port to listen on; 0 picks a free one (printed)")
     auth = parser.add_mutually_exclusive_group()
     auth.add_argument("--token", help="require 'authorization: Bearer TOKEN' on every call but health checks")
     auth.add_argument("--token-file", type=Path, help="read the token from this file (keeps it out of `ps`)")
     parser.add_argument("--tls-cert", type=Path, help="PEM certificate chain; serve TLS (with --tls-key)")
     parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
-    parser.add_argument("--max-message-mb", type=float, default=64.0,
+    parser.add_argument("--max-message-mb", type=float, default=default_of("max_message_mb"),
                         help="largest request or response message, in MiB (larger ones: RESOURCE_EXHAUSTED)")
-    parser.add_argument("--max-upload-items", type=int, default=10_000_000,
+    parser.add_argument("--max-upload-items", type=int, default=default_of("max_upload_items"),
                         help="most items one AddItems stream may carry")
-    parser.add_argument("--max-upload-mb", type=float, default=4096.0,
+    parser.add_argument("--max-upload-mb", type=float, default=default_of("max_upload_mb"),
                         help="most MiB one AddItems stream may carry (refused at the chunk that crosses it)")
-    parser.add_argument("--max-lease", type=float, default=24 * 3600.0, metavar="SECONDS",
+    parser.add_argument("--max-lease", type=float, default=default_of("max_lease_seconds"), metavar="SECONDS",
                         help="longest lease any call or project may ask for, in seconds (default: 24 h)")
     parser.add_argument("--dataset-root", type=Path, action="append", default=[], metavar="DIR",
                         help="a directory LoadDataset may read datasets from (repeatable); the data directory and "
                              "the working directory always are")
-    parser.add_argument("--workers", type=int, default=8, help="threads running learner work off the event loop")
-    parser.add_argument("--grace", type=float, default=5.0, help="seconds in-flight calls get to finish at shutdown")
+    parser.add_argument("--workers", type=int, default=default_of("workers"), help="threads running learner work off the event loop")
+    parser.add_argument("--grace", type=float, default=default_of("grace_seconds"), help="seconds in-flight calls get to finish at shutdown")
     parser.set_defaults(func=run)
+
+
+#: The flag of each ServerConfig field whose name differs from it.
+_FLAG_OF = {"max_lease_seconds": "--max-lease", "grace_seconds": "--grace", "max_message_mb": "--max-message-mb",
+            "max_upload_items": "--max-upload-items", "max_upload_mb": "--max-upload-mb", "workers": "--workers",
+            "port": "--port"}
 
 
 def _token(args: argparse.Namespace) -> str | None:
@@ -59,28 +66,24 @@ def run(args: argparse.Namespace) -> int:
     """Serve; a start-up problem is one line on stderr and exit code 2, with nothing created."""
     import asyncio
 
-    from knn_al.server.app import ServerConfig, StartupError, serve
+    from knn_al.server.app import StartupError, serve
+    from knn_al.server.config import ServerConfig
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         token = _token(args)
-        for flag, value in (("--max-lease", args.max_lease), ("--max-message-mb", args.max_message_mb),
-                            ("--max-upload-items", args.max_upload_items), ("--max-upload-mb", args.max_upload_mb),
-                            ("--workers", args.workers)):
-            if not value > 0:
-                raise InvalidInputError(f"{flag} must be positive, got {value}")
-        if args.grace < 0:
-            raise InvalidInputError(f"--grace must be 0 or more seconds, got {args.grace}")
+        config = ServerConfig(data_dir=args.data_dir, host=args.host, port=args.port, token=token,
+                              tls_cert=args.tls_cert, tls_key=args.tls_key, max_message_mb=args.max_message_mb,
+                              max_upload_items=args.max_upload_items, max_upload_mb=args.max_upload_mb,
+                              max_lease_seconds=args.max_lease, dataset_roots=tuple(args.dataset_root),
+                              workers=args.workers, grace_seconds=args.grace)
     except KnnAlError as exc:
-        print(f"knn-al serve: {exc}", file=sys.stderr)
+        # ServerConfig names its fields; the user typed flags.
+        setting, _, rest = str(exc).partition(" ")
+        print(f"knn-al serve: {_FLAG_OF.get(setting, setting)} {rest}", file=sys.stderr)
         return 2
     if token and not args.tls_cert and args.host not in ("127.0.0.1", "localhost", "::1"):
         logging.warning("a token without TLS travels in clear text; add --tls-cert/--tls-key")
-    config = ServerConfig(data_dir=args.data_dir, host=args.host, port=args.port, token=token,
-                          tls_cert=args.tls_cert, tls_key=args.tls_key, max_message_mb=args.max_message_mb,
-                          max_upload_items=args.max_upload_items, max_upload_mb=args.max_upload_mb,
-                          max_lease_seconds=args.max_lease, dataset_roots=tuple(args.dataset_root),
-                          workers=args.workers, grace_seconds=args.grace)
     try:
         asyncio.run(serve(config))
     except (StartupError, OSError) as exc:

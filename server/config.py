@@ -1,0 +1,53 @@
+"""How a server runs: :class:`ServerConfig`, the one home of its defaults and their rules.
+
+Light to import (no grpc), so ``knn-al serve --help`` shows these defaults without loading
+the transport.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from knn_al.errors import InvalidInputError
+from knn_al.projects.leases import DEFAULT_MAX_LEASE_SECONDS
+
+__all__ = ["ServerConfig", "default_of"]
+
+#: Settings that must be positive numbers, by field.
+_POSITIVE = ("max_message_mb", "max_upload_items", "max_upload_mb", "max_lease_seconds", "workers")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """How to serve; ``knn-al serve`` builds one from its flags. Checked at creation:
+    :class:`InvalidInputError` names the setting."""
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 50051
+    token: str | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    max_message_mb: float = 64.0
+    max_upload_items: int = 10_000_000
+    max_upload_mb: float = 4096.0
+    max_lease_seconds: float = DEFAULT_MAX_LEASE_SECONDS
+    #: Directories LoadDataset may read, besides the data directory and the working directory.
+    dataset_roots: tuple[Path, ...] = ()
+    workers: int = 8
+    grace_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        for name in _POSITIVE:
+            if not getattr(self, name) > 0:
+                raise InvalidInputError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.grace_seconds < 0:
+            raise InvalidInputError(f"grace_seconds must be 0 or more, got {self.grace_seconds}")
+        if not 0 <= self.port <= 65_535:
+            raise InvalidInputError(f"port must be between 0 and 65535, got {self.port}")
+
+
+def default_of(name: str) -> Any:
+    """The default of :class:`ServerConfig` field ``name``."""
+    return next(f.default for f in fields(ServerConfig) if f.name == name)
