@@ -11,7 +11,7 @@ import numpy as np
 
 from knn_al.errors import InvalidInputError
 from knn_al.learner.ids import IdIndex
-from knn_al.learner.vectors import as_unit_vectors
+from knn_al.learner.vectors import item_vectors
 
 __all__ = ["Pool"]
 
@@ -48,11 +48,7 @@ class Pool:
         """``ids`` encoded and ``vectors`` as fresh unit rows, ready for :meth:`append`;
         raises if they cannot be added."""
         ids = list(ids)
-        if not ids:
-            raise InvalidInputError("no items to add: the batch is empty")
-        x = as_unit_vectors(vectors, dimension=self.dimension)
-        if len(x) != len(ids):
-            raise InvalidInputError(f"{len(ids)} ids but {len(x)} vectors")
+        x = item_vectors(ids, vectors, dimension=self.dimension)
         return self.ids_.check_new(ids), x
 
     def append(self, encoded: np.ndarray, x: np.ndarray, density: np.ndarray) -> None:

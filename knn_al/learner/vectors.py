@@ -1,11 +1,13 @@
 """Validation and normalisation of embedding vectors."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from knn_al.errors import InvalidInputError
 
-__all__ = ["as_unit_vectors", "check_vectors"]
+__all__ = ["as_unit_vectors", "check_vectors", "item_vectors"]
 
 #: Values per block of rows normalised at a time: temporaries stay at a few tens of MB
 #: however large the input (a 1M × 512 pool would need GBs for whole-array temporaries).
@@ -28,6 +30,17 @@ def as_unit_vectors(vectors: np.ndarray, *, dimension: int) -> np.ndarray:
     for start in range(0, len(x), step):
         _normalise_block(x[start : start + step], out=out[start : start + step], first_row=start)
     return out
+
+
+def item_vectors(ids: Sequence[str], vectors: np.ndarray, *, dimension: int) -> np.ndarray:
+    """The unit vectors of items ``ids`` to add (:func:`as_unit_vectors`), after checking
+    there is at least one item and exactly one vector per id."""
+    if not ids:
+        raise InvalidInputError("no items to add: the batch is empty")
+    x = as_unit_vectors(vectors, dimension=dimension)
+    if len(x) != len(ids):
+        raise InvalidInputError(f"{len(ids)} ids but {len(x)} vectors")
+    return x
 
 
 def check_vectors(vectors: np.ndarray, *, dimension: int) -> None:

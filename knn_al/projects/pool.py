@@ -23,7 +23,7 @@ from knn_al.dataset import DatasetError, read_dataset
 from knn_al.errors import InvalidInputError, shown
 from knn_al.learner.limits import MAX_METADATA_BYTES, not_plain_json
 from knn_al.learner.survey import PoolSurvey
-from knn_al.learner.vectors import as_unit_vectors
+from knn_al.learner.vectors import as_unit_vectors, item_vectors
 from knn_al.projects.files import BATCH_FILE, POOL, batch_paths
 from knn_al.projects.log import dumps
 
@@ -79,12 +79,7 @@ def new_batch(ids: Sequence[str], vectors: np.ndarray, metadata: Sequence[Mappin
     """Check items to add and make them a :class:`Batch` (:class:`InvalidInputError`
     naming the first problem)."""
     ids = list(ids)
-    if not ids:
-        raise InvalidInputError("no items to add: the batch is empty")
-    x = as_unit_vectors(vectors, dimension=dimension)
-    if len(x) != len(ids):
-        raise InvalidInputError(f"{len(ids)} ids but {len(x)} vectors")
-    return Batch.of(ids, x, metadata)
+    return Batch.of(ids, item_vectors(ids, vectors, dimension=dimension), metadata)
 
 
 def dataset_batch(path: str | Path, *, dimension: int, project: str,
