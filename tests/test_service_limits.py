@@ -129,7 +129,10 @@ def test_deleting_a_project_during_a_long_add_items_holds_up_no_other_call(serve
     adder, deleter = threading.Thread(target=add), threading.Thread(target=delete)
     adder.start()
     assert sent.wait(60)
-    with server.client(timeout=0.3, retries=0) as probe:  # wait until the add's commit holds the project
+    # Wait until the add's commit holds the project: two GetProject calls in a row that wait
+    # for it a whole second (a shorter probe also times out while the server is only busy
+    # checking the upload's chunks, and the delete then overtakes the add).
+    with server.client(timeout=1.0, retries=0) as probe:
         waited = 0
         while waited < 2:  # two GetProject calls in a row wait on it
             try:
