@@ -17,6 +17,7 @@ from grpc_reflection.v1alpha import reflection
 
 from knn_al.errors import KnnAlError
 from knn_al.projects.store import ProjectStore
+from knn_al.server.calls import Calls
 from knn_al.server.auth import TokenAuthInterceptor
 from knn_al.server.config import ServerConfig
 from knn_al.server.lock import LOCK_FILE, DataDirInUseError, DataDirLock
@@ -133,7 +134,7 @@ async def start_server(config: ServerConfig) -> RunningServer:
     else:  # a service manager's working directory is often "/": that would admit every path
         log.warning("the working directory is %s: it is not a dataset root (add --dataset-root DIR)", Path.cwd())
     pb_grpc.add_ActiveLearningServicer_to_server(
-        ActiveLearningServicer(store, executor, max_upload_items=config.max_upload_items,
+        ActiveLearningServicer(store, Calls(executor), max_upload_items=config.max_upload_items,
                                max_upload_bytes=int(config.max_upload_mb * 1024 * 1024), max_reply_bytes=limit,
                                dataset_roots=roots), server)
     health_servicer = health.aio.HealthServicer()

@@ -5,20 +5,13 @@ in a worker thread so numpy/FAISS work and encoders (raw texts/images of project
 with an encoder, see :meth:`knn_al.projects.project.Project.embed`) never block the event loop, and
 converts the result back. Errors become status codes in :mod:`knn_al.server.errors`.
 
-Calls on one project queue on the event loop, one at a time, before they take a worker
-thread: a project serialises its calls with its lock anyway, and calls waiting for a busy
-project must not hold the threads that other projects' calls need (with 8 workers, eight
-annotators polling a project busy with a long upload froze every project). Mutating calls
-with a request id run once (:mod:`knn_al.server.idempotency`).
+Calls on one project queue one at a time (:mod:`knn_al.server.calls`, shared with the HTTP
+adapter). Mutating calls with a request id run once (:mod:`knn_al.server.idempotency`).
 """
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
-from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
 
@@ -27,6 +20,7 @@ from google.protobuf.message import Message
 
 from knn_al.errors import CapacityError, InvalidInputError, shown
 from knn_al.server import convert
+from knn_al.server.calls import Calls
 from knn_al.server.errors import translate_errors
 from knn_al.server.idempotency import RecentReplies
 from knn_al.server.upload import Upload
@@ -50,40 +44,20 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
     bound one AddItems stream; ``max_reply_bytes`` is the transport's send limit;
     ``dataset_roots`` are the directories LoadDataset may read from."""
 
-    def __init__(self, store: ProjectStore, executor: Executor, *, max_upload_items: int, max_upload_bytes: int,
+    def __init__(self, store: ProjectStore, calls: Calls, *, max_upload_items: int, max_upload_bytes: int,
                  max_reply_bytes: int, dataset_roots: Sequence[Path]) -> None:
         self._store = store
-        self._executor = executor
+        self._calls = calls
         self._max_upload_items, self._max_upload_bytes = max_upload_items, max_upload_bytes
         self._max_reply_bytes = max_reply_bytes
         self._dataset_roots = [Path(root).resolve() for root in dataset_roots]
         self._replies = RecentReplies()
-        self._slots: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def _run(self, context: Context, fn: Callable[..., T], *args: Any, project: Project | None = None,
                    undo: Callable[[T], object] | None = None, **kwargs: Any) -> T:
-        """Run ``fn`` in a worker thread, after the calls queued before it on ``project``;
-        report its duration in the ``knn-al-compute-ms`` trailer, so clients can tell the
-        library's time from the transport's.
-
-        The thread cannot be stopped once started: if the call is cancelled meanwhile (the
-        client went away), the project stays taken until ``fn`` is done, then ``undo(result)``
-        runs, for work whose reply nobody will receive."""
-        def timed() -> tuple[T, float]:
-            start = time.perf_counter()
-            return fn(*args, **kwargs), time.perf_counter() - start
-
-        loop = asyncio.get_running_loop()
-        async with self._slots[project.settings.name] if project else contextlib.nullcontext():
-            work = loop.run_in_executor(self._executor, timed)
-            try:
-                result, seconds = await asyncio.shield(work)
-            except asyncio.CancelledError:
-                with contextlib.suppress(Exception):
-                    done, _ = await work
-                    if undo is not None:
-                        await loop.run_in_executor(self._executor, undo, done)
-                raise
+        """Run ``fn`` through :class:`~knn_al.server.calls.Calls` and report its duration in the
+        ``knn-al-compute-ms`` trailer, so clients can tell the library's time from the transport's."""
+        result, seconds = await self._calls.run(fn, *args, project=project, undo=undo, **kwargs)
         context.set_trailing_metadata(((COMPUTE_MS_KEY, f"{seconds * 1e3:.3f}"),))
         return result
 
@@ -151,7 +125,7 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
             loop = asyncio.get_running_loop()
             chunk: pb.AddItemsRequest | None = first
             while chunk is not None:
-                await loop.run_in_executor(self._executor, upload.add, chunk)
+                await loop.run_in_executor(self._calls.executor, upload.add, chunk)
                 chunk = await anext(chunks, None)
 
             def commit() -> int:
