@@ -28,6 +28,7 @@ __all__ = ["STOP_SECONDS", "ServerProcess", "ServerStartError"]
 #: How long a server may take to shut down gracefully on SIGTERM before it is killed.
 STOP_SECONDS = 30
 _LISTENING = re.compile(r"serving on \S*:(\d+)")
+_HTTP_LISTENING = re.compile(r"HTTP on \S*:(\d+)")
 
 
 class ServerStartError(KnnAlError, RuntimeError):
@@ -51,11 +52,13 @@ class ServerProcess:
     process : the running ``subprocess.Popen``.
     port : the port the server listens on (the real one when 0 was asked).
     address : ``127.0.0.1:PORT``, for a client.
+    http_url : ``http://127.0.0.1:PORT`` of the HTTP API and page, with ``--http-port``; else "".
     """
 
     process: subprocess.Popen[str]
     port: int
     address: str
+    http_url: str
 
     def __init__(self, data_dir: Path, *args: str, port: int = 0, cwd: Path | None = None,
                  log: Path | None = None) -> None:
@@ -76,8 +79,11 @@ class ServerProcess:
                 self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True,
                                                 cwd=self.cwd, env=env)
         line = _pipe(self.process.stdout).readline()
-        found = _LISTENING.search(line)
-        if not found:
+        found, http = _LISTENING.search(line), None
+        if found and "--http-port" in self.args:  # the HTTP address follows, on a line of its own
+            line = _pipe(self.process.stdout).readline()
+            http = _HTTP_LISTENING.search(line)
+        if not found or ("--http-port" in self.args and not http):
             self.process.kill()
             self.process.wait()
             said = self.log.read_text(encoding="utf-8") if self.log else _pipe(self.process.stderr).read()
@@ -86,6 +92,7 @@ class ServerProcess:
             raise ServerStartError(f"the server did not start ({line.strip() or 'no output'}){where}\n{said}")
         self.port = int(found.group(1))
         self.address = f"127.0.0.1:{self.port}"
+        self.http_url = f"{'https' if '--tls-cert' in self.args else 'http'}://127.0.0.1:{http.group(1)}" if http else ""
 
     def client(self, **options: Any) -> Client:
         """A :class:`knn_al.client.Client` of this server; ``options`` go to the client."""
