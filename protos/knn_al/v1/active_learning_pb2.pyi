@@ -29,6 +29,32 @@ class StopReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STOP_REASON_BUDGET_REACHED: _ClassVar[StopReason]
     STOP_REASON_TARGET_REACHED: _ClassVar[StopReason]
     STOP_REASON_POOL_EXHAUSTED: _ClassVar[StopReason]
+
+class ConflictPolicy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CONFLICT_POLICY_UNSPECIFIED: _ClassVar[ConflictPolicy]
+    CONFLICT_POLICY_ERROR: _ClassVar[ConflictPolicy]
+    CONFLICT_POLICY_SKIP: _ClassVar[ConflictPolicy]
+    CONFLICT_POLICY_REPLACE: _ClassVar[ConflictPolicy]
+
+class ItemState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ITEM_STATE_UNSPECIFIED: _ClassVar[ItemState]
+    ITEM_STATE_UNLABELED: _ClassVar[ItemState]
+    ITEM_STATE_LABELED: _ClassVar[ItemState]
+    ITEM_STATE_PROPAGATED: _ClassVar[ItemState]
+    ITEM_STATE_LEASED: _ClassVar[ItemState]
+    ITEM_STATE_SKIPPED: _ClassVar[ItemState]
+
+class ItemFilter(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ITEM_FILTER_UNSPECIFIED: _ClassVar[ItemFilter]
+    ITEM_FILTER_UNLABELED: _ClassVar[ItemFilter]
+    ITEM_FILTER_LABELED: _ClassVar[ItemFilter]
+    ITEM_FILTER_PROPAGATED: _ClassVar[ItemFilter]
+    ITEM_FILTER_LEASED: _ClassVar[ItemFilter]
+    ITEM_FILTER_SKIPPED: _ClassVar[ItemFilter]
+    ITEM_FILTER_OUTLIER: _ClassVar[ItemFilter]
 STRATEGY_UNSPECIFIED: Strategy
 STRATEGY_RANDOM: Strategy
 STRATEGY_LEAST_CONFIDENCE: Strategy
@@ -42,6 +68,23 @@ STOP_REASON_UNSPECIFIED: StopReason
 STOP_REASON_BUDGET_REACHED: StopReason
 STOP_REASON_TARGET_REACHED: StopReason
 STOP_REASON_POOL_EXHAUSTED: StopReason
+CONFLICT_POLICY_UNSPECIFIED: ConflictPolicy
+CONFLICT_POLICY_ERROR: ConflictPolicy
+CONFLICT_POLICY_SKIP: ConflictPolicy
+CONFLICT_POLICY_REPLACE: ConflictPolicy
+ITEM_STATE_UNSPECIFIED: ItemState
+ITEM_STATE_UNLABELED: ItemState
+ITEM_STATE_LABELED: ItemState
+ITEM_STATE_PROPAGATED: ItemState
+ITEM_STATE_LEASED: ItemState
+ITEM_STATE_SKIPPED: ItemState
+ITEM_FILTER_UNSPECIFIED: ItemFilter
+ITEM_FILTER_UNLABELED: ItemFilter
+ITEM_FILTER_LABELED: ItemFilter
+ITEM_FILTER_PROPAGATED: ItemFilter
+ITEM_FILTER_LEASED: ItemFilter
+ITEM_FILTER_SKIPPED: ItemFilter
+ITEM_FILTER_OUTLIER: ItemFilter
 
 class Vectors(_message.Message):
     __slots__ = ("count", "dimension", "data")
@@ -54,7 +97,7 @@ class Vectors(_message.Message):
     def __init__(self, count: _Optional[int] = ..., dimension: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class ProjectSettings(_message.Message):
-    __slots__ = ("name", "dimension", "k", "default_strategy", "labels", "lease_seconds", "encoder", "duplicate_threshold", "outlier_quantile", "target_accuracy", "label_budget")
+    __slots__ = ("name", "dimension", "k", "default_strategy", "labels", "lease_seconds", "encoder", "duplicate_threshold", "outlier_quantile", "target_accuracy", "label_budget", "keep_raw")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
@@ -66,6 +109,7 @@ class ProjectSettings(_message.Message):
     OUTLIER_QUANTILE_FIELD_NUMBER: _ClassVar[int]
     TARGET_ACCURACY_FIELD_NUMBER: _ClassVar[int]
     LABEL_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    KEEP_RAW_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     k: int
@@ -77,7 +121,8 @@ class ProjectSettings(_message.Message):
     outlier_quantile: float
     target_accuracy: float
     label_budget: int
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., k: _Optional[int] = ..., default_strategy: _Optional[_Union[Strategy, str]] = ..., labels: _Optional[_Iterable[str]] = ..., lease_seconds: _Optional[float] = ..., encoder: _Optional[str] = ..., duplicate_threshold: _Optional[float] = ..., outlier_quantile: _Optional[float] = ..., target_accuracy: _Optional[float] = ..., label_budget: _Optional[int] = ...) -> None: ...
+    keep_raw: bool
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., k: _Optional[int] = ..., default_strategy: _Optional[_Union[Strategy, str]] = ..., labels: _Optional[_Iterable[str]] = ..., lease_seconds: _Optional[float] = ..., encoder: _Optional[str] = ..., duplicate_threshold: _Optional[float] = ..., outlier_quantile: _Optional[float] = ..., target_accuracy: _Optional[float] = ..., label_budget: _Optional[int] = ..., keep_raw: _Optional[bool] = ...) -> None: ...
 
 class ProjectInfo(_message.Message):
     __slots__ = ("settings", "pool_size", "labeled_count", "leased_count", "label_counts", "state", "problem")
@@ -203,7 +248,7 @@ class GetStatsRequest(_message.Message):
     def __init__(self, project: _Optional[str] = ...) -> None: ...
 
 class GetStatsResponse(_message.Message):
-    __slots__ = ("labeled", "propagated", "auto_labeled", "leased", "pool_size", "duplicate_groups", "grouped_items", "outliers", "mean_uncertainty", "progress")
+    __slots__ = ("labeled", "propagated", "auto_labeled", "leased", "pool_size", "duplicate_groups", "grouped_items", "outliers", "mean_uncertainty", "progress", "skipped")
     LABELED_FIELD_NUMBER: _ClassVar[int]
     PROPAGATED_FIELD_NUMBER: _ClassVar[int]
     AUTO_LABELED_FIELD_NUMBER: _ClassVar[int]
@@ -214,6 +259,7 @@ class GetStatsResponse(_message.Message):
     OUTLIERS_FIELD_NUMBER: _ClassVar[int]
     MEAN_UNCERTAINTY_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
     labeled: int
     propagated: int
     auto_labeled: int
@@ -224,10 +270,11 @@ class GetStatsResponse(_message.Message):
     outliers: int
     mean_uncertainty: float
     progress: Progress
-    def __init__(self, labeled: _Optional[int] = ..., propagated: _Optional[int] = ..., auto_labeled: _Optional[int] = ..., leased: _Optional[int] = ..., pool_size: _Optional[int] = ..., duplicate_groups: _Optional[int] = ..., grouped_items: _Optional[int] = ..., outliers: _Optional[int] = ..., mean_uncertainty: _Optional[float] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ...) -> None: ...
+    skipped: int
+    def __init__(self, labeled: _Optional[int] = ..., propagated: _Optional[int] = ..., auto_labeled: _Optional[int] = ..., leased: _Optional[int] = ..., pool_size: _Optional[int] = ..., duplicate_groups: _Optional[int] = ..., grouped_items: _Optional[int] = ..., outliers: _Optional[int] = ..., mean_uncertainty: _Optional[float] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., skipped: _Optional[int] = ...) -> None: ...
 
 class AddItemsRequest(_message.Message):
-    __slots__ = ("project", "ids", "vectors", "metadata", "texts", "images", "request_id")
+    __slots__ = ("project", "ids", "vectors", "metadata", "texts", "images", "request_id", "on_conflict")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
     VECTORS_FIELD_NUMBER: _ClassVar[int]
@@ -235,6 +282,7 @@ class AddItemsRequest(_message.Message):
     TEXTS_FIELD_NUMBER: _ClassVar[int]
     IMAGES_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ON_CONFLICT_FIELD_NUMBER: _ClassVar[int]
     project: str
     ids: _containers.RepeatedScalarFieldContainer[str]
     vectors: Vectors
@@ -242,27 +290,34 @@ class AddItemsRequest(_message.Message):
     texts: _containers.RepeatedScalarFieldContainer[str]
     images: _containers.RepeatedScalarFieldContainer[bytes]
     request_id: str
-    def __init__(self, project: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ..., metadata: _Optional[_Iterable[_Union[_struct_pb2.Struct, _Mapping]]] = ..., texts: _Optional[_Iterable[str]] = ..., images: _Optional[_Iterable[bytes]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    on_conflict: ConflictPolicy
+    def __init__(self, project: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ..., metadata: _Optional[_Iterable[_Union[_struct_pb2.Struct, _Mapping]]] = ..., texts: _Optional[_Iterable[str]] = ..., images: _Optional[_Iterable[bytes]] = ..., request_id: _Optional[str] = ..., on_conflict: _Optional[_Union[ConflictPolicy, str]] = ...) -> None: ...
 
 class AddItemsResponse(_message.Message):
-    __slots__ = ("added", "pool_size")
+    __slots__ = ("added", "pool_size", "skipped", "replaced")
     ADDED_FIELD_NUMBER: _ClassVar[int]
     POOL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    REPLACED_FIELD_NUMBER: _ClassVar[int]
     added: int
     pool_size: int
-    def __init__(self, added: _Optional[int] = ..., pool_size: _Optional[int] = ...) -> None: ...
+    skipped: int
+    replaced: int
+    def __init__(self, added: _Optional[int] = ..., pool_size: _Optional[int] = ..., skipped: _Optional[int] = ..., replaced: _Optional[int] = ...) -> None: ...
 
 class LoadDatasetRequest(_message.Message):
-    __slots__ = ("project", "path", "import_labels", "request_id")
+    __slots__ = ("project", "path", "import_labels", "request_id", "on_conflict")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     IMPORT_LABELS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ON_CONFLICT_FIELD_NUMBER: _ClassVar[int]
     project: str
     path: str
     import_labels: bool
     request_id: str
-    def __init__(self, project: _Optional[str] = ..., path: _Optional[str] = ..., import_labels: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+    on_conflict: ConflictPolicy
+    def __init__(self, project: _Optional[str] = ..., path: _Optional[str] = ..., import_labels: _Optional[bool] = ..., request_id: _Optional[str] = ..., on_conflict: _Optional[_Union[ConflictPolicy, str]] = ...) -> None: ...
 
 class LoadDatasetResponse(_message.Message):
     __slots__ = ("added", "labeled", "pool_size")
@@ -486,6 +541,60 @@ class ReleaseItemsResponse(_message.Message):
     released: int
     def __init__(self, released: _Optional[int] = ...) -> None: ...
 
+class RenewLeasesRequest(_message.Message):
+    __slots__ = ("project", "ids", "annotator", "lease_seconds", "request_id")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATOR_FIELD_NUMBER: _ClassVar[int]
+    LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    annotator: str
+    lease_seconds: float
+    request_id: str
+    def __init__(self, project: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., annotator: _Optional[str] = ..., lease_seconds: _Optional[float] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class RenewLeasesResponse(_message.Message):
+    __slots__ = ("lease_expires_at",)
+    LEASE_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    lease_expires_at: float
+    def __init__(self, lease_expires_at: _Optional[float] = ...) -> None: ...
+
+class SkipItemsRequest(_message.Message):
+    __slots__ = ("project", "ids", "annotator", "request_id")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATOR_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    annotator: str
+    request_id: str
+    def __init__(self, project: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., annotator: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class SkipItemsResponse(_message.Message):
+    __slots__ = ("skipped",)
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    skipped: int
+    def __init__(self, skipped: _Optional[int] = ...) -> None: ...
+
+class UnskipItemsRequest(_message.Message):
+    __slots__ = ("project", "ids", "request_id")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    request_id: str
+    def __init__(self, project: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class UnskipItemsResponse(_message.Message):
+    __slots__ = ("unskipped",)
+    UNSKIPPED_FIELD_NUMBER: _ClassVar[int]
+    unskipped: int
+    def __init__(self, unskipped: _Optional[int] = ...) -> None: ...
+
 class PredictRequest(_message.Message):
     __slots__ = ("project", "ids", "vectors", "texts", "images")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
@@ -582,3 +691,227 @@ class ExportChunk(_message.Message):
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     records: _containers.RepeatedCompositeFieldContainer[ExportRecord]
     def __init__(self, records: _Optional[_Iterable[_Union[ExportRecord, _Mapping]]] = ...) -> None: ...
+
+class RemoveItemsRequest(_message.Message):
+    __slots__ = ("project", "ids", "request_id")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    request_id: str
+    def __init__(self, project: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class RemoveItemsResponse(_message.Message):
+    __slots__ = ("removed", "pool_size")
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    POOL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    removed: int
+    pool_size: int
+    def __init__(self, removed: _Optional[int] = ..., pool_size: _Optional[int] = ...) -> None: ...
+
+class UpdateMetadataRequest(_message.Message):
+    __slots__ = ("project", "metadata", "request_id")
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _struct_pb2.Struct
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    metadata: _containers.MessageMap[str, _struct_pb2.Struct]
+    request_id: str
+    def __init__(self, project: _Optional[str] = ..., metadata: _Optional[_Mapping[str, _struct_pb2.Struct]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class UpdateMetadataResponse(_message.Message):
+    __slots__ = ("updated",)
+    UPDATED_FIELD_NUMBER: _ClassVar[int]
+    updated: int
+    def __init__(self, updated: _Optional[int] = ...) -> None: ...
+
+class Item(_message.Message):
+    __slots__ = ("id", "state", "label", "annotator", "metadata", "predicted_label", "confidence", "probabilities", "outlier", "density", "lease_annotator", "lease_expires_at")
+    class ProbabilitiesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATOR_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    PREDICTED_LABEL_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
+    OUTLIER_FIELD_NUMBER: _ClassVar[int]
+    DENSITY_FIELD_NUMBER: _ClassVar[int]
+    LEASE_ANNOTATOR_FIELD_NUMBER: _ClassVar[int]
+    LEASE_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    state: ItemState
+    label: str
+    annotator: str
+    metadata: _struct_pb2.Struct
+    predicted_label: str
+    confidence: float
+    probabilities: _containers.ScalarMap[str, float]
+    outlier: bool
+    density: float
+    lease_annotator: str
+    lease_expires_at: float
+    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[ItemState, str]] = ..., label: _Optional[str] = ..., annotator: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., predicted_label: _Optional[str] = ..., confidence: _Optional[float] = ..., probabilities: _Optional[_Mapping[str, float]] = ..., outlier: _Optional[bool] = ..., density: _Optional[float] = ..., lease_annotator: _Optional[str] = ..., lease_expires_at: _Optional[float] = ...) -> None: ...
+
+class GetItemsRequest(_message.Message):
+    __slots__ = ("project", "ids")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, project: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetItemsResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[Item]
+    def __init__(self, items: _Optional[_Iterable[_Union[Item, _Mapping]]] = ...) -> None: ...
+
+class ListItemsRequest(_message.Message):
+    __slots__ = ("project", "filter", "page_size", "page_token")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    filter: ItemFilter
+    page_size: int
+    page_token: str
+    def __init__(self, project: _Optional[str] = ..., filter: _Optional[_Union[ItemFilter, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListItemsResponse(_message.Message):
+    __slots__ = ("items", "next_page_token")
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[Item]
+    next_page_token: str
+    def __init__(self, items: _Optional[_Iterable[_Union[Item, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class SearchRequest(_message.Message):
+    __slots__ = ("project", "id", "vector", "text", "limit", "unlabeled_only")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    UNLABELED_ONLY_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    id: str
+    vector: Vectors
+    text: str
+    limit: int
+    unlabeled_only: bool
+    def __init__(self, project: _Optional[str] = ..., id: _Optional[str] = ..., vector: _Optional[_Union[Vectors, _Mapping]] = ..., text: _Optional[str] = ..., limit: _Optional[int] = ..., unlabeled_only: _Optional[bool] = ...) -> None: ...
+
+class SearchHit(_message.Message):
+    __slots__ = ("id", "similarity", "state", "label", "metadata")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SIMILARITY_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    similarity: float
+    state: ItemState
+    label: str
+    metadata: _struct_pb2.Struct
+    def __init__(self, id: _Optional[str] = ..., similarity: _Optional[float] = ..., state: _Optional[_Union[ItemState, str]] = ..., label: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class SearchResponse(_message.Message):
+    __slots__ = ("hits",)
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    hits: _containers.RepeatedCompositeFieldContainer[SearchHit]
+    def __init__(self, hits: _Optional[_Iterable[_Union[SearchHit, _Mapping]]] = ...) -> None: ...
+
+class ListSuspiciousLabelsRequest(_message.Message):
+    __slots__ = ("project", "limit")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    limit: int
+    def __init__(self, project: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class SuspiciousLabel(_message.Message):
+    __slots__ = ("id", "label", "predicted_label", "confidence", "annotator")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    PREDICTED_LABEL_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATOR_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    label: str
+    predicted_label: str
+    confidence: float
+    annotator: str
+    def __init__(self, id: _Optional[str] = ..., label: _Optional[str] = ..., predicted_label: _Optional[str] = ..., confidence: _Optional[float] = ..., annotator: _Optional[str] = ...) -> None: ...
+
+class ListSuspiciousLabelsResponse(_message.Message):
+    __slots__ = ("labels",)
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    labels: _containers.RepeatedCompositeFieldContainer[SuspiciousLabel]
+    def __init__(self, labels: _Optional[_Iterable[_Union[SuspiciousLabel, _Mapping]]] = ...) -> None: ...
+
+class ListDuplicateGroupsRequest(_message.Message):
+    __slots__ = ("project", "limit")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    limit: int
+    def __init__(self, project: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class DuplicateGroup(_message.Message):
+    __slots__ = ("ids", "label")
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    label: str
+    def __init__(self, ids: _Optional[_Iterable[str]] = ..., label: _Optional[str] = ...) -> None: ...
+
+class ListDuplicateGroupsResponse(_message.Message):
+    __slots__ = ("groups",)
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    groups: _containers.RepeatedCompositeFieldContainer[DuplicateGroup]
+    def __init__(self, groups: _Optional[_Iterable[_Union[DuplicateGroup, _Mapping]]] = ...) -> None: ...
+
+class ListRecentLabelsRequest(_message.Message):
+    __slots__ = ("project", "limit", "annotator")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATOR_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    limit: int
+    annotator: str
+    def __init__(self, project: _Optional[str] = ..., limit: _Optional[int] = ..., annotator: _Optional[str] = ...) -> None: ...
+
+class LabelEvent(_message.Message):
+    __slots__ = ("id", "label", "annotator", "time")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATOR_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    label: str
+    annotator: str
+    time: float
+    def __init__(self, id: _Optional[str] = ..., label: _Optional[str] = ..., annotator: _Optional[str] = ..., time: _Optional[float] = ...) -> None: ...
+
+class ListRecentLabelsResponse(_message.Message):
+    __slots__ = ("labels",)
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    labels: _containers.RepeatedCompositeFieldContainer[LabelEvent]
+    def __init__(self, labels: _Optional[_Iterable[_Union[LabelEvent, _Mapping]]] = ...) -> None: ...

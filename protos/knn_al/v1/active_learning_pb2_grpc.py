@@ -74,6 +74,31 @@ class ActiveLearningStub:
                 request_serializer=knn__al_dot_v1_dot_active__learning__pb2.LoadDatasetRequest.SerializeToString,
                 response_deserializer=knn__al_dot_v1_dot_active__learning__pb2.LoadDatasetResponse.FromString,
                 _registered_method=True)
+        self.RemoveItems = channel.unary_unary(
+                '/knn_al.v1.ActiveLearning/RemoveItems',
+                request_serializer=knn__al_dot_v1_dot_active__learning__pb2.RemoveItemsRequest.SerializeToString,
+                response_deserializer=knn__al_dot_v1_dot_active__learning__pb2.RemoveItemsResponse.FromString,
+                _registered_method=True)
+        self.UpdateMetadata = channel.unary_unary(
+                '/knn_al.v1.ActiveLearning/UpdateMetadata',
+                request_serializer=knn__al_dot_v1_dot_active__learning__pb2.UpdateMetadataRequest.SerializeToString,
+                response_deserializer=knn__al_dot_v1_dot_active__learning__pb2.UpdateMetadataResponse.FromString,
+                _registered_method=True)
+        self.GetItems = channel.unary_unary(
+                '/knn_al.v1.ActiveLearning/GetItems',
+                request_serializer=knn__al_dot_v1_dot_active__learning__pb2.GetItemsRequest.SerializeToString,
+                response_deserializer=knn__al_dot_v1_dot_active__learning__pb2.GetItemsResponse.FromString,
+                _registered_method=True)
+        self.ListItems = channel.unary_unary(
+                '/knn_al.v1.ActiveLearning/ListItems',
+                request_serializer=knn__al_dot_v1_dot_active__learning__pb2.ListItemsRequest.SerializeToString,
+                response_deserializer=knn__al_dot_v1_dot_active__learning__pb2.ListItemsResponse.FromString,
+                _registered_method=True)
+        self.Search = channel.unary_unary(
+                '/knn_al.v1.ActiveLearning/Search',
+                request_serializer=knn__al_dot_v1_dot_active__learning__pb2.SearchRequest.SerializeToString,
+                response_deserializer=knn__al_dot_v1_dot_active__learning__pb2.SearchResponse.FromString,
+                _registered_method=True)
         self.NextSample = channel.unary_unary(
                 '/knn_al.v1.ActiveLearning/NextSample',
                 request_serializer=knn__al_dot_v1_dot_active__learning__pb2.NextSampleRequest.SerializeToString,
@@ -104,6 +129,21 @@ class ActiveLearningStub:
                 request_serializer=knn__al_dot_v1_dot_active__learning__pb2.ReleaseItemsRequest.SerializeToString,
                 response_deserializer=knn__al_dot_v1_dot_active__learning__pb2.ReleaseItemsResponse.FromString,
                 _registered_method=True)
+        self.RenewLeases = channel.unary_unary(
+                '/knn_al.v1.ActiveLearning/RenewLeases',
+                request_serializer=knn__al_dot_v1_dot_active__learning__pb2.RenewLeasesRequest.SerializeToString,
+                response_deserializer=knn__al_dot_v1_dot_active__learning__pb2.RenewLeasesResponse.FromString,
+                _registered_method=True)
+        self.SkipItems = channel.unary_unary(
+                '/knn_al.v1.ActiveLearning/SkipItems',
+                request_serializer=knn__al_dot_v1_dot_active__learning__pb2.SkipItemsRequest.SerializeToString,
+                response_deserializer=knn__al_dot_v1_dot_active__learning__pb2.SkipItemsResponse.FromString,
+                _registered_method=True)
+        self.UnskipItems = channel.unary_unary(
+                '/knn_al.v1.ActiveLearning/UnskipItems',
+                request_serializer=knn__al_dot_v1_dot_active__learning__pb2.UnskipItemsRequest.SerializeToString,
+                response_deserializer=knn__al_dot_v1_dot_active__learning__pb2.UnskipItemsResponse.FromString,
+                _registered_method=True)
         self.Predict = channel.unary_unary(
                 '/knn_al.v1.ActiveLearning/Predict',
                 request_serializer=knn__al_dot_v1_dot_active__learning__pb2.PredictRequest.SerializeToString,
@@ -118,6 +158,21 @@ class ActiveLearningStub:
                 '/knn_al.v1.ActiveLearning/Export',
                 request_serializer=knn__al_dot_v1_dot_active__learning__pb2.ExportRequest.SerializeToString,
                 response_deserializer=knn__al_dot_v1_dot_active__learning__pb2.ExportChunk.FromString,
+                _registered_method=True)
+        self.ListSuspiciousLabels = channel.unary_unary(
+                '/knn_al.v1.ActiveLearning/ListSuspiciousLabels',
+                request_serializer=knn__al_dot_v1_dot_active__learning__pb2.ListSuspiciousLabelsRequest.SerializeToString,
+                response_deserializer=knn__al_dot_v1_dot_active__learning__pb2.ListSuspiciousLabelsResponse.FromString,
+                _registered_method=True)
+        self.ListDuplicateGroups = channel.unary_unary(
+                '/knn_al.v1.ActiveLearning/ListDuplicateGroups',
+                request_serializer=knn__al_dot_v1_dot_active__learning__pb2.ListDuplicateGroupsRequest.SerializeToString,
+                response_deserializer=knn__al_dot_v1_dot_active__learning__pb2.ListDuplicateGroupsResponse.FromString,
+                _registered_method=True)
+        self.ListRecentLabels = channel.unary_unary(
+                '/knn_al.v1.ActiveLearning/ListRecentLabels',
+                request_serializer=knn__al_dot_v1_dot_active__learning__pb2.ListRecentLabelsRequest.SerializeToString,
+                response_deserializer=knn__al_dot_v1_dot_active__learning__pb2.ListRecentLabelsResponse.FromString,
                 _registered_method=True)
 
 
@@ -178,6 +233,41 @@ class ActiveLearningServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RemoveItems(self, request, context):
+        """Take items out of the pool for good: their labels, leases and kept raw items go with
+        them; their ids may be added again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateMetadata(self, request, context):
+        """Replace the metadata of pool items.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetItems(self, request, context):
+        """Items by id, or a page of the pool (optionally of one state), with label and prediction.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListItems(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Search(self, request, context):
+        """"More like this": the pool items most similar to an item, a vector or a text.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def NextSample(self, request, context):
         """Active learning. NextSample hands out no more items than the label budget has left,
         and says when the budget or the target accuracy is reached.
@@ -223,6 +313,27 @@ class ActiveLearningServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RenewLeases(self, request, context):
+        """Extend the caller's own leases (an item still on an annotator's screen).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SkipItems(self, request, context):
+        """Set items aside (unclear, not applicable): they are not handed out again until
+        unskipped, and are exported with source "skipped".
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnskipItems(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Predict(self, request, context):
         """Predictions, explained by the nearest labeled items.
         """
@@ -240,6 +351,28 @@ class ActiveLearningServicer:
     def Export(self, request, context):
         """Human and propagated labels, optionally with the predicted label of every other
         item; streamed in chunks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSuspiciousLabels(self, request, context):
+        """Review. Human labels whose leave-one-out prediction disagrees with them (likely
+        labeling mistakes), most confident disagreement first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDuplicateGroups(self, request, context):
+        """Duplicate groups of two or more items, largest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRecentLabels(self, request, context):
+        """The current human labels, most recent first (a relabeled item once, with its latest label).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -288,6 +421,31 @@ def add_ActiveLearningServicer_to_server(servicer, server):
                     request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.LoadDatasetRequest.FromString,
                     response_serializer=knn__al_dot_v1_dot_active__learning__pb2.LoadDatasetResponse.SerializeToString,
             ),
+            'RemoveItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveItems,
+                    request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.RemoveItemsRequest.FromString,
+                    response_serializer=knn__al_dot_v1_dot_active__learning__pb2.RemoveItemsResponse.SerializeToString,
+            ),
+            'UpdateMetadata': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateMetadata,
+                    request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.UpdateMetadataRequest.FromString,
+                    response_serializer=knn__al_dot_v1_dot_active__learning__pb2.UpdateMetadataResponse.SerializeToString,
+            ),
+            'GetItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetItems,
+                    request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.GetItemsRequest.FromString,
+                    response_serializer=knn__al_dot_v1_dot_active__learning__pb2.GetItemsResponse.SerializeToString,
+            ),
+            'ListItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListItems,
+                    request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.ListItemsRequest.FromString,
+                    response_serializer=knn__al_dot_v1_dot_active__learning__pb2.ListItemsResponse.SerializeToString,
+            ),
+            'Search': grpc.unary_unary_rpc_method_handler(
+                    servicer.Search,
+                    request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.SearchRequest.FromString,
+                    response_serializer=knn__al_dot_v1_dot_active__learning__pb2.SearchResponse.SerializeToString,
+            ),
             'NextSample': grpc.unary_unary_rpc_method_handler(
                     servicer.NextSample,
                     request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.NextSampleRequest.FromString,
@@ -318,6 +476,21 @@ def add_ActiveLearningServicer_to_server(servicer, server):
                     request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.ReleaseItemsRequest.FromString,
                     response_serializer=knn__al_dot_v1_dot_active__learning__pb2.ReleaseItemsResponse.SerializeToString,
             ),
+            'RenewLeases': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenewLeases,
+                    request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.RenewLeasesRequest.FromString,
+                    response_serializer=knn__al_dot_v1_dot_active__learning__pb2.RenewLeasesResponse.SerializeToString,
+            ),
+            'SkipItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.SkipItems,
+                    request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.SkipItemsRequest.FromString,
+                    response_serializer=knn__al_dot_v1_dot_active__learning__pb2.SkipItemsResponse.SerializeToString,
+            ),
+            'UnskipItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnskipItems,
+                    request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.UnskipItemsRequest.FromString,
+                    response_serializer=knn__al_dot_v1_dot_active__learning__pb2.UnskipItemsResponse.SerializeToString,
+            ),
             'Predict': grpc.unary_unary_rpc_method_handler(
                     servicer.Predict,
                     request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.PredictRequest.FromString,
@@ -332,6 +505,21 @@ def add_ActiveLearningServicer_to_server(servicer, server):
                     servicer.Export,
                     request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.ExportRequest.FromString,
                     response_serializer=knn__al_dot_v1_dot_active__learning__pb2.ExportChunk.SerializeToString,
+            ),
+            'ListSuspiciousLabels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSuspiciousLabels,
+                    request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.ListSuspiciousLabelsRequest.FromString,
+                    response_serializer=knn__al_dot_v1_dot_active__learning__pb2.ListSuspiciousLabelsResponse.SerializeToString,
+            ),
+            'ListDuplicateGroups': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDuplicateGroups,
+                    request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.ListDuplicateGroupsRequest.FromString,
+                    response_serializer=knn__al_dot_v1_dot_active__learning__pb2.ListDuplicateGroupsResponse.SerializeToString,
+            ),
+            'ListRecentLabels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRecentLabels,
+                    request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.ListRecentLabelsRequest.FromString,
+                    response_serializer=knn__al_dot_v1_dot_active__learning__pb2.ListRecentLabelsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -561,6 +749,141 @@ class ActiveLearning:
             _registered_method=True)
 
     @staticmethod
+    def RemoveItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/knn_al.v1.ActiveLearning/RemoveItems',
+            knn__al_dot_v1_dot_active__learning__pb2.RemoveItemsRequest.SerializeToString,
+            knn__al_dot_v1_dot_active__learning__pb2.RemoveItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateMetadata(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/knn_al.v1.ActiveLearning/UpdateMetadata',
+            knn__al_dot_v1_dot_active__learning__pb2.UpdateMetadataRequest.SerializeToString,
+            knn__al_dot_v1_dot_active__learning__pb2.UpdateMetadataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/knn_al.v1.ActiveLearning/GetItems',
+            knn__al_dot_v1_dot_active__learning__pb2.GetItemsRequest.SerializeToString,
+            knn__al_dot_v1_dot_active__learning__pb2.GetItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/knn_al.v1.ActiveLearning/ListItems',
+            knn__al_dot_v1_dot_active__learning__pb2.ListItemsRequest.SerializeToString,
+            knn__al_dot_v1_dot_active__learning__pb2.ListItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Search(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/knn_al.v1.ActiveLearning/Search',
+            knn__al_dot_v1_dot_active__learning__pb2.SearchRequest.SerializeToString,
+            knn__al_dot_v1_dot_active__learning__pb2.SearchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def NextSample(request,
             target,
             options=(),
@@ -723,6 +1046,87 @@ class ActiveLearning:
             _registered_method=True)
 
     @staticmethod
+    def RenewLeases(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/knn_al.v1.ActiveLearning/RenewLeases',
+            knn__al_dot_v1_dot_active__learning__pb2.RenewLeasesRequest.SerializeToString,
+            knn__al_dot_v1_dot_active__learning__pb2.RenewLeasesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SkipItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/knn_al.v1.ActiveLearning/SkipItems',
+            knn__al_dot_v1_dot_active__learning__pb2.SkipItemsRequest.SerializeToString,
+            knn__al_dot_v1_dot_active__learning__pb2.SkipItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnskipItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/knn_al.v1.ActiveLearning/UnskipItems',
+            knn__al_dot_v1_dot_active__learning__pb2.UnskipItemsRequest.SerializeToString,
+            knn__al_dot_v1_dot_active__learning__pb2.UnskipItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def Predict(request,
             target,
             options=(),
@@ -793,6 +1197,87 @@ class ActiveLearning:
             '/knn_al.v1.ActiveLearning/Export',
             knn__al_dot_v1_dot_active__learning__pb2.ExportRequest.SerializeToString,
             knn__al_dot_v1_dot_active__learning__pb2.ExportChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSuspiciousLabels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/knn_al.v1.ActiveLearning/ListSuspiciousLabels',
+            knn__al_dot_v1_dot_active__learning__pb2.ListSuspiciousLabelsRequest.SerializeToString,
+            knn__al_dot_v1_dot_active__learning__pb2.ListSuspiciousLabelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDuplicateGroups(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/knn_al.v1.ActiveLearning/ListDuplicateGroups',
+            knn__al_dot_v1_dot_active__learning__pb2.ListDuplicateGroupsRequest.SerializeToString,
+            knn__al_dot_v1_dot_active__learning__pb2.ListDuplicateGroupsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRecentLabels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/knn_al.v1.ActiveLearning/ListRecentLabels',
+            knn__al_dot_v1_dot_active__learning__pb2.ListRecentLabelsRequest.SerializeToString,
+            knn__al_dot_v1_dot_active__learning__pb2.ListRecentLabelsResponse.FromString,
             options,
             channel_credentials,
             insecure,
