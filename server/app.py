@@ -1,4 +1,6 @@
-"""Assemble and run the gRPC server: the servicer, health checking, reflection, auth, TLS, limits."""
+"""Assemble and run the server: gRPC (the servicer, health checking, reflection) and, with an
+HTTP port, the HTTP/JSON API and the page (:mod:`knn_al.server.http`) on the same event loop,
+over the same projects, call queue, token and TLS certificate; limits."""
 from __future__ import annotations
 
 import asyncio
@@ -8,10 +10,10 @@ import signal
 import socket
 import ssl
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+from aiohttp import web
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -20,6 +22,8 @@ from knn_al.projects.store import ProjectStore
 from knn_al.server.calls import Calls
 from knn_al.server.auth import TokenAuthInterceptor
 from knn_al.server.config import ServerConfig
+from knn_al.server.http.api import Api
+from knn_al.server.http.app import make_app, start_http
 from knn_al.server.lock import LOCK_FILE, DataDirInUseError, DataDirLock
 from knn_al.server.servicer import ActiveLearningServicer
 from knn_al.v1 import active_learning_pb2 as pb
@@ -36,31 +40,38 @@ class StartupError(KnnAlError):
 
 class RunningServer:
     """A started server; :meth:`stop` shuts it down gracefully, closes the store and
-    releases the data directory."""
+    releases the data directory. ``http_port`` is None without HTTP."""
 
     def __init__(self, server: grpc.aio.Server, port: int, health_servicer: health.aio.HealthServicer,
-                 store: ProjectStore, executor: ThreadPoolExecutor, lock: DataDirLock) -> None:
+                 store: ProjectStore, executor: ThreadPoolExecutor, lock: DataDirLock,
+                 http: tuple[web.AppRunner, int] | None = None) -> None:
         self.server, self.port = server, port
         self._health, self._store, self._executor, self._lock = health_servicer, store, executor, lock
+        self._http_runner, self.http_port = http if http else (None, None)
 
     async def stop(self, grace: float) -> None:
         """Report NOT_SERVING, let in-flight calls finish for ``grace`` seconds, then close."""
         await self._health.enter_graceful_shutdown()
-        await self.server.stop(grace)
+        if self._http_runner is not None:  # both transports drain together, within the same grace
+            await asyncio.gather(self._http_runner.cleanup(), self.server.stop(grace))
+        else:
+            await self.server.stop(grace)
         self._executor.shutdown(wait=True)
         self._store.close()
         self._lock.release()
 
 
-def _tls_credentials(cert: Path | None, key: Path | None) -> grpc.ServerCredentials | None:
-    """Server credentials, after checking that the files are a certificate and its key."""
+def _tls_credentials(cert: Path | None, key: Path | None) -> tuple[grpc.ServerCredentials, ssl.SSLContext] | None:
+    """gRPC's server credentials and HTTP's context, after checking that the files are a
+    certificate and its key."""
     if not (cert or key):
         return None
     if not (cert and key):
         raise StartupError("TLS needs both --tls-cert and --tls-key")
     try:
-        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
-        return grpc.ssl_server_credentials([(key.read_bytes(), cert.read_bytes())])
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+        return grpc.ssl_server_credentials([(key.read_bytes(), cert.read_bytes())]), context
     except FileNotFoundError as exc:
         raise StartupError(f"cannot read {exc.filename}: no such file") from None
     except (OSError, ssl.SSLError) as exc:
@@ -68,7 +79,7 @@ def _tls_credentials(cert: Path | None, key: Path | None) -> grpc.ServerCredenti
                            f"private key ({getattr(exc, 'reason', None) or exc})") from None
 
 
-def _check_port_free(host: str, port: int) -> None:
+def _check_port_free(host: str, port: int, *, flag: str = "--port") -> None:
     """Refuse a taken port before gRPC tries it (gRPC would log a line of its own first)."""
     if port == 0:
         return
@@ -80,8 +91,22 @@ def _check_port_free(host: str, port: int) -> None:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(where)
     except OSError as exc:
-        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc} (choose another --port or "
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc} (choose another {flag} or "
                            "--host)") from None
+
+
+def _media_roots(roots: tuple[Path, ...]) -> list[Path]:
+    """The media roots, resolved, after checking each is a directory that is not the file system's root."""
+    resolved = []
+    for root in roots:
+        where = root.resolve()
+        if not where.is_dir():
+            raise StartupError(f"--media-root {root}: no such directory")
+        if where == Path(where.anchor):
+            raise StartupError(f"--media-root {root} would serve every file of this machine: name the directory "
+                               "holding the media")
+        resolved.append(where)
+    return resolved
 
 
 async def start_server(config: ServerConfig) -> RunningServer:
@@ -93,7 +118,9 @@ async def start_server(config: ServerConfig) -> RunningServer:
     """
     if config.token is not None and not config.token:
         raise StartupError("the token is empty: give a non-empty token, or none to serve without authentication")
-    credentials = _tls_credentials(config.tls_cert, config.tls_key)
+    tls = _tls_credentials(config.tls_cert, config.tls_key)
+    credentials, ssl_context = tls if tls else (None, None)
+    media_roots = _media_roots(config.media_roots)
     limit = int(config.max_message_mb * 1024 * 1024)
     interceptors = [TokenAuthInterceptor(config.token)] if config.token else []
     server = grpc.aio.server(interceptors=interceptors, options=[
@@ -105,6 +132,8 @@ async def start_server(config: ServerConfig) -> RunningServer:
     ])
     address = f"{config.host}:{config.port}"
     _check_port_free(config.host, config.port)
+    if config.http_port is not None:
+        _check_port_free(config.host, config.http_port, flag="--http-port")
     try:
         port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
     except RuntimeError:
@@ -133,26 +162,41 @@ async def start_server(config: ServerConfig) -> RunningServer:
         roots.append(Path.cwd())
     else:  # a service manager's working directory is often "/": that would admit every path
         log.warning("the working directory is %s: it is not a dataset root (add --dataset-root DIR)", Path.cwd())
+    calls = Calls(executor)  # one queue per project, whichever transport a call came by
     pb_grpc.add_ActiveLearningServicer_to_server(
-        ActiveLearningServicer(store, Calls(executor), max_upload_items=config.max_upload_items,
+        ActiveLearningServicer(store, calls, max_upload_items=config.max_upload_items,
                                max_upload_bytes=int(config.max_upload_mb * 1024 * 1024), max_reply_bytes=limit,
                                dataset_roots=roots), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     await server.start()
+    http = None
+    if config.http_port is not None:
+        api = Api(store, calls, media_roots=media_roots, max_upload_items=config.max_upload_items)
+        try:
+            http = await start_http(make_app(api, token=config.token, max_body_bytes=limit), host=config.host,
+                                    port=config.http_port, ssl_context=ssl_context,
+                                    shutdown_timeout=config.grace_seconds)
+        except OSError as exc:  # taken since it was checked
+            await RunningServer(server, port, health_servicer, store, executor, lock).stop(0)
+            raise StartupError(f"cannot listen on {config.host}:{config.http_port}: {exc.strerror or exc} "
+                               "(choose another --http-port or --host)") from None
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, port, health_servicer, store, executor, lock)
+    return RunningServer(server, port, health_servicer, store, executor, lock, http)
 
 
 async def serve(config: ServerConfig) -> None:
     """Serve until SIGTERM or SIGINT, then shut down gracefully.
 
-    Prints ``knn-al serving on HOST:PORT`` once listening (the real port when 0 was asked).
+    Prints ``knn-al serving on HOST:PORT`` once listening (the real port when 0 was asked),
+    then ``knn-al HTTP on HOST:PORT`` with an HTTP port.
     """
     running = await start_server(config)
     print(f"knn-al serving on {config.host}:{running.port}", flush=True)
+    if running.http_port is not None:
+        print(f"knn-al HTTP on {config.host}:{running.http_port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

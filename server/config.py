@@ -37,6 +37,10 @@ class ServerConfig:
     dataset_roots: tuple[Path, ...] = ()
     workers: int = 8
     grace_seconds: float = 5.0
+    #: The port of the HTTP/JSON API and the labeling page (0: a free one); None: no HTTP.
+    http_port: int | None = None
+    #: Directories whose files the HTTP API may serve as items' media (images named by metadata).
+    media_roots: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         for name in _POSITIVE:
@@ -44,8 +48,14 @@ class ServerConfig:
                 raise InvalidInputError(f"{name} must be positive, got {getattr(self, name)}")
         if self.grace_seconds < 0:
             raise InvalidInputError(f"grace_seconds must be 0 or more, got {self.grace_seconds}")
-        if not 0 <= self.port <= 65_535:
-            raise InvalidInputError(f"port must be between 0 and 65535, got {self.port}")
+        for name in ("port", "http_port"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= 65_535:
+                raise InvalidInputError(f"{name} must be between 0 and 65535, got {value}")
+        if self.http_port is not None and self.http_port == self.port != 0:
+            raise InvalidInputError(f"http_port must differ from port: both are {self.port}")
+        if self.media_roots and self.http_port is None:
+            raise InvalidInputError("media_roots: only the HTTP API serves media, give http_port too")
 
 
 def default_of(name: str) -> Any:

@@ -1,7 +1,8 @@
-"""The one place where library exceptions become gRPC status codes.
+"""The one place where library exceptions become gRPC status codes and HTTP statuses.
 
-Every servicer method is wrapped with :func:`translate_errors`; the library's messages
-already name the offending value and say what to fix, so they are passed on verbatim.
+Every servicer method is wrapped with :func:`translate_errors`; the HTTP adapter answers
+with :func:`http_status_of` and the gRPC code's name. The library's messages already name
+the offending value and say what to fix, so both transports pass them on verbatim.
 """
 from __future__ import annotations
 
@@ -12,31 +13,43 @@ from typing import Any, TypeVar
 
 import grpc
 
-from knn_al.errors import (AlreadyExistsError, CapacityError, DuplicateItemError, InvalidInputError,
-                           KnnAlError, NotFoundError, StateError, UnknownItemError)
+from knn_al.errors import (AlreadyExistsError, CapacityError, DiskFullError, DuplicateItemError,
+                           InvalidInputError, KnnAlError, NotFoundError, StateError, UnknownItemError)
 from knn_al.projects.files import BrokenProjectError
 
 log = logging.getLogger(__name__)
 
 #: Checked in order: the first matching class wins (subclasses before their bases).
-STATUS_OF: tuple[tuple[type[KnnAlError], grpc.StatusCode], ...] = (
-    (InvalidInputError, grpc.StatusCode.INVALID_ARGUMENT),  # includes UnknownLabelError
-    (UnknownItemError, grpc.StatusCode.NOT_FOUND),
-    (NotFoundError, grpc.StatusCode.NOT_FOUND),
-    (DuplicateItemError, grpc.StatusCode.ALREADY_EXISTS),
-    (AlreadyExistsError, grpc.StatusCode.ALREADY_EXISTS),
-    (StateError, grpc.StatusCode.FAILED_PRECONDITION),
-    (BrokenProjectError, grpc.StatusCode.FAILED_PRECONDITION),
-    (CapacityError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+#: Each kind of error has its gRPC status code and its HTTP status.
+STATUS_OF: tuple[tuple[type[KnnAlError], grpc.StatusCode, int], ...] = (
+    (InvalidInputError, grpc.StatusCode.INVALID_ARGUMENT, 400),  # includes UnknownLabelError
+    (UnknownItemError, grpc.StatusCode.NOT_FOUND, 404),
+    (NotFoundError, grpc.StatusCode.NOT_FOUND, 404),
+    (DuplicateItemError, grpc.StatusCode.ALREADY_EXISTS, 409),
+    (AlreadyExistsError, grpc.StatusCode.ALREADY_EXISTS, 409),
+    (StateError, grpc.StatusCode.FAILED_PRECONDITION, 412),
+    (BrokenProjectError, grpc.StatusCode.FAILED_PRECONDITION, 412),
+    # HTTP tells a full disk (507 Insufficient Storage) from a request too large (413).
+    (DiskFullError, grpc.StatusCode.RESOURCE_EXHAUSTED, 507),
+    (CapacityError, grpc.StatusCode.RESOURCE_EXHAUSTED, 413),
 )
 
 
-def status_of(exc: KnnAlError) -> grpc.StatusCode:
-    """The status code of a library exception (INTERNAL for an unmapped one)."""
-    for cls, code in STATUS_OF:
+def _entry(exc: KnnAlError) -> tuple[grpc.StatusCode, int]:
+    for cls, code, http in STATUS_OF:
         if isinstance(exc, cls):
-            return code
-    return grpc.StatusCode.INTERNAL
+            return code, http
+    return grpc.StatusCode.INTERNAL, 500
+
+
+def status_of(exc: KnnAlError) -> grpc.StatusCode:
+    """The gRPC status code of a library exception (INTERNAL for an unmapped one)."""
+    return _entry(exc)[0]
+
+
+def http_status_of(exc: KnnAlError) -> int:
+    """The HTTP status of a library exception (500 for an unmapped one)."""
+    return _entry(exc)[1]
 
 
 Method = TypeVar("Method", bound=Callable[..., Awaitable[Any]])
@@ -46,7 +59,8 @@ Method = TypeVar("Method", bound=Callable[..., Awaitable[Any]])
 MAX_MESSAGE_CHARS = 2000
 
 
-def _capped(message: str) -> str:
+def capped(message: str) -> str:
+    """``message``, cut past :data:`MAX_MESSAGE_CHARS` (both transports send no more)."""
     return message if len(message) <= MAX_MESSAGE_CHARS else message[:MAX_MESSAGE_CHARS] + "… (message cut)"
 
 
@@ -59,7 +73,7 @@ def translate_errors(method: Method) -> Method:
         try:
             return await method(self, request, context)
         except KnnAlError as exc:
-            await context.abort(status_of(exc), _capped(str(exc)))
+            await context.abort(status_of(exc), capped(str(exc)))
         except Exception:
             log.exception("unexpected error in %s", method.__name__)
             await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method.__name__}; see the server log")

@@ -10,12 +10,15 @@ again is harmless.
 An id is bound to its request: the same id with a different request (another project,
 other items) is refused rather than answered with someone else's reply. Memory only: ids
 are remembered for ``ttl`` seconds, within ``max_bytes`` of replies, and not across restarts.
+
+Requests and replies are protobuf messages (gRPC) or plain JSON values (the HTTP adapter).
 """
 from __future__ import annotations
 
 import asyncio
 import functools
 import hashlib
+import json
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -40,9 +43,20 @@ class _Entry:
     size: int = 0
 
 
-def fingerprint(request: Message) -> bytes:
+def _encoded(value: Message | Any) -> bytes:
+    """A message's or a JSON value's bytes, the same for equal values."""
+    if isinstance(value, Message):
+        return value.SerializeToString(deterministic=True)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def fingerprint(request: Message | Any) -> bytes:
     """A digest of ``request`` (its request id included, which is harmless)."""
-    return hashlib.blake2b(request.SerializeToString(deterministic=True), digest_size=16).digest()
+    return hashlib.blake2b(_encoded(request), digest_size=16).digest()
+
+
+def _size(reply: Message | Any) -> int:
+    return reply.ByteSize() if isinstance(reply, Message) else len(_encoded(reply))
 
 
 class RecentReplies:
@@ -54,8 +68,8 @@ class RecentReplies:
         self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
         self._bytes = 0
 
-    async def once(self, method: str, request_id: str, request: Message,
-                   run: Callable[[], Awaitable[Message]]) -> Message:
+    async def once(self, method: str, request_id: str, request: Message | Any,
+                   run: Callable[[], Awaitable[Any]]) -> Any:
         """``await run()``, unless ``request_id`` (non-empty) already ran or runs for
         ``method``; :class:`InvalidInputError` if it did for a different ``request``."""
         if not request_id:
@@ -77,7 +91,7 @@ class RecentReplies:
             if self._entries.get(key) is entry:
                 del self._entries[key]
             return
-        entry.size = entry.task.result().ByteSize()
+        entry.size = _size(entry.task.result())
         self._bytes += entry.size
         self._evict()
 

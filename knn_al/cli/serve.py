@@ -1,8 +1,10 @@
-"""``knn-al serve``: run the gRPC service over a data directory of projects."""
+"""``knn-al serve``: run the gRPC service (and, with --http-port, the HTTP/JSON API and the labeling page)
+over a data directory of projects."""
 from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -14,10 +16,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "serve", help="run the gRPC service over a data directory of projects",
         description="Serve the knn_al.v1.ActiveLearning gRPC service (with health checking and reflection) "
-                    "for every project under --data-dir. Stops gracefully on SIGTERM/SIGINT.")
+                    "for every project under --data-dir; with --http-port, also an HTTP/JSON API (/api/v1, described "
+                    "at /api/v1/openapi.json) and the labeling page (/). Stops gracefully on SIGTERM/SIGINT.")
     parser.add_argument("--data-dir", type=Path, required=True, help="directory holding one sub-directory per project")
     parser.add_argument("--host", default=default_of("host"), help="interface to listen on (0.0.0.0 / [::] for all)")
     parser.add_argument("--port", type=int, default=default_of("port"), help="port to listen on; 0 picks a free one (printed)")
+    parser.add_argument("--http-port", type=int, default=default_of("http_port"), metavar="PORT",
+                        help="also serve the HTTP/JSON API and the labeling page on this port (0 picks a free one, "
+                             "printed); same token and TLS as gRPC")
+    parser.add_argument("--media-root", type=Path, action="append", default=[], metavar="DIR",
+                        help="a directory whose files the HTTP API may serve as items' images, when their metadata "
+                             "names them (repeatable); no other file is served")
     auth = parser.add_mutually_exclusive_group()
     auth.add_argument("--token", help="require 'authorization: Bearer TOKEN' on every call but health checks")
     auth.add_argument("--token-file", type=Path, help="read the token from this file (keeps it out of `ps`)")
@@ -42,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 #: The flag of each ServerConfig field whose name differs from it.
 _FLAG_OF = {"max_lease_seconds": "--max-lease", "grace_seconds": "--grace", "max_message_mb": "--max-message-mb",
             "max_upload_items": "--max-upload-items", "max_upload_mb": "--max-upload-mb", "workers": "--workers",
-            "port": "--port"}
+            "port": "--port", "http_port": "--http-port", "media_roots": "--media-root"}
 
 
 def _token(args: argparse.Namespace) -> str | None:
@@ -76,11 +85,12 @@ def run(args: argparse.Namespace) -> int:
                               tls_cert=args.tls_cert, tls_key=args.tls_key, max_message_mb=args.max_message_mb,
                               max_upload_items=args.max_upload_items, max_upload_mb=args.max_upload_mb,
                               max_lease_seconds=args.max_lease, dataset_roots=tuple(args.dataset_root),
-                              workers=args.workers, grace_seconds=args.grace)
+                              workers=args.workers, grace_seconds=args.grace, http_port=args.http_port,
+                              media_roots=tuple(args.media_root))
     except KnnAlError as exc:
         # ServerConfig names its fields; the user typed flags.
-        setting, _, rest = str(exc).partition(" ")
-        print(f"knn-al serve: {_FLAG_OF.get(setting, setting)} {rest}", file=sys.stderr)
+        message = re.sub(r"\b\w+\b", lambda word: _FLAG_OF.get(word.group(), word.group()), str(exc))
+        print(f"knn-al serve: {message}", file=sys.stderr)
         return 2
     if token and not args.tls_cert and args.host not in ("127.0.0.1", "localhost", "::1"):
         logging.warning("a token without TLS travels in clear text; add --tls-cert/--tls-key")

@@ -1,0 +1,92 @@
+"""What every HTTP route shares: the projects, the call queue, request ids, media roots,
+and the declaration of a route (:class:`Route`) that the router and the OpenAPI document
+are both built from."""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from knn_al.projects.project import Project
+from knn_al.projects.store import ProjectStore
+from knn_al.server.calls import Calls
+from knn_al.server.http.fields import Field
+from knn_al.server.http.media import MediaRoots, keeps_raw_images, media_url
+from knn_al.server.http.shapes import Links
+from knn_al.server.idempotency import RecentReplies
+
+__all__ = ["Api", "Call", "Handler", "REQUEST_ID", "Route"]
+
+T = TypeVar("T")
+
+#: The field of every mutating route: a retry with the same id gets the first reply.
+REQUEST_ID = Field("request_id", "string", "an id of this request (a UUID): a retry with the same id and body "
+                                           "gets the first call's reply instead of running again", default="")
+
+
+class Api:
+    """The state the routes share: ``store``'s projects, run through ``calls`` (shared with
+    gRPC), request ids, ``media_roots``, and the most items one request may add."""
+
+    def __init__(self, store: ProjectStore, calls: Calls, *, media_roots: Sequence[Path],
+                 max_upload_items: int) -> None:
+        self.store, self.calls = store, calls
+        self.media = MediaRoots(media_roots)
+        self.max_upload_items = max_upload_items
+        self.replies = RecentReplies()
+
+    def project(self, name: str) -> Project:
+        return self.store.get(name)
+
+    async def run(self, fn: Callable[..., T], *args: Any, project: Project | None = None, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)`` in a worker thread, queued behind ``project``'s other calls."""
+        result, _ = await self.calls.run(fn, *args, project=project, **kwargs)
+        return result
+
+    @staticmethod
+    def links(project: Project) -> Links:
+        """The media URL of ``project``'s items, from an id and its metadata."""
+        raw = keeps_raw_images(project)
+        name = project.settings.name
+        return lambda item_id, metadata: media_url(name, item_id, metadata, raw_images=raw)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request to a route: its ``path`` parameters and its checked ``args`` (body or query)."""
+
+    path: Mapping[str, str]
+    args: dict[str, Any]
+
+    @property
+    def project(self) -> str:
+        return self.path["project"]
+
+
+#: A route's work: JSON values to send, or a ready response (media files).
+Handler = Callable[[Api, Call], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation: ``method`` and ``path`` (under /api/v1), its ``handler``, its request
+    (a JSON ``body`` of fields, or ``query`` fields), its reply (``reply``: a schema name of
+    :mod:`knn_al.server.http.openapi`; "" for bytes) and success ``status``. A route with
+    ``once`` changes something and takes :data:`REQUEST_ID`."""
+
+    method: str
+    path: str
+    name: str
+    summary: str
+    handler: Handler
+    reply: str
+    body: tuple[Field, ...] | None = None
+    query: tuple[Field, ...] = ()
+    status: int = 200
+    once: bool = False
+    fields: tuple[Field, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        declared = self.body if self.body is not None else self.query
+        object.__setattr__(self, "fields", (*declared, REQUEST_ID) if self.once else declared)

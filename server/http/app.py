@@ -1,0 +1,182 @@
+"""The HTTP application: the API routes of the route table, auth, errors, the page, and its start.
+
+Errors answer ``{"error": {"code": "<gRPC status name>", "message": "..."}}`` with the HTTP
+status of :data:`knn_al.server.errors.STATUS_OF` and the message the gRPC API would send.
+With a token, every ``/api/`` route but the OpenAPI document needs ``Authorization: Bearer
+TOKEN`` (compared in constant time); the page and its files are public (they hold no data).
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import mimetypes
+import ssl
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from knn_al.errors import CapacityError, InvalidInputError, KnnAlError
+from knn_al.server.errors import capped, http_status_of, status_of
+from knn_al.server.http import openapi, routes_items, routes_labeling, routes_predict, routes_projects, routes_review
+from knn_al.server.http.api import Api, Call, Route
+from knn_al.server.http.fields import parse_body, parse_query
+
+__all__ = ["BASE", "PAGE_DIR", "ROUTES", "make_app", "start_http"]
+
+log = logging.getLogger(__name__)
+
+BASE = "/api/v1"
+#: The labeling page's files (package data).
+PAGE_DIR = Path(__file__).resolve().parent / "page"
+#: Every API route; the router and the OpenAPI document are both made from it.
+ROUTES: tuple[Route, ...] = (*routes_projects.ROUTES, *routes_labeling.ROUTES, *routes_predict.ROUTES,
+                             *routes_items.ROUTES, *routes_review.ROUTES)
+#: The gRPC status name of the HTTP errors aiohttp raises itself.
+_CODE_OF_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 404: "NOT_FOUND", 405: "UNIMPLEMENTED",
+                   413: "RESOURCE_EXHAUSTED"}
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def error_response(status: int, code: str, message: str, *, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": capped(message)}}, status=status, headers=headers,
+                             dumps=_dumps)
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Library errors as their status; aiohttp's own (no route, body too large) in the same
+    shape; anything else logged and answered 500 without internals."""
+    try:
+        return await handler(request)
+    except KnnAlError as exc:
+        return error_response(http_status_of(exc), status_of(exc).name, str(exc))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        if exc.status == 404:
+            message = f"no route {request.method} {request.path}: the API is described at {BASE}/openapi.json"
+        elif exc.status == 405:
+            message = f"{request.method} is not allowed on {request.path}: the API is described at {BASE}/openapi.json"
+        else:
+            message = exc.text or exc.reason
+        return error_response(exc.status, _CODE_OF_STATUS.get(exc.status, "UNKNOWN"), message)
+    except Exception:
+        log.exception("unexpected error in %s %s", request.method, request.path)
+        return error_response(500, "INTERNAL", f"internal error in {request.method} {request.path}; see the server log")
+
+
+def _auth(token: str | None, public: set[Handler]) -> Any:
+    """The middleware refusing API calls without ``Authorization: Bearer TOKEN``."""
+    expected = f"Bearer {token}".encode()
+
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if token and request.path.startswith("/api/") and request.match_info.handler not in public:
+            given = request.headers.get("Authorization")
+            if given is None or not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected):
+                message = ("wrong token in the 'Authorization: Bearer <token>' header" if given is not None
+                           else "this server requires a token: send the header 'Authorization: Bearer <token>'")
+                return error_response(401, "UNAUTHENTICATED", message, headers={"WWW-Authenticate": "Bearer"})
+        return await handler(request)
+
+    return check
+
+
+async def _json_body(request: web.Request) -> Any:
+    """The request's JSON body ({} when empty); refusals say what is wrong with it."""
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise CapacityError(f"the request body is larger than this server's limit of {request.client_max_size} "
+                            "bytes (--max-message-mb): send fewer items per request") from None
+    if not raw.strip():
+        return {}
+
+    def refuse(constant: str) -> Any:
+        raise InvalidInputError(f"the request body holds {constant}, which JSON does not have: send a number or null")
+
+    try:
+        return json.loads(raw, parse_constant=refuse)
+    except (ValueError, RecursionError) as exc:
+        if isinstance(exc, InvalidInputError):
+            raise
+        raise InvalidInputError(f"the request body is not JSON ({exc})") from None
+
+
+def _endpoint(api: Api, route: Route) -> Handler:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        if route.body is not None:
+            args = parse_body(await _json_body(request), route.fields)
+        else:
+            args = parse_query({name: request.query.getone(name) for name in request.query}, route.fields)
+        call = Call(path=dict(request.match_info), args=args)
+        if route.once:
+            request_id = args.pop("request_id")
+            reply = await api.replies.once(f"http {route.name}", request_id, {"path": dict(call.path), "args": args},
+                                           lambda: route.handler(api, call))
+        else:
+            reply = await route.handler(api, call)
+        if isinstance(reply, web.StreamResponse):
+            return reply
+        return web.json_response(reply, status=route.status, dumps=_dumps)
+
+    return handle
+
+
+def _page_file(name: str) -> web.StreamResponse:
+    """A file of the page directory (no other: names with a path or a leading dot are not files of it)."""
+    path = PAGE_DIR / name
+    if "/" in name or "\\" in name or name.startswith(".") or not path.is_file():
+        raise web.HTTPNotFound()
+    kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if kind.startswith("text/") or kind in ("application/javascript", "image/svg+xml"):
+        kind += "; charset=utf-8"
+    return web.FileResponse(path, headers={"Content-Type": kind, "Cache-Control": "no-cache",
+                                           "X-Content-Type-Options": "nosniff"})
+
+
+async def _page(request: web.Request) -> web.StreamResponse:
+    return _page_file("index.html")
+
+
+async def _static(request: web.Request) -> web.StreamResponse:
+    return _page_file(request.match_info["name"])
+
+
+def make_app(api: Api, *, token: str | None, max_body_bytes: int) -> web.Application:
+    """The application serving ``api``'s routes, the OpenAPI document and the page."""
+    document = openapi.document(ROUTES, base=BASE)
+
+    async def openapi_json(request: web.Request) -> web.StreamResponse:
+        return web.json_response(document, dumps=_dumps)
+
+    public: set[Handler] = {openapi_json, _page, _static}
+    app = web.Application(middlewares=[_errors, _auth(token, public)], client_max_size=max_body_bytes)
+    for route in ROUTES:
+        app.router.add_route(route.method, BASE + route.path, _endpoint(api, route))
+    app.router.add_get(f"{BASE}/openapi.json", openapi_json)
+    app.router.add_get("/", _page)
+    app.router.add_get("/static/{name}", _static)
+    return app
+
+
+async def start_http(app: web.Application, *, host: str, port: int, ssl_context: ssl.SSLContext | None,
+                     shutdown_timeout: float) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on ``host:port`` (0: a free port); returns its runner and the real port."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host.strip("[]"), port, ssl_context=ssl_context)
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner, int(runner.addresses[0][1])
