@@ -15,11 +15,14 @@
  *   "knn-al:key"          at the key press (or click) that labels, skips or undoes an item
  *   "knn-al:paint"        once the item shown next has been painted (a task queued from the
  *                         animation frame that rendered it; images: after they are decoded)
- *   "knn-al:key-to-paint" a measure between the two (detail: {id} of the painted item)
+ *   "knn-al:key-to-paint" a measure between the two
+ * Each carries detail {id, prefetched}: the painted item, and whether it had arrived before
+ * the key press (false when the page had to wait for the server, as after an undo).
  *
  * Leases: the items held (on screen and queued) are renewed every lease_seconds / 3 and
  * released with a keepalive fetch when the page is hidden for good (pagehide).
  * Stored in localStorage: knn-al.project, knn-al.annotator, knn-al.token.
+ * <body data-pending="N">: API calls in flight (0 when the page is idle), for tests.
  * Data from the server is only ever inserted as text (textContent), never as HTML.
  */
 "use strict";
@@ -44,7 +47,7 @@
     curve: [],                  // [{n, acc, low, high}] the estimate over this session
     progress: null,
     writes: Promise.resolve(),  // mutating calls run one after another, in key order
-    keyPending: false,          // a key press awaits the paint of the next item
+    keyPending: null,           // the time of a key press awaiting the paint of the next item
     renewTimer: 0,
     view: "label",
     active: false,
@@ -62,7 +65,16 @@
     return h;
   }
 
+  /** Calls in flight, also in <body data-pending>: a test or a benchmark waits for 0. */
+  let pending = 0;
+  function inFlight(delta) { pending += delta; document.body.dataset.pending = String(pending); }
+
   async function api(method, path, body) {
+    inFlight(1);
+    try { return await call(method, path, body); } finally { inFlight(-1); }
+  }
+
+  async function call(method, path, body) {
     let res;
     try {
       res = await fetch(API + path, { method, headers: headers(body !== undefined),
@@ -167,7 +179,8 @@
     const e = { id: record.id, metadata: record.metadata, media: record.media, leased,
                 predicted: record.predicted_label || "",
                 confidence: record.confidence || 0, probabilities: record.probabilities || {},
-                score: record.score || null, neighbors: record.neighbors || [], content: null };
+                score: record.score || null, neighbors: record.neighbors || [], content: null,
+                arrived: performance.now() };
     e.loading = contentOf(e.metadata, e.media).then((c) => { e.content = c; return c; },
       (err) => { e.content = { kind: "text", text: `(the item cannot be shown: ${err.message})` }; return e.content; });
     return e;
@@ -203,18 +216,19 @@
   }
 
   function markKey(id) {
-    performance.mark("knn-al:key", { detail: { id } });
-    S.keyPending = true;
+    S.keyPending = performance.mark("knn-al:key", { detail: { id } }).startTime;
   }
 
   function markPaint(e) {
-    if (!S.keyPending) return;
-    S.keyPending = false;
+    if (S.keyPending === null) return;
+    // prefetched: the item was here before the key was pressed (no call between key and paint).
+    const detail = { id: e.id, prefetched: e.arrived < S.keyPending };
+    S.keyPending = null;
     const decoded = e.content && e.content.kind === "image" ? $("item-body").querySelector("img").decode().catch(() => {})
                                                             : Promise.resolve();
     decoded.then(() => requestAnimationFrame(() => setTimeout(() => {
-      performance.mark("knn-al:paint", { detail: { id: e.id } });
-      performance.measure("knn-al:key-to-paint", { start: "knn-al:key", end: "knn-al:paint", detail: { id: e.id } });
+      performance.mark("knn-al:paint", { detail });
+      performance.measure("knn-al:key-to-paint", { start: "knn-al:key", end: "knn-al:paint", detail });
     }, 0)));
   }
 
@@ -474,12 +488,14 @@
     $("progress").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
     drawCurve(p.target_accuracy);
     banner(p);
+    const option = $("project").selectedOptions[0];
+    if (option && option.value === S.project && S.info) option.textContent = `${S.project} (${est.labeled} of ${S.info.pool_size} labeled)`;
   }
 
   function banner(p) {
     const b = $("banner");
     const texts = {
-      budget_reached: `Label budget spent: ${p.label_budget} labels given or in hand. Finish the item on screen; no more are handed out.`,
+      budget_reached: `Label budget spent: ${p.label_budget} labels given or in hand; no more items are handed out.`,
       target_reached: `Target reached: the accuracy estimate's lower bound is ${pct(p.estimate.low)}, at or above the target ${pct(p.target_accuracy)}. You can stop here.`,
       pool_exhausted: "Pool exhausted: every item has a label.",
     };
@@ -495,7 +511,7 @@
     const pts = S.curve;
     const ns = pts.map((q) => q.n);
     const n0 = Math.min(...ns), n1 = Math.max(...ns);
-    const x = (n) => pad + (n1 > n0 ? (n - n0) / (n1 - n0) : 0.5) * (W - 2 * pad);
+    const x = (n) => pad + 20 + (n1 > n0 ? (n - n0) / (n1 - n0) : 0.5) * (W - 2 * pad - 20);
     const y = (v) => H - pad - v * (H - 2 * pad);
     const ns_ = "http://www.w3.org/2000/svg";
     const mk = (tag, attrs) => {
@@ -504,8 +520,13 @@
       return node;
     };
     const parts = [mk("rect", { x: 0, y: 0, width: W, height: H, class: "curve-bg" })];
-    for (const v of [0.5, 1]) parts.push(mk("line", { x1: pad, x2: W - pad, y1: y(v), y2: y(v), class: "grid" }));
-    if (target > 0) parts.push(mk("line", { x1: pad, x2: W - pad, y1: y(target), y2: y(target), class: "target" }));
+    for (const v of [0.5, 1]) {
+      parts.push(mk("line", { x1: pad + 18, x2: W - pad, y1: y(v), y2: y(v), class: "grid" }));
+      const label = mk("text", { x: pad, y: y(v) + 3, class: "axis" });
+      label.textContent = pct(v);
+      parts.push(label);
+    }
+    if (target > 0) parts.push(mk("line", { x1: pad + 18, x2: W - pad, y1: y(target), y2: y(target), class: "target" }));
     if (pts.length) {
       const band = pts.map((q) => `${x(q.n)},${y(q.high)}`).concat(pts.slice().reverse().map((q) => `${x(q.n)},${y(q.low)}`));
       parts.push(mk("polygon", { points: band.join(" "), class: "band" }));
@@ -660,16 +681,18 @@
   }
 
   async function start() {
-    const project = $("project").value, annotator = $("annotator").value.trim();
     S.token = $("token").value.trim();
     if (S.token) localStorage.setItem("knn-al.token", S.token); else localStorage.removeItem("knn-al.token");
-    if (!project) { if (await loadProjects()) say("Choose a project first."); return; }
+    // No project listed yet (the list needed the token just typed): list them first.
+    if (!$("project").value && !(await loadProjects())) return;
+    const project = $("project").value, annotator = $("annotator").value.trim();
+    if (!project) { say("This server has no project yet: create one (knn-al CLI, or POST /api/v1/projects)."); return; }
     if (!annotator) { say("Type your name as annotator first."); $("annotator").focus(); return; }
     if (S.active) { await S.writes; await release({ keepalive: false }); }
     localStorage.setItem("knn-al.project", project);
     localStorage.setItem("knn-al.annotator", annotator);
     Object.assign(S, { project, annotator, labels: [], current: null, queue: [], asking: 0, exhausted: false,
-                       history: [], given: 0, curve: [], progress: null, keyPending: false, active: false });
+                       history: [], given: 0, curve: [], progress: null, keyPending: null, active: false });
     clearError();
     clearInterval(S.renewTimer);
     try {
@@ -747,6 +770,7 @@
     // Back from the back/forward cache: the leases were released on pagehide, start again.
     window.addEventListener("pageshow", (ev) => { if (ev.persisted && S.active) start(); });
     drawCurve(0);
+    inFlight(0);
     const params = new URLSearchParams(location.search);
     loadProjects().then((ok) => {
       if (params.get("project")) $("project").value = params.get("project");
