@@ -1,7 +1,9 @@
 """The Python client SDK of the knn-al service: :class:`Client` and the records it returns."""
 from knn_al.client.client import Client, ServiceError
-from knn_al.client.types import (AccuracyEstimate, Decision, ExportRecord, LabelReceipt, Neighbor, Prediction,
-                                 ProjectInfo, ProjectStats, Progress, Sample, SampleBatch, Score)
+from knn_al.client.types import (AccuracyEstimate, AddResult, Decision, DuplicateGroup, ExportRecord, ItemPage,
+                                 ItemRecord, LabelEvent, LabelReceipt, Neighbor, Prediction, ProjectInfo, ProjectStats,
+                                 Progress, Sample, SampleBatch, Score, SearchHit, Suspicion)
 
-__all__ = ["AccuracyEstimate", "Client", "Decision", "ExportRecord", "LabelReceipt", "Neighbor", "Prediction",
-           "ProjectInfo", "ProjectStats", "Progress", "Sample", "SampleBatch", "Score", "ServiceError"]
+__all__ = ["AccuracyEstimate", "AddResult", "Client", "Decision", "DuplicateGroup", "ExportRecord", "ItemPage",
+           "ItemRecord", "LabelEvent", "LabelReceipt", "Neighbor", "Prediction", "ProjectInfo", "ProjectStats",
+           "Progress", "Sample", "SampleBatch", "Score", "SearchHit", "ServiceError", "Suspicion"]

@@ -20,19 +20,16 @@ import grpc
 import numpy as np
 
 from knn_al.client.convert import info_from_proto, sample_from_proto
-from knn_al.client.types import Decision, ExportRecord, LabelReceipt, Prediction, ProjectInfo, ProjectStats, SampleBatch
-from knn_al.errors import InvalidInputError, KnnAlError
+from knn_al.client.items import ItemCalls
+from knn_al.client.types import (Decision, DuplicateGroup, ExportRecord, LabelEvent, LabelReceipt, Prediction,
+                                 ProjectInfo, ProjectStats, SampleBatch, Suspicion)
+from knn_al.errors import KnnAlError
 from knn_al.v1 import COMPUTE_MS_KEY
 from knn_al.v1 import active_learning_pb2 as pb
 from knn_al.v1 import active_learning_pb2_grpc as pb_grpc
-from knn_al.v1.codec import (decision_from_proto, export_from_proto, prediction_from_proto, progress_from_proto,
-                             receipt_from_proto, stats_from_proto, strategy_to_proto, struct_from_dict,
-                             vectors_to_proto)
-
-#: Bytes of vectors per AddItems chunk: well under the default 4 MiB message limit (and a
-#: server run with --max-message-mb 2).
-CHUNK_BYTES = 1024 * 1024
-
+from knn_al.v1.codec import (decision_from_proto, export_from_proto, group_from_proto, label_event_from_proto,
+                             prediction_from_proto, progress_from_proto, receipt_from_proto, stats_from_proto,
+                             strategy_to_proto, struct_from_dict, suspicion_from_proto, vectors_to_proto)
 
 class ServiceError(KnnAlError):
     """A call that failed: ``code`` is the gRPC status code, ``message`` the server's explanation."""
@@ -41,18 +38,6 @@ class ServiceError(KnnAlError):
         super().__init__(f"{code.name}: {message}")
         self.code = code
         self.message = message
-
-
-def _chunks_by_size(sizes: Sequence[int], limit: int) -> Iterator[tuple[int, int]]:
-    """Consecutive (start, stop) ranges of items whose sizes add up to at most ``limit``
-    bytes (an item larger than that travels alone); one empty range for no items."""
-    start, total = 0, 0
-    for i, size in enumerate(sizes):
-        if i > start and total + size > limit:
-            yield start, i
-            start, total = i, 0
-        total += size
-    yield start, len(sizes)
 
 
 def _stream_request(project: str, item: tuple[Any, ...], *, opening: dict[str, Any] | None) -> pb.StreamItemsRequest:
@@ -69,8 +54,9 @@ def _stream_request(project: str, item: tuple[Any, ...], *, opening: dict[str, A
     return request
 
 
-class Client:
-    """Connects to a knn-al server.
+class Client(ItemCalls):
+    """Connects to a knn-al server. The calls on pool items come from
+    :class:`~knn_al.client.items.ItemCalls`.
 
     Parameters
     ----------
@@ -147,18 +133,20 @@ class Client:
     def create_project(self, name: str, dimension: int = 0, *, k: int = 0, default_strategy: str | None = None,
                        labels: Sequence[str] = (), lease_seconds: float = 0.0, encoder: str = "",
                        duplicate_threshold: float | None = None, outlier_quantile: float | None = None,
-                       target_accuracy: float = 0.0, label_budget: int = 0) -> ProjectInfo:
+                       target_accuracy: float = 0.0, label_budget: int = 0, keep_raw: bool = False) -> ProjectInfo:
         """Create a project. ``k``/``lease_seconds`` 0 and ``default_strategy``,
         ``duplicate_threshold``, ``outlier_quantile`` None take the server's defaults;
         ``labels`` fixes the label set (empty: any label is accepted).
         ``encoder`` (e.g. ``"use-multilingual"``, ``"mobilenet_v1"``) lets the project take
         raw texts or images, embedded by the server; ``dimension`` 0 then takes the encoder's.
-        ``target_accuracy`` and ``label_budget`` (0: none) say when labeling can stop."""
+        ``target_accuracy`` and ``label_budget`` (0: none) say when labeling can stop.
+        ``keep_raw`` (with an encoder) keeps the raw texts and images added, to show them."""
         settings = pb.ProjectSettings(name=name, dimension=dimension, k=k,
                                       default_strategy=strategy_to_proto(default_strategy),
                                       labels=list(labels), lease_seconds=lease_seconds, encoder=encoder,
                                       duplicate_threshold=duplicate_threshold, outlier_quantile=outlier_quantile,
-                                      target_accuracy=target_accuracy, label_budget=label_budget)
+                                      target_accuracy=target_accuracy, label_budget=label_budget,
+                                      keep_raw=keep_raw)
         return info_from_proto(self._call(self._stub.CreateProject, pb.CreateProjectRequest(settings=settings)).project)
 
     def set_goals(self, project: str, *, target_accuracy: float | None = None,
@@ -179,63 +167,6 @@ class Client:
 
     def delete_project(self, name: str) -> None:
         self._call(self._stub.DeleteProject, pb.DeleteProjectRequest(project=name))
-
-    # ---------------------------------------------------------------- items
-    def add_items(self, project: str, ids: Sequence[str], vectors: np.ndarray | None = None,
-                  metadata: Sequence[Mapping[str, Any]] | None = None, *, texts: Sequence[str] | None = None,
-                  images: Sequence[bytes] | None = None, chunk_rows: int | None = None) -> int:
-        """Stream items to the pool in chunks; they are added all at once. Returns the pool size.
-
-        Items are exactly one of ``vectors`` (an items × dimension array), ``texts`` or
-        ``images`` (encoded image files: JPEG, PNG, ...); texts and images are embedded by
-        the server with the project's encoder, so the project must have been created with
-        one. Chunks hold ``chunk_rows`` items, or about 1 MiB when it is None.
-        """
-        ids = list(ids)
-        given = {kind: items for kind, items in (("vectors", vectors), ("texts", texts), ("images", images))
-                 if items is not None}
-        if len(given) != 1:
-            raise InvalidInputError("give the items as exactly one of vectors, texts or images")
-        ((kind, items),) = given.items()
-        if kind == "vectors":
-            items = np.ascontiguousarray(items, dtype="<f4")
-            if items.ndim != 2 or len(items) != len(ids):
-                raise InvalidInputError(f"expected vectors of shape ({len(ids)}, dimension), got {items.shape}")
-            chunk_rows = chunk_rows or max(1, CHUNK_BYTES // max(1, items.shape[1] * 4))
-        else:
-            items = list(items)
-            if len(items) != len(ids):
-                raise InvalidInputError(f"{len(ids)} ids but {len(items)} {kind}: give one per id")
-        if chunk_rows:
-            bounds = [(start, start + chunk_rows) for start in range(0, max(len(ids), 1), chunk_rows)]
-        else:  # raw items differ in size: fill each chunk up to about CHUNK_BYTES
-            bounds = list(_chunks_by_size([len(t.encode()) if isinstance(t, str) else len(t) for t in items],
-                                          CHUNK_BYTES))
-
-        if metadata is not None and len(metadata) and len(metadata) != len(ids):
-            raise InvalidInputError(f"{len(ids)} ids but {len(metadata)} metadata entries: give one per item or none")
-        # Checked here, before the stream starts: an error inside the request iterator
-        # reaches the caller only as "Exception iterating requests!".
-        structs = [struct_from_dict(m, where=f"metadata of item {i!r}") for i, m in zip(ids, metadata or ())]
-        request_id = uuid.uuid4().hex  # the same for every attempt
-
-        def chunks() -> Iterator[pb.AddItemsRequest]:
-            for start, stop in bounds:
-                request = pb.AddItemsRequest(project=project, ids=ids[start:stop], metadata=structs[start:stop],
-                                             request_id=request_id if start == 0 else "")
-                if kind == "vectors":
-                    request.vectors.CopyFrom(vectors_to_proto(items[start:stop]))
-                else:
-                    getattr(request, kind).extend(items[start:stop])
-                yield request
-
-        return self._call(self._stub.AddItems, chunks).pool_size
-
-    def load_dataset(self, project: str, path: str, *, import_labels: bool = False) -> tuple[int, int]:
-        """Add a dataset directory (a path on the server). Returns (items added, labels imported)."""
-        reply = self._call(self._stub.LoadDataset,
-                           pb.LoadDatasetRequest(project=project, path=str(path), import_labels=import_labels))
-        return reply.added, reply.labeled
 
     # ------------------------------------------------------------- learning
     def next_sample(self, project: str, count: int = 1, *, strategy: str | None = None, annotator: str = "",
@@ -306,6 +237,24 @@ class Client:
         request = pb.ReleaseItemsRequest(project=project, ids=list(ids), annotator=annotator, force=force)
         return self._call(self._stub.ReleaseItems, request).released
 
+    def renew(self, project: str, ids: Sequence[str], *, annotator: str = "", lease_seconds: float = 0.0) -> float:
+        """Extend ``annotator``'s own leases of ``ids`` (all or none) to ``lease_seconds``
+        from now (0: the project's default); returns the new deadline, unix seconds."""
+        request = pb.RenewLeasesRequest(project=project, ids=list(ids), annotator=annotator,
+                                        lease_seconds=lease_seconds)
+        return float(self._call(self._stub.RenewLeases, request).lease_expires_at)
+
+    def skip(self, project: str, ids: Sequence[str], *, annotator: str = "") -> int:
+        """Set items aside (unclear, not applicable): they are not handed out again until
+        unskipped, and their leases end. A labeled item is refused (remove its label
+        first). Returns how many items were skipped."""
+        request = pb.SkipItemsRequest(project=project, ids=list(ids), annotator=annotator)
+        return int(self._call(self._stub.SkipItems, request).skipped)
+
+    def unskip(self, project: str, ids: Sequence[str]) -> int:
+        """Put skipped items back among the candidates (every one must be skipped)."""
+        return int(self._call(self._stub.UnskipItems, pb.UnskipItemsRequest(project=project, ids=list(ids))).unskipped)
+
     # ---------------------------------------------------------- predictions
     def predict(self, project: str, ids: Sequence[str] | None = None, *, vectors: np.ndarray | None = None,
                 texts: Sequence[str] | None = None, images: Sequence[bytes] | None = None) -> list[Prediction]:
@@ -324,9 +273,27 @@ class Client:
         reply = self._call(self._stub.ListOutliers, pb.ListOutliersRequest(project=project, limit=limit))
         return [(o.id, o.density) for o in reply.outliers]
 
+    # --------------------------------------------------------------- review
+    def suspicious(self, project: str, *, limit: int = 100) -> list[Suspicion]:
+        """Up to ``limit`` human labels that the item's labeled neighbours, without it,
+        disagree with (likely labeling mistakes), most confident disagreement first."""
+        request = pb.ListSuspiciousLabelsRequest(project=project, limit=limit)
+        return [suspicion_from_proto(s) for s in self._call(self._stub.ListSuspiciousLabels, request).labels]
+
+    def duplicate_groups(self, project: str, *, limit: int = 100) -> list[DuplicateGroup]:
+        """Up to ``limit`` duplicate groups (two or more items), largest first."""
+        request = pb.ListDuplicateGroupsRequest(project=project, limit=limit)
+        return [group_from_proto(g) for g in self._call(self._stub.ListDuplicateGroups, request).groups]
+
+    def recent_labels(self, project: str, *, limit: int = 50, annotator: str | None = None) -> list[LabelEvent]:
+        """Up to ``limit`` current human labels, most recent first; ``annotator``: only theirs."""
+        request = pb.ListRecentLabelsRequest(project=project, limit=limit, annotator=annotator)
+        return [label_event_from_proto(e) for e in self._call(self._stub.ListRecentLabels, request).labels]
+
     def export(self, project: str, *, include_predictions: bool = False) -> list[ExportRecord]:
-        """Human and propagated labels; with ``include_predictions`` also the streams'
-        auto labels and the predicted label of every other pool item."""
+        """Human and propagated labels, and skipped items (source "skipped", no label);
+        with ``include_predictions`` also the streams' auto labels and the predicted label
+        of every other pool item."""
         request = pb.ExportRequest(project=project, include_predictions=include_predictions)
         chunks = self._call(self._stub.Export, request)
         return [record for chunk in chunks for record in export_from_proto(chunk)]

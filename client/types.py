@@ -5,13 +5,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-# Predictions and the records of labels, goals, stats, stream decisions and exports have
-# the same fields on both sides of the wire: the library's own (numpy- and FAISS-free) serve.
+# Predictions and the records of labels, goals, stats, stream decisions, exports, items,
+# searches and reviews have the same fields on both sides of the wire: the library's own
+# (numpy- and FAISS-free) serve.
 from knn_al.learner.types import AccuracyEstimate, Neighbor
-from knn_al.projects.records import Decision, ExportRecord, LabelReceipt, Prediction, ProjectStats, Progress
+from knn_al.projects.records import (AddResult, Decision, DuplicateGroup, ExportRecord, ItemPage, ItemRecord,
+                                     LabelEvent, LabelReceipt, Prediction, ProjectStats, Progress, SearchHit,
+                                     Suspicion)
 
-__all__ = ["AccuracyEstimate", "Decision", "ExportRecord", "LabelReceipt", "Neighbor", "Prediction", "ProjectInfo",
-           "ProjectStats", "Progress", "Sample", "SampleBatch", "Score"]
+__all__ = ["AccuracyEstimate", "AddResult", "Decision", "DuplicateGroup", "ExportRecord", "ItemPage", "ItemRecord",
+           "LabelEvent", "LabelReceipt", "Neighbor", "Prediction", "ProjectInfo", "ProjectStats", "Progress",
+           "Sample", "SampleBatch", "Score", "SearchHit", "Suspicion"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ class ProjectInfo:
     #: every call on it is refused; only ``name`` is meaningful then.
     state: str = "ready"
     problem: str = ""
+    #: The project keeps the raw texts/images it receives (to show them to annotators).
+    keep_raw: bool = False
 
 
 @dataclass(frozen=True)

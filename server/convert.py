@@ -14,13 +14,17 @@ from knn_al.errors import InvalidInputError
 from knn_al.projects.records import ProjectInfo, Sample
 from knn_al.projects.settings import ProjectSettings
 from knn_al.v1 import active_learning_pb2 as pb
-from knn_al.v1.codec import (decision_to_proto, dict_from_struct, export_to_proto, prediction_to_proto,
-                             progress_to_proto, score_to_proto, state_to_proto, stats_to_proto, strategy_from_proto,
-                             strategy_to_proto, struct_from_dict, vectors_from_proto)
+from knn_al.v1.codec import (conflict_from_proto, decision_to_proto, dict_from_struct, export_to_proto,
+                             group_to_proto, hit_to_proto, item_filter_from_proto, item_to_proto,
+                             label_event_to_proto, prediction_to_proto, progress_to_proto, score_to_proto,
+                             state_to_proto, stats_to_proto, strategy_from_proto, strategy_to_proto, struct_from_dict,
+                             suspicion_to_proto, vectors_from_proto)
 
-__all__ = ["decision_to_proto", "dict_from_struct", "export_to_proto", "info_to_proto", "item_kind",
-           "prediction_to_proto", "progress_to_proto", "sample_to_proto", "settings_from_proto", "settings_to_proto",
-           "stats_to_proto", "strategy_name", "vectors_from_proto"]
+__all__ = ["conflict_from_proto", "decision_to_proto", "dict_from_struct", "export_to_proto", "group_to_proto",
+           "hit_to_proto", "info_to_proto", "item_filter_from_proto", "item_kind", "item_to_proto",
+           "label_event_to_proto", "prediction_to_proto", "progress_to_proto", "sample_to_proto",
+           "settings_from_proto", "settings_to_proto", "stats_to_proto", "strategy_name", "suspicion_to_proto",
+           "vectors_from_proto"]
 
 #: A request's strategy: None for ``STRATEGY_UNSPECIFIED`` (the project's default).
 strategy_name = strategy_from_proto
@@ -62,6 +66,7 @@ def settings_from_proto(message: pb.ProjectSettings) -> ProjectSettings:
         encoder=message.encoder,
         target_accuracy=message.target_accuracy,
         label_budget=message.label_budget,
+        keep_raw=message.keep_raw,
         **optional,
     )
 
@@ -72,7 +77,7 @@ def settings_to_proto(settings: ProjectSettings) -> pb.ProjectSettings:
                               labels=list(settings.labels), lease_seconds=settings.lease_seconds,
                               encoder=settings.encoder, duplicate_threshold=settings.duplicate_threshold,
                               outlier_quantile=settings.outlier_quantile, target_accuracy=settings.target_accuracy,
-                              label_budget=settings.label_budget)
+                              label_budget=settings.label_budget, keep_raw=settings.keep_raw)
 
 
 def info_to_proto(info: ProjectInfo) -> pb.ProjectInfo:

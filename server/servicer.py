@@ -7,6 +7,8 @@ converts the result back. Errors become status codes in :mod:`knn_al.server.erro
 
 Calls on one project queue one at a time (:mod:`knn_al.server.calls`, shared with the HTTP
 adapter). Mutating calls with a request id run once (:mod:`knn_al.server.idempotency`).
+The RPCs that read, search and edit pool items and the review listings are in
+:mod:`knn_al.server.item_rpcs`.
 """
 from __future__ import annotations
 
@@ -23,15 +25,17 @@ from knn_al.server import convert
 from knn_al.server.calls import Calls
 from knn_al.server.errors import translate_errors
 from knn_al.server.idempotency import RecentReplies
+from knn_al.server.item_rpcs import METADATA_ADVICE, ItemRpcs
 from knn_al.server.upload import Upload
 from knn_al.projects.project import Project
+from knn_al.projects.records import AddResult
 from knn_al.projects.store import ProjectStore
 from knn_al.v1 import COMPUTE_MS_KEY
 from knn_al.v1 import active_learning_pb2 as pb
 from knn_al.v1 import active_learning_pb2_grpc as pb_grpc
 
 T = TypeVar("T")
-#: Bytes kept free in a NextSample reply's size check for its progress and framing.
+#: Bytes kept free in a reply's size check for its other fields and framing.
 REPLY_OVERHEAD = 4096
 #: Records per Export message: about 0.5 MB, well under the default message limit.
 EXPORT_CHUNK = 10_000
@@ -39,7 +43,7 @@ EXPORT_CHUNK = 10_000
 Context: TypeAlias = Any
 
 
-class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
+class ActiveLearningServicer(ItemRpcs, pb_grpc.ActiveLearningServicer):
     """Serves the projects of ``store``. ``max_upload_items`` and ``max_upload_bytes``
     bound one AddItems stream; ``max_reply_bytes`` is the transport's send limit;
     ``dataset_roots`` are the directories LoadDataset may read from."""
@@ -64,6 +68,14 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
     async def _once(self, method: str, request: Any, run: Callable[[], Awaitable[Message]]) -> Any:
         """``run()`` once per request id (see :class:`RecentReplies`)."""
         return await self._replies.once(method, request.request_id, request, run)
+
+    def _check_fits(self, messages: Sequence[Message], *, what: str, advice: str) -> None:
+        """Refuse a reply of ``messages`` (``what``) the transport could not send; ``advice``
+        says how to ask for less."""
+        size = sum(m.ByteSize() + 8 for m in messages) + REPLY_OVERHEAD
+        if size > self._max_reply_bytes:
+            raise CapacityError(f"{len(messages)} {what} make a reply of about {size} bytes, over this server's "
+                                f"message limit of {self._max_reply_bytes} bytes: {advice}")
 
     # ------------------------------------------------------------- projects
     @translate_errors
@@ -128,15 +140,19 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
                 await loop.run_in_executor(self._calls.executor, upload.add, chunk)
                 chunk = await anext(chunks, None)
 
-            def commit() -> int:
+            def commit() -> AddResult:
+                raw = None
                 if upload.kind in ("texts", "images"):
                     vectors = project.embed(**{upload.kind: upload.raw}, ids=upload.ids)
+                    raw = upload.raw  # kept if the project keeps raw items
                 else:
                     vectors = upload.vectors()
-                return project.add_items(upload.ids, vectors, upload.metadata or None)
+                return project.add_items(upload.ids, vectors, upload.metadata or None, on_conflict=upload.on_conflict,
+                                         raw=raw)
 
-            pool_size = await self._run(context, commit, project=project)
-            return pb.AddItemsResponse(added=len(upload.ids), pool_size=pool_size)
+            result = await self._run(context, commit, project=project)
+            return pb.AddItemsResponse(added=result.added, skipped=result.skipped, replaced=result.replaced,
+                                       pool_size=result.pool_size)
 
         return await self._once("AddItems", first, add)
 
@@ -147,7 +163,8 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
 
         async def load() -> pb.LoadDatasetResponse:
             def run() -> tuple[int, int, int]:
-                added, labeled = project.load_dataset(path, import_labels=request.import_labels)
+                added, labeled = project.load_dataset(path, import_labels=request.import_labels,
+                                                      on_conflict=convert.conflict_from_proto(request.on_conflict))
                 return added, labeled, project.info().pool_size
 
             added, labeled, pool_size = await self._run(context, run, project=project)
@@ -182,11 +199,7 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
             def fits(samples: list) -> None:
                 """Refuse, before any lease is committed, a reply the transport could not send."""
                 replies[:] = [convert.sample_to_proto(s) for s in samples]
-                size = sum(r.ByteSize() + 8 for r in replies) + REPLY_OVERHEAD
-                if size > self._max_reply_bytes:
-                    raise CapacityError(f"{len(replies)} samples make a reply of about {size} bytes, over this "
-                                        f"server's message limit of {self._max_reply_bytes} bytes: ask for fewer "
-                                        "(count) or keep less metadata per item")
+                self._check_fits(replies, what="samples", advice=METADATA_ADVICE.format("count"))
 
             def run() -> Any:
                 project.next_sample(
@@ -281,6 +294,38 @@ class ActiveLearningServicer(pb_grpc.ActiveLearningServicer):
             return pb.ReleaseItemsResponse(released=released)
 
         return await self._once("ReleaseItems", request, release)
+
+    @translate_errors
+    async def RenewLeases(self, request: pb.RenewLeasesRequest, context: Context) -> pb.RenewLeasesResponse:
+        project = self._store.get(request.project)
+
+        async def renew() -> pb.RenewLeasesResponse:
+            deadline = await self._run(context, project.renew, list(request.ids), annotator=request.annotator,
+                                       lease_seconds=request.lease_seconds or None, project=project)
+            return pb.RenewLeasesResponse(lease_expires_at=deadline)
+
+        return await self._once("RenewLeases", request, renew)
+
+    @translate_errors
+    async def SkipItems(self, request: pb.SkipItemsRequest, context: Context) -> pb.SkipItemsResponse:
+        project = self._store.get(request.project)
+
+        async def skip() -> pb.SkipItemsResponse:
+            skipped = await self._run(context, project.skip, list(request.ids), annotator=request.annotator,
+                                      project=project)
+            return pb.SkipItemsResponse(skipped=skipped)
+
+        return await self._once("SkipItems", request, skip)
+
+    @translate_errors
+    async def UnskipItems(self, request: pb.UnskipItemsRequest, context: Context) -> pb.UnskipItemsResponse:
+        project = self._store.get(request.project)
+
+        async def unskip() -> pb.UnskipItemsResponse:
+            unskipped = await self._run(context, project.unskip, list(request.ids), project=project)
+            return pb.UnskipItemsResponse(unskipped=unskipped)
+
+        return await self._once("UnskipItems", request, unskip)
 
     # ---------------------------------------------------------- predictions
     @translate_errors

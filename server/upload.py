@@ -31,6 +31,8 @@ class Upload:
         self.parts: list[np.ndarray] = []
         self.raw: list[Any] = []
         self.metadata: list[dict[str, Any]] = []
+        #: What to do with ids already in the pool: the first chunk's policy.
+        self.on_conflict = "error"
         self._bytes = 0
         self._chunks = 0
 
@@ -47,6 +49,11 @@ class Upload:
         if chunk.project and chunk.project != self.settings.name:
             raise InvalidInputError(f"one AddItems stream adds to one project: got {shown(chunk.project)} "
                                     f"after {self.settings.name!r}")
+        if self._chunks == 1:
+            self.on_conflict = convert.conflict_from_proto(chunk.on_conflict)
+        elif chunk.on_conflict and convert.conflict_from_proto(chunk.on_conflict) != self.on_conflict:
+            raise InvalidInputError(f"one AddItems stream has one conflict policy, set in its first chunk: got "
+                                    f"{convert.conflict_from_proto(chunk.on_conflict)} after {self.on_conflict}")
         self._bytes += chunk.ByteSize()
         if self._bytes > self._max_bytes:
             raise CapacityError(f"an AddItems stream may carry at most {self._max_bytes // 2**20} MiB: split the "

@@ -46,6 +46,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--import-labels", action="store_true",
                         help="also label the items whose dataset record carries a label (image class folders, "
                              "the `label` field of texts)")
+    parser.add_argument("--on-conflict", choices=("error", "skip", "replace"), default="error",
+                        help="what to do with dataset items whose id is already in the project: error (the "
+                             "default: refuse the whole load), skip (leave them as they are, so that a rerun adds "
+                             "only what is new), replace (remove them, with their labels, and add the dataset's)")
     parser.add_argument("--upload", action="store_true",
                         help="read the dataset here and stream its vectors to the server, for a server that "
                              "cannot see DATASET_DIR (default: the server reads the path itself)")
@@ -95,9 +99,11 @@ def run(args: argparse.Namespace) -> int:
                 created = _create_if_missing(client, args.project, manifest, _project_encoder(args.encoder, manifest))
             try:
                 if dataset is None:
-                    added, labeled = client.load_dataset(args.project, str(path), import_labels=args.import_labels)
+                    added, labeled = client.load_dataset(args.project, str(path), import_labels=args.import_labels,
+                                                         on_conflict=args.on_conflict)
                 else:
-                    added, labeled = _upload(client, args.project, dataset, import_labels=args.import_labels)
+                    added, labeled = _upload(client, args.project, dataset, import_labels=args.import_labels,
+                                             on_conflict=args.on_conflict)
             except KnnAlError:  # ServiceError included
                 if created:  # a refused load leaves no empty project behind
                     client.delete_project(args.project)
@@ -133,11 +139,14 @@ def _create_if_missing(client: Client, project: str, manifest: dict[str, Any], e
     return True
 
 
-def _upload(client: Client, project: str, dataset: Dataset, *, import_labels: bool) -> tuple[int, int]:
+def _upload(client: Client, project: str, dataset: Dataset, *, import_labels: bool,
+            on_conflict: str) -> tuple[int, int]:
     """Stream ``dataset`` to ``project`` with AddItems, then its labels; returns (added, labeled).
 
     A fixed label set is checked before anything is sent, as the server does for a load by
-    path, so labels outside it never leave the items added without their labels.
+    path, so labels outside it never leave the items added without their labels. As in a
+    load by path, only the items added get the dataset's labels: under "skip", an item
+    already in the project keeps its label (a human may have corrected it since).
     """
     known = dataset.known_labels() if import_labels else {}
     allowed = client.get_project(project).labels
@@ -145,7 +154,23 @@ def _upload(client: Client, project: str, dataset: Dataset, *, import_labels: bo
     if outside:
         raise InvalidInputError(f"the dataset has labels outside the label set of project {project!r}: {', '.join(outside)} "
                          "(load without --import-labels, or into a project without a fixed label set)")
-    client.add_items(project, dataset.ids, dataset.vectors, dataset.item_metadata())
+    present = _pool_ids(client, project) if known and on_conflict == "skip" else set()
+    client.add_items(project, dataset.ids, dataset.vectors, dataset.item_metadata(), on_conflict=on_conflict)
+    result = client.last_add
+    assert result is not None  # set by the add_items just done
+    known = {item: label for item, label in known.items() if item not in present}
     if known:
         client.submit_labels(project, known, annotator="dataset")
-    return len(dataset.ids), len(known)
+    return result.added, len(known)
+
+
+def _pool_ids(client: Client, project: str) -> set[str]:
+    """Every id in ``project``'s pool, page by page (pages of the default size fit any reply)."""
+    ids: set[str] = set()
+    token = ""
+    while True:
+        page = client.list_items(project, page_token=token)
+        ids.update(item.id for item in page.items)
+        token = page.next_page_token
+        if not token:
+            return ids

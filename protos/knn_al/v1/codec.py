@@ -1,9 +1,10 @@
 """How the library's values travel in the knn_al.v1 messages, coded once for the server and the client.
 
 The generated messages say what travels; this module says how: strategy names, stop
-reasons and project states as enum values, metadata as a ``google.protobuf.Struct`` of
-plain JSON, vectors as little-endian float32 bytes, a pick's score breakdown, and the
-records both sides share (progress, predictions, stream decisions, stats, exports). Each
+reasons, project and item states and conflict policies as enum values, metadata as a
+``google.protobuf.Struct`` of plain JSON, vectors as little-endian float32 bytes, a pick's
+score breakdown, and the records both sides share (progress, predictions, stream
+decisions, stats, exports, items, search hits, review listings). Each
 ``*_to_proto`` has the ``*_from_proto`` the other side needs, so the two sides cannot
 drift apart.
 
@@ -29,15 +30,20 @@ from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from knn_al.errors import InvalidInputError, shown
 from knn_al.learner.limits import not_plain_json
 from knn_al.learner.types import AccuracyEstimate, Neighbor, Pick
-from knn_al.projects.records import Decision, ExportRecord, LabelReceipt, Prediction, ProjectStats, Progress
+from knn_al.projects.records import (Decision, DuplicateGroup, ExportRecord, ItemRecord, LabelEvent, LabelReceipt,
+                                     Prediction, ProjectStats, Progress, SearchHit, Suspicion)
 from knn_al.v1 import active_learning_pb2 as pb
 
-__all__ = ["SCORE_TERMS", "decision_from_proto", "decision_to_proto", "dict_from_struct", "estimate_from_proto",
-           "estimate_to_proto", "export_from_proto", "export_to_proto", "neighbor_from_proto", "neighbor_to_proto",
-           "prediction_from_proto", "prediction_to_proto", "progress_from_proto", "progress_to_proto",
-           "receipt_from_proto", "score_from_proto", "score_to_proto", "state_from_proto", "state_to_proto",
-           "stats_from_proto", "stats_to_proto", "stop_reason_from_proto", "stop_reason_to_proto",
-           "strategy_from_proto", "strategy_to_proto", "struct_from_dict", "vectors_from_proto", "vectors_to_proto"]
+__all__ = ["SCORE_TERMS", "conflict_from_proto", "conflict_to_proto", "decision_from_proto", "decision_to_proto",
+           "dict_from_struct", "estimate_from_proto", "estimate_to_proto", "export_from_proto", "export_to_proto",
+           "group_from_proto", "group_to_proto", "hit_from_proto", "hit_to_proto", "item_filter_from_proto",
+           "item_filter_to_proto", "item_from_proto", "item_to_proto", "label_event_from_proto",
+           "label_event_to_proto", "neighbor_from_proto", "neighbor_to_proto", "prediction_from_proto",
+           "prediction_to_proto", "progress_from_proto", "progress_to_proto", "receipt_from_proto",
+           "score_from_proto", "score_to_proto", "state_from_proto", "state_to_proto", "stats_from_proto",
+           "stats_to_proto", "stop_reason_from_proto", "stop_reason_to_proto", "strategy_from_proto",
+           "strategy_to_proto", "struct_from_dict", "suspicion_from_proto", "suspicion_to_proto",
+           "vectors_from_proto", "vectors_to_proto"]
 
 _FLOAT32 = np.dtype("<f4")
 _E = TypeVar("_E", bound=int)
@@ -70,6 +76,11 @@ class _WireEnum(Generic[_E]):
 _STRATEGY: _WireEnum[pb.Strategy] = _WireEnum(pb.Strategy, prefix="STRATEGY_", what="strategy")
 _STOP_REASON: _WireEnum[pb.StopReason] = _WireEnum(pb.StopReason, prefix="STOP_REASON_", what="stop reason")
 _STATE: _WireEnum[pb.ProjectState] = _WireEnum(pb.ProjectState, prefix="PROJECT_STATE_", what="project state")
+_ITEM_STATE: _WireEnum[pb.ItemState] = _WireEnum(pb.ItemState, prefix="ITEM_STATE_", what="item state")
+# A filter is an item state or "outlier": refusals list them all as item states.
+_ITEM_FILTER: _WireEnum[pb.ItemFilter] = _WireEnum(pb.ItemFilter, prefix="ITEM_FILTER_", what="item state")
+_CONFLICT: _WireEnum[pb.ConflictPolicy] = _WireEnum(pb.ConflictPolicy, prefix="CONFLICT_POLICY_",
+                                                    what="conflict policy")
 
 
 def strategy_to_proto(name: str | None) -> pb.Strategy:
@@ -100,6 +111,27 @@ def state_to_proto(state: str) -> pb.ProjectState:
 def state_from_proto(value: int) -> str:
     """``PROJECT_STATE_BROKEN`` → ``"broken"`` (and so on)."""
     return _STATE.name(value)
+
+
+def item_filter_to_proto(state: str | None) -> pb.ItemFilter:
+    """``"skipped"`` → ``ITEM_FILTER_SKIPPED``, ``"outlier"`` → ``ITEM_FILTER_OUTLIER``; None (every item) →
+    ``ITEM_FILTER_UNSPECIFIED``."""
+    return pb.ITEM_FILTER_UNSPECIFIED if state is None else _ITEM_FILTER.value(state)
+
+
+def item_filter_from_proto(value: int) -> str | None:
+    """``ITEM_FILTER_SKIPPED`` → ``"skipped"``; ``ITEM_FILTER_UNSPECIFIED`` → None (every item)."""
+    return None if value == pb.ITEM_FILTER_UNSPECIFIED else _ITEM_FILTER.name(value)
+
+
+def conflict_to_proto(policy: str) -> pb.ConflictPolicy:
+    """``"skip"`` → ``CONFLICT_POLICY_SKIP`` (and so on: ``"error"``, ``"replace"``)."""
+    return _CONFLICT.value(policy)
+
+
+def conflict_from_proto(value: int) -> str:
+    """``CONFLICT_POLICY_SKIP`` → ``"skip"``; ``CONFLICT_POLICY_UNSPECIFIED`` → ``"error"``, the default."""
+    return "error" if value == pb.CONFLICT_POLICY_UNSPECIFIED else _CONFLICT.name(value)
 
 
 # --------------------------------------------------------------------- vectors
@@ -236,14 +268,16 @@ def stats_to_proto(stats: ProjectStats) -> pb.GetStatsResponse:
     return pb.GetStatsResponse(labeled=stats.labeled, propagated=stats.propagated, auto_labeled=stats.auto_labeled,
                                leased=stats.leased, pool_size=stats.pool_size, duplicate_groups=stats.duplicate_groups,
                                grouped_items=stats.grouped_items, outliers=stats.outliers,
-                               mean_uncertainty=stats.mean_uncertainty, progress=progress_to_proto(stats.progress))
+                               mean_uncertainty=stats.mean_uncertainty, progress=progress_to_proto(stats.progress),
+                               skipped=stats.skipped)
 
 
 def stats_from_proto(message: pb.GetStatsResponse) -> ProjectStats:
     return ProjectStats(labeled=message.labeled, propagated=message.propagated, auto_labeled=message.auto_labeled,
                         leased=message.leased, pool_size=message.pool_size, duplicate_groups=message.duplicate_groups,
                         grouped_items=message.grouped_items, outliers=message.outliers,
-                        mean_uncertainty=message.mean_uncertainty, progress=progress_from_proto(message.progress))
+                        mean_uncertainty=message.mean_uncertainty, progress=progress_from_proto(message.progress),
+                        skipped=message.skipped)
 
 
 # -------------------------------------------------------- labels, streams, export
@@ -275,3 +309,57 @@ def export_to_proto(records: Iterable[ExportRecord]) -> pb.ExportChunk:
 
 def export_from_proto(message: pb.ExportChunk) -> list[ExportRecord]:
     return [ExportRecord(id=r.id, label=r.label, source=r.source, confidence=r.confidence) for r in message.records]
+
+
+# ----------------------------------------------------------------------- items
+def item_to_proto(item: ItemRecord) -> pb.Item:
+    return pb.Item(id=item.id, state=_ITEM_STATE.value(item.state), label=item.label, annotator=item.annotator,
+                   metadata=struct_from_dict(item.metadata, stored=True), predicted_label=item.predicted_label,
+                   confidence=item.confidence, probabilities=item.probabilities, outlier=item.outlier,
+                   density=item.density, lease_annotator=item.lease_annotator,
+                   lease_expires_at=item.lease_expires_at)
+
+
+def item_from_proto(message: pb.Item) -> ItemRecord:
+    return ItemRecord(id=message.id, state=_ITEM_STATE.name(message.state), label=message.label,
+                      annotator=message.annotator, metadata=dict_from_struct(message.metadata, item=message.id),
+                      predicted_label=message.predicted_label, confidence=message.confidence,
+                      probabilities=dict(message.probabilities), outlier=message.outlier, density=message.density,
+                      lease_annotator=message.lease_annotator, lease_expires_at=message.lease_expires_at)
+
+
+def hit_to_proto(hit: SearchHit) -> pb.SearchHit:
+    return pb.SearchHit(id=hit.id, similarity=hit.similarity, state=_ITEM_STATE.value(hit.state), label=hit.label,
+                        metadata=struct_from_dict(hit.metadata, stored=True))
+
+
+def hit_from_proto(message: pb.SearchHit) -> SearchHit:
+    return SearchHit(id=message.id, similarity=message.similarity, state=_ITEM_STATE.name(message.state),
+                     label=message.label, metadata=dict_from_struct(message.metadata, item=message.id))
+
+
+# ---------------------------------------------------------------------- review
+def suspicion_to_proto(suspicion: Suspicion) -> pb.SuspiciousLabel:
+    return pb.SuspiciousLabel(id=suspicion.id, label=suspicion.label, predicted_label=suspicion.predicted_label,
+                              confidence=suspicion.confidence, annotator=suspicion.annotator)
+
+
+def suspicion_from_proto(message: pb.SuspiciousLabel) -> Suspicion:
+    return Suspicion(id=message.id, label=message.label, predicted_label=message.predicted_label,
+                     confidence=message.confidence, annotator=message.annotator)
+
+
+def group_to_proto(group: DuplicateGroup) -> pb.DuplicateGroup:
+    return pb.DuplicateGroup(ids=group.ids, label=group.label)
+
+
+def group_from_proto(message: pb.DuplicateGroup) -> DuplicateGroup:
+    return DuplicateGroup(ids=list(message.ids), label=message.label)
+
+
+def label_event_to_proto(event: LabelEvent) -> pb.LabelEvent:
+    return pb.LabelEvent(id=event.id, label=event.label, annotator=event.annotator, time=event.time)
+
+
+def label_event_from_proto(message: pb.LabelEvent) -> LabelEvent:
+    return LabelEvent(id=message.id, label=message.label, annotator=message.annotator, time=message.time)
