@@ -230,7 +230,7 @@ def test_adding_items_to_a_full_disk_raises_disk_full_naming_the_data_dir_and_ch
         assert replays.calls == 0
 
         filler.unlink()
-        assert project.add_items(ids[300:], x[300:], [{"n": i} for i in range(300, 600)]) == 600
+        assert project.add_items(ids[300:], x[300:], [{"n": i} for i in range(300, 600)]).pool_size == 600
         assert project.labels() == before[1]
         assert replays.calls == 0
     finally:

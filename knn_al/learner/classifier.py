@@ -101,6 +101,11 @@ class KnnClassifier:
         """Leave-one-out accuracy of the labeled set (:mod:`knn_al.learner.leave_one_out`)."""
         return self.loo.estimate(self.slots, self.vote)
 
+    def leave_one_out(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, leave-one-out class probabilities, whether any neighbour voted) of the labeled items."""
+        slots, proba, voted = self.loo.predictions(self.slots, self.vote)
+        return self.slots.rows[slots], proba, voted
+
     def vote(self, sims: np.ndarray, slots: np.ndarray) -> np.ndarray:
         """Class probabilities from neighbour tables (:func:`knn_al.learner.voting.vote`)."""
         return voting.vote(sims, slots, self.slots.classes, n_classes=len(self.classes), smoothing=self.smoothing)

@@ -66,10 +66,15 @@ class DuplicateGroups:
         has_label[self.groups_[status == LABELED]] = True
         return (status[rows] != LABELED) & has_label[self.groups_[rows]]
 
-    def n_propagated(self, status: np.ndarray) -> int:
-        """How many items carry a propagated label."""
+    def n_propagated(self, status: np.ndarray, *, excluding: int | None = None) -> int:
+        """How many items carry a propagated label (but for those of status ``excluding``)."""
         rows = self._grouped_rows
-        return int(self.propagated_mask(rows, status).sum()) if len(rows) else 0
+        if not len(rows):
+            return 0
+        mask = self.propagated_mask(rows, status)
+        if excluding is not None:
+            mask &= status[rows] != excluding
+        return int(mask.sum())
 
     def propagated(self, status: np.ndarray, labeled_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The rows that carry a propagated label, ascending, and the row each one's label

@@ -52,17 +52,30 @@ class IdIndex:
     def check_new(self, ids: Sequence[str]) -> np.ndarray:
         """Validate ``ids`` as additions (unique, not present yet); return them encoded."""
         encoded = encode_ids(ids)
+        present = self._present(encoded)
+        if present.any():
+            dup = encoded[present][0].decode()
+            raise DuplicateItemError(f"item id {shown(dup)} is already in the pool")
+        return encoded
+
+    def present(self, ids: Sequence[str]) -> np.ndarray:
+        """Which of ``ids`` (valid, none twice: else raises) are in the index."""
+        return self._present(encode_ids(ids))
+
+    def _present(self, encoded: np.ndarray) -> np.ndarray:
         if len(encoded) == 0:
-            return encoded
-        uniq, first, counts = np.unique(encoded, return_index=True, return_counts=True)
+            return np.zeros(0, dtype=bool)
+        uniq, counts = np.unique(encoded, return_counts=True)
         if (counts > 1).any():
             dup = uniq[counts > 1][0].decode()
             raise DuplicateItemError(f"item id {shown(dup)} appears more than once in the batch")
-        found = self._find(encoded)
-        if (found >= 0).any():
-            dup = encoded[found >= 0][0].decode()
-            raise DuplicateItemError(f"item id {shown(dup)} is already in the pool")
-        return encoded
+        return self._find(encoded) >= 0
+
+    def forget(self, rows: np.ndarray) -> None:
+        """Stop finding the ids of ``rows`` (removed items), so they can be added again.
+        Their rows keep their ids: row numbers never change."""
+        drop = np.isin(self.order_, rows)
+        self._sorted, self.order_ = self._sorted[~drop], self.order_[~drop]
 
     def extend(self, encoded: np.ndarray) -> None:
         """Append ids already validated by :meth:`check_new`.

@@ -22,9 +22,9 @@ from knn_al.learner.groups import DuplicateGroups
 from knn_al.learner.params import LEARNER_PARAMS, check, defaults
 from knn_al.learner.picks import Picker
 from knn_al.learner.pool import Pool
-from knn_al.learner.states import LABELED, ItemStates
+from knn_al.learner.states import LABELED, REMOVED, SKIPPED, ItemStates
 from knn_al.learner.strategies import DEFAULT_STRATEGY
-from knn_al.learner.survey import PoolSurvey, survey_appended, survey_pool
+from knn_al.learner.survey import PoolSurvey, survey_addition
 from knn_al.learner.tracked import TrackedVectors
 from knn_al.learner.types import AccuracyEstimate, Neighbor, Pick, PropagatedLabel
 from knn_al.learner.uncertainty import DEFAULT_MEASURE
@@ -104,7 +104,12 @@ class Learner:
     # ------------------------------------------------------- fitted results
     @property
     def n_items(self) -> int:
-        return len(self._pool)
+        """Items in the pool (removed ones are not)."""
+        return len(self._pool) - self._states.n_removed_
+
+    @property
+    def n_skipped(self) -> int:
+        return self._states.n_skipped_
 
     @property
     def n_labeled(self) -> int:
@@ -134,6 +139,11 @@ class Learner:
     def groups_(self) -> np.ndarray:
         """Root row of each row's duplicate group (itself for a singleton)."""
         return self._groups.groups_
+
+    @property
+    def propagated_(self) -> np.ndarray:
+        """Per row, whether it carries a label propagated from a labeled duplicate."""
+        return self._groups.propagated_mask(slice(None), self.status_)
 
     @property
     def blocked_(self) -> np.ndarray:
@@ -182,28 +192,54 @@ class Learner:
         self._knn.add_rows(self.vectors_)
         self._groups.surveyed(survey.groups, self.status_)
 
-    def survey(self, vectors: np.ndarray, *, append: bool = False) -> PoolSurvey:
+    def survey(self, vectors: np.ndarray, *, append: bool = False, without: Sequence[str] = ()) -> PoolSurvey:
         """The pool's survey after adding ``vectors`` (unit rows), without adding them.
 
         By default the whole pool is surveyed again (a kNN search over all of it). With
         ``append`` only the new items are measured, against the current pool, and older
         items keep their density: the cheap path for items arriving one at a time.
+        ``without``: items to be removed before the addition (:meth:`remove`), left out.
+        Removed items take no part (:func:`~knn_al.learner.survey.survey_addition`).
         """
-        return self._survey(as_unit_vectors(vectors, dimension=self.dimension), append=append)
+        without_rows = self.rows(without) if len(without) else None
+        return self._survey(as_unit_vectors(vectors, dimension=self.dimension), append=append, without=without_rows)
 
-    def _survey(self, x: np.ndarray, *, append: bool) -> PoolSurvey:
+    def _survey(self, x: np.ndarray, *, append: bool, without: np.ndarray | None = None) -> PoolSurvey:
         """:meth:`survey` of unit rows ``x``."""
-        if append:
-            return survey_appended(PoolSurvey(density=self.density_, groups=self.groups_), self.vectors_, x,
-                                   neighbors=self.density_neighbors)
-        pool = np.concatenate([self.vectors_, x]) if self.n_items else x
-        return survey_pool(pool, neighbors=self.density_neighbors,
-                           exact_limit=self.exact_density_limit, duplicate_threshold=self.duplicate_threshold,
-                           seed=self.seed)
+        return survey_addition(self.vectors_, self._pool.live_rows(without=without), x,
+                               before=PoolSurvey(density=self.density_, groups=self.groups_), append=append,
+                               neighbors=self.density_neighbors, exact_limit=self.exact_density_limit,
+                               duplicate_threshold=self.duplicate_threshold, seed=self.seed)
 
     def check_new_ids(self, ids: Sequence[str]) -> None:
         """Raise if ``ids`` cannot be added: not unique, already in the pool, or malformed."""
         self.ids_.check_new(list(ids))
+
+    def present(self, ids: Sequence[str]) -> np.ndarray:
+        """Which of ``ids`` are in the pool (raises if one is malformed or given twice)."""
+        return self.ids_.present(list(ids))
+
+    def remove(self, ids: Sequence[str]) -> None:
+        """Remove items from the pool for good: their labels (and what those propagated)
+        go, they leave their duplicate groups, they are no candidates, surveys leave them
+        out, and their ids are unknown from then on, free to be added again."""
+        rows = self.check_remove(ids)
+        labeled = rows[self.status_[rows] == LABELED]
+        if len(labeled):
+            self._knn.unlabel(labeled, self.vectors_)
+        self._states.remove(rows)
+        self._groups.detach(rows, self.status_)
+        self._pool.remove(rows)
+
+    def check_remove(self, ids: Sequence[str]) -> np.ndarray:
+        """Raise what :meth:`remove` would raise, changing nothing; returns the rows."""
+        return self._batch_rows(ids, "to remove")
+
+    def _batch_rows(self, ids: Sequence[str], doing: str) -> np.ndarray:
+        """Rows of a batch of items: not empty, each known and named once."""
+        if not ids:
+            raise InvalidInputError(f"no items {doing}: the list is empty")
+        return self.ids_.unique_rows(list(ids))
 
     def ids_of(self, rows: np.ndarray | Sequence[int]) -> list[str]:
         """The ids of pool ``rows``."""
@@ -305,6 +341,37 @@ class Learner:
         self._states.release(rows)
         self._groups.status_changed(rows, self.status_)
 
+    def skip(self, ids: Sequence[str]) -> None:
+        """Set unlabeled items aside (unclear, not applicable): no candidates until
+        :meth:`unskip`; handed-out ones are released. Skipping a skipped item changes
+        nothing; labeling it labels it."""
+        rows = self.check_skip(ids)
+        self._states.skip(rows)
+        self._groups.status_changed(rows, self.status_)
+
+    def check_skip(self, ids: Sequence[str]) -> np.ndarray:
+        """Raise what :meth:`skip` would raise, changing nothing; returns the rows."""
+        ids = list(ids)
+        rows = self._batch_rows(ids, "to skip")
+        labeled = (self.status_[rows] == LABELED) | self._groups.propagated_mask(rows, self.status_)
+        if labeled.any():
+            raise StateError(f"item {shown(ids[int(np.flatnonzero(labeled)[0])])} is labeled: remove its label "
+                             "first")
+        return rows
+
+    def unskip(self, ids: Sequence[str]) -> None:
+        """Make skipped items candidates again."""
+        rows = self.check_unskip(ids)
+        self._states.unskip(rows)
+        self._groups.status_changed(rows, self.status_)
+
+    def check_unskip(self, ids: Sequence[str]) -> np.ndarray:
+        """Raise what :meth:`unskip` would raise, changing nothing; returns the rows."""
+        ids = list(ids)
+        rows = self._batch_rows(ids, "to unskip")
+        self._states.check_skipped(rows, ids)
+        return rows
+
     # ---------------------------------------------------------------- picks
     def select(self, count: int = 1, *, strategy: str = DEFAULT_STRATEGY, measure: str = DEFAULT_MEASURE,
                exponents: tuple[float, float, float] = (1.0, 1.0, 1.0), include_outliers: bool = False,
@@ -329,9 +396,10 @@ class Learner:
                 for i, c, src in zip(self.ids_.ids(rows), codes, self.ids_.ids(sources))]
 
     def n_unlabeled(self) -> int:
-        """Items with no label yet, human or propagated (leased ones included): 0 when the
-        pool is exhausted."""
-        return self.n_items - self.n_labeled - self._groups.n_propagated(self.status_)
+        """Items with no label yet, human or propagated, and not skipped (leased ones
+        included): 0 when the pool is exhausted."""
+        return (self.n_items - self.n_labeled - self.n_skipped
+                - self._groups.n_propagated(self.status_, excluding=SKIPPED))
 
     def group_counts(self) -> tuple[int, int]:
         """(duplicate groups of two or more items, items in them)."""
@@ -347,6 +415,11 @@ class Learner:
         """Leave-one-out accuracy of the labeled set (see :mod:`knn_al.learner.stopping`);
         an item whose leave-one-out vote has no neighbour at all counts as wrong."""
         return self._knn.accuracy_estimate()
+
+    def leave_one_out(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each labeled item's prediction as if it were not labeled: (rows, class
+        probabilities, whether any labeled neighbour voted at all)."""
+        return self._knn.leave_one_out()
 
     def mean_uncertainty(self, *, measure: str = DEFAULT_MEASURE, seed: int | None = None) -> float:
         """Mean uncertainty of the unlabeled candidates (of a random ``max_candidates``
@@ -372,10 +445,11 @@ class Learner:
         return self._knn.track(as_unit_vectors(vectors, dimension=self.dimension))
 
     def predictions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every pool item's predicted class: (rows, class codes into ``classes_``,
+        """Every pool item's predicted class: (rows of items not removed, class codes into ``classes_``,
         confidence = the winning probability). Empty before the first class."""
         codes, confidence = self._knn.predictions()
-        return np.arange(len(codes)), codes, confidence
+        rows = np.flatnonzero(self.status_[: len(codes)] != REMOVED)
+        return rows, codes[rows], confidence[rows]
 
     def neighbors(self, ids: Sequence[str] | None = None, *,
                   vectors: np.ndarray | TrackedVectors | None = None) -> list[list[Neighbor]]:

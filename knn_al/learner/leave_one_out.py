@@ -30,14 +30,23 @@ class LeaveOneOut:
         """Leave-one-out accuracy of the labeled ``slots``, each predicted by ``vote``
         (class probabilities of neighbour tables). An item whose leave-one-out vote has
         no neighbour at all counts as wrong."""
+        active, proba, voted = self.predictions(slots, vote)
+        if len(active) == 0:
+            return estimate_accuracy(0, 0)
+        correct = (proba.argmax(axis=1) == slots.classes[active]) & voted
+        return estimate_accuracy(int(correct.sum()), len(active))
+
+    def predictions(self, slots: LabeledSlots, vote: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The leave-one-out predictions of the labeled ``slots``: (the slots that hold a
+        label, their class probabilities, whether any neighbour voted at all)."""
         self.catch_up(slots)
         active = slots.active()
         if len(active) == 0:
-            return estimate_accuracy(0, 0)
+            return active, np.empty((0, 0)), np.zeros(0, dtype=bool)
         sims, idx = drop_own(self.tables_.sim_[active], self.tables_.slot_[active], active)
-        predicted = vote(sims, idx).argmax(axis=1)
-        correct = (predicted == slots.classes[active]) & (idx >= 0).any(axis=1)
-        return estimate_accuracy(int(correct.sum()), len(active))
+        voted = np.asarray((idx >= 0).any(axis=1))
+        return active, vote(sims, idx), voted
 
     def catch_up(self, slots: LabeledSlots) -> None:
         """Take the slots labeled since the last call into the tables: offer them to the

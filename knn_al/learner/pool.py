@@ -1,7 +1,10 @@
 """A pool's items: their ids, unit vectors, and how typical each is (density, outliers).
 
-Items are only ever appended, each batch validated whole before any of it is kept. The
-density comes from the pool survey (:mod:`knn_al.learner.survey`), which the learner runs.
+Items are only ever appended, each batch validated whole before any of it is kept. A
+removed item stays as a tombstone (its row numbers every later row), its id forgotten so
+that it can be added again, and it counts no more in the outlier threshold; surveys leave
+it out (:meth:`knn_al.learner.Learner.survey`). The density comes from the pool survey
+(:mod:`knn_al.learner.survey`), which the learner runs.
 """
 from __future__ import annotations
 
@@ -30,6 +33,8 @@ class Pool:
         #: Per item, the mean similarity to its nearest other items.
         self.density_ = np.empty(0, dtype=np.float32)
         self.outlier_threshold_ = -np.inf
+        #: Per row, whether its item was removed.
+        self.removed_ = np.empty(0, dtype=bool)
 
     def __len__(self) -> int:
         return len(self.ids_)
@@ -42,7 +47,14 @@ class Pool:
     @property
     def nbytes(self) -> int:
         """Bytes of the pool's arrays, spare vector rows included."""
-        return self._buffer.nbytes + self.density_.nbytes + self.ids_.nbytes
+        return self._buffer.nbytes + self.density_.nbytes + self.ids_.nbytes + self.removed_.nbytes
+
+    def live_rows(self, *, without: np.ndarray | None = None) -> np.ndarray:
+        """The rows of items not removed (nor among ``without``), ascending."""
+        live = ~self.removed_
+        if without is not None:
+            live[without] = False
+        return np.flatnonzero(live)
 
     def checked(self, ids: Sequence[str], vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``ids`` encoded and ``vectors`` as fresh unit rows, ready for :meth:`append`;
@@ -59,13 +71,28 @@ class Pool:
                                     f"items), it covers {len(density)}")
         self._append_vectors(x)
         self.ids_.extend(encoded)
+        self.removed_ = np.concatenate([self.removed_, np.zeros(len(x), dtype=bool)])
         self.density_ = np.asarray(density, dtype=np.float32)
-        self.outlier_threshold_ = (float(np.quantile(self.density_, self.outlier_quantile, method="lower"))
-                                   if self.outlier_quantile > 0 else -np.inf)
+        self._set_threshold()
+
+    def remove(self, rows: np.ndarray) -> None:
+        """Remove the items of ``rows`` (unique, not removed yet)."""
+        self.removed_[rows] = True
+        self.ids_.forget(rows)
+        self._set_threshold()
+
+    def _set_threshold(self) -> None:
+        live = self.density_[~self.removed_]
+        self.outlier_threshold_ = (float(np.quantile(live, self.outlier_quantile, method="lower"))
+                                   if self.outlier_quantile > 0 and len(live) else -np.inf)
+
+    def outlier_mask(self, rows: np.ndarray | slice) -> np.ndarray:
+        """Which of ``rows`` are outliers (removed items are none)."""
+        return (self.density_[rows] < self.outlier_threshold_) & ~self.removed_[rows]
 
     def outliers(self) -> np.ndarray:
         """Rows of the outliers, least dense first."""
-        rows = np.flatnonzero(self.density_ < self.outlier_threshold_)
+        rows = np.flatnonzero(self.outlier_mask(slice(None)))
         return rows[np.argsort(self.density_[rows], kind="stable")]
 
     def _append_vectors(self, x: np.ndarray) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 from knn_al.learner.density import density_of, pool_neighbors
 from knn_al.learner.duplicates import duplicate_groups
 
-__all__ = ["PoolSurvey", "survey_appended", "survey_pool"]
+__all__ = ["PoolSurvey", "survey_addition", "survey_appended", "survey_pool"]
 
 
 @dataclass(frozen=True)
@@ -54,3 +54,29 @@ def survey_appended(survey: PoolSurvey, pool: np.ndarray, new: np.ndarray, *, ne
     start = len(survey)
     return PoolSurvey(density=np.concatenate([survey.density, density]),
                       groups=np.concatenate([survey.groups, np.arange(start, start + len(new), dtype=np.int32)]))
+
+
+def survey_addition(vectors: np.ndarray, live: np.ndarray, new: np.ndarray, *, before: PoolSurvey, append: bool,
+                    neighbors: int, exact_limit: int, duplicate_threshold: float, seed: int) -> PoolSurvey:
+    """The survey of the pool of rows ``vectors`` after appending ``new``: of the whole
+    pool again (:func:`survey_pool`), or, with ``append``, of the new rows only
+    (:func:`survey_appended`, ``before`` being the pool's survey now).
+
+    Only the ``live`` rows (ascending) and the new ones take part: a removed item is no
+    neighbour of anything, has density 0 and a group of its own.
+    """
+    whole = len(live) == len(vectors)
+    pool = vectors if whole else vectors[live]
+    if append:
+        return survey_appended(before, pool, new, neighbors=neighbors)
+    survey = survey_pool(np.concatenate([pool, new]) if len(pool) else new, neighbors=neighbors,
+                         exact_limit=exact_limit, duplicate_threshold=duplicate_threshold, seed=seed)
+    if whole:
+        return survey
+    n = len(vectors) + len(new)
+    rows = np.concatenate([live, np.arange(len(vectors), n)])
+    density = np.zeros(n, dtype=np.float32)
+    density[rows] = survey.density
+    groups = np.arange(n, dtype=np.int32)
+    groups[rows] = rows[survey.groups]  # rows ascend: each group's root stays its lowest row
+    return PoolSurvey(density=density, groups=groups)

@@ -60,13 +60,17 @@ class Leases:
         """The items whose lease has ended at ``now``."""
         return [item for item, lease in self._held.items() if lease.deadline <= now]
 
-    def check_holder(self, ids: Sequence[str], annotator: str) -> None:
-        """Raise unless ``annotator`` holds the leases of ``ids`` (all leased)."""
+    def get(self, item: str) -> Lease | None:
+        return self._held.get(item)
+
+    def check_holder(self, ids: Sequence[str], annotator: str, *,
+                     action: str = "release it (supervisors: force=True)") -> None:
+        """Raise unless ``annotator`` holds the leases of ``ids`` (all leased); ``action``
+        is what only the holder can do, for the message."""
         held = next((i for i in ids if self._held[i].annotator != annotator), None)
         if held is not None:
             raise StateError(f"item {shown(held)} is leased to {shown(self._held[held].annotator)}, "
-                             f"not to {shown(annotator)}: only its holder can release it (supervisors: "
-                             "force=True)")
+                             f"not to {shown(annotator)}: only its holder can {action}")
 
     def grant(self, ids: Sequence[str], lease: Lease) -> None:
         """Record ``lease`` of ``ids`` (committed to the log)."""

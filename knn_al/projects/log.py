@@ -1,10 +1,16 @@
 """The operation log of a project: ``log.sqlite``, what it holds and how it changes.
 
-Three tables (:data:`SCHEMA`): ``ops``, the pool additions, label batches and label
-removals in order (replayed on open); ``leases``, the open leases; ``auto_labels``, the
-streams' confident predictions. :class:`OperationLog` is the only writer: each change is
-one transaction (:meth:`OperationLog.commit`), and a full disk becomes
+Four tables (:data:`SCHEMA`): ``ops``, every change of the pool and its labels in order
+(:data:`OP_KINDS`: additions, label batches and removals, skips, item removals, metadata
+updates; replayed on open); ``leases``, the open leases; ``auto_labels``, the streams'
+confident predictions; ``raw_items``, the raw texts and images a ``keep_raw`` project
+keeps. :class:`OperationLog` is the only writer: each change is one transaction
+(:meth:`OperationLog.commit`), and a full disk becomes
 :class:`~knn_al.errors.DiskFullError` naming the data directory (:func:`disk_errors`).
+
+A log written before skips, removals and raw items existed has an ``ops`` table that
+accepts only additions and labels, and no ``raw_items``: it is upgraded in the
+transaction of the first change that needs them, so opening a project still writes nothing.
 
 **Durability.** A change is acknowledged only once its transaction is committed, and
 the log runs with ``synchronous=FULL``: in WAL mode ``NORMAL`` skips the fsync at commit,
@@ -30,19 +36,31 @@ from typing import Any
 
 from knn_al.errors import DiskFullError
 
-__all__ = ["LOG", "SCHEMA", "Addition", "OperationLog", "additions", "create_log", "disk_errors", "dumps",
+__all__ = ["LOG", "OP_KINDS", "SCHEMA", "Addition", "OperationLog", "additions", "create_log", "disk_errors", "dumps",
            "is_disk_full", "open_log"]
 
 LOG = "log.sqlite"
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS ops (
+#: The kinds of operation the log holds.
+OP_KINDS = ("add", "label", "unlabel", "skip", "unskip", "remove", "metadata")
+
+_OPS_COLUMNS = f"""(
     seq INTEGER PRIMARY KEY,
-    kind TEXT NOT NULL CHECK (kind IN ('add', 'label', 'unlabel')),
+    kind TEXT NOT NULL CHECK (kind IN ({", ".join(f"'{kind}'" for kind in OP_KINDS)})),
     payload TEXT NOT NULL,
     annotator TEXT NOT NULL DEFAULT '',
     at REAL NOT NULL
-);
+)"""
+
+_RAW_TABLE = """CREATE TABLE IF NOT EXISTS raw_items (
+    item_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    content BLOB NOT NULL
+);"""
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS ops {_OPS_COLUMNS};
+{_RAW_TABLE}
 CREATE TABLE IF NOT EXISTS leases (
     item_id TEXT PRIMARY KEY,
     annotator TEXT NOT NULL,
@@ -55,6 +73,9 @@ CREATE TABLE IF NOT EXISTS auto_labels (
     at REAL NOT NULL
 );
 """
+
+#: The tables of a log from before skips, removals and raw items, less ``ops`` (which it has).
+_OLD_SCHEMA = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS leases"):]
 
 #: Ids per ``IN (...)`` query: well below SQLite's limit of bound parameters.
 _IDS_PER_QUERY = 500
@@ -140,10 +161,28 @@ class OperationLog:
         self._data_dir = path.parent
         self._db = open_log(path)
         try:
-            self._db.executescript(SCHEMA)
+            self._current = self._is_current()
+            if not self._current:  # an older log: the tables it had are there, the rest come with a change
+                self._db.executescript(_OLD_SCHEMA)
         except BaseException:
             self._db.close()
             raise
+
+    def _is_current(self) -> bool:
+        """Whether the log has this version's tables (see the module docstring)."""
+        found = dict(self._db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall())
+        return "raw_items" in found and f"'{OP_KINDS[-1]}'" in (found.get("ops") or "")
+
+    def _upgrade(self) -> None:
+        """Bring an older log's tables up to date, in the current transaction."""
+        if self._current:
+            return
+        self._db.execute(f"CREATE TABLE ops_upgraded {_OPS_COLUMNS}")
+        self._db.execute("INSERT INTO ops_upgraded SELECT seq, kind, payload, annotator, at FROM ops")
+        self._db.execute("DROP TABLE ops")
+        self._db.execute("ALTER TABLE ops_upgraded RENAME TO ops")
+        self._db.execute(_RAW_TABLE)
+        self._current = True
 
     def close(self) -> None:
         self._db.close()
@@ -165,18 +204,41 @@ class OperationLog:
             except BaseException:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
+                    self._current = self._is_current()  # an upgrade rolled back with the rest
                 raise
 
     # ------------------------------------------------------------------ ops
     def append(self, kind: str, payload: Mapping[str, Any], annotator: str, now: float) -> None:
-        """Append an operation (``kind`` "add", "label" or "unlabel")."""
+        """Append an operation (``kind``: one of :data:`OP_KINDS`)."""
+        if kind not in ("add", "label", "unlabel"):  # the kinds every log accepts
+            self._upgrade()
         self._db.execute("INSERT INTO ops (kind, payload, annotator, at) VALUES (?, ?, ?, ?)",
                          (kind, dumps(payload), annotator, now))
 
-    def ops(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Every committed operation, in order, as (kind, payload): what a replay runs."""
-        for kind, payload in self._db.execute("SELECT kind, payload FROM ops ORDER BY seq"):
-            yield kind, json.loads(payload)
+    def ops(self) -> Iterator[tuple[str, dict[str, Any], str, float]]:
+        """Every committed operation, in order, as (kind, payload, annotator, time): what
+        a replay runs."""
+        for kind, payload, annotator, at in self._db.execute("SELECT kind, payload, annotator, at FROM ops "
+                                                             "ORDER BY seq"):
+            yield kind, json.loads(payload), annotator, at
+
+    # ------------------------------------------------------------ raw items
+    def write_raw(self, ids: Sequence[str], raw: Sequence[tuple[bytes, str]]) -> None:
+        """Keep the raw ``(content, kind)`` of items ``ids`` (replacing what an id had)."""
+        self._upgrade()
+        self._db.executemany("INSERT OR REPLACE INTO raw_items (item_id, kind, content) VALUES (?, ?, ?)",
+                             [(i, kind, content) for i, (content, kind) in zip(ids, raw)])
+
+    def delete_raw(self, ids: Sequence[str]) -> None:
+        if self._current:  # an older log keeps no raw items
+            self._db.executemany("DELETE FROM raw_items WHERE item_id = ?", [(i,) for i in ids])
+
+    def raw(self, item: str) -> tuple[bytes, str] | None:
+        """The raw (content, kind) kept of ``item``, or None."""
+        if not self._current:
+            return None
+        found = self._db.execute("SELECT content, kind FROM raw_items WHERE item_id = ?", (item,)).fetchone()
+        return (bytes(found[0]), str(found[1])) if found else None
 
     # --------------------------------------------------------------- leases
     def leases(self, *, after: float) -> list[tuple[str, float, str]]:
@@ -208,16 +270,19 @@ class OperationLog:
 
     def first_auto_labeled(self, ids: Sequence[str]) -> str | None:
         """The first of ``ids`` that has an auto label, or None."""
+        taken = self.auto_labeled(ids)
+        return next((i for i in ids if i in taken), None)
+
+    def auto_labeled(self, ids: Sequence[str]) -> set[str]:
+        """Those of ``ids`` that have an auto label."""
         auto = self.count_auto_labels()
         if not auto:
-            return None
+            return set()
         if auto <= len(ids):
-            taken = {row[0] for row in self._db.execute("SELECT item_id FROM auto_labels")}
-            return next((i for i in ids if i in taken), None)
+            return {row[0] for row in self._db.execute("SELECT item_id FROM auto_labels")} & set(ids)
+        taken: set[str] = set()
         for start in range(0, len(ids), _IDS_PER_QUERY):
             part = list(ids[start:start + _IDS_PER_QUERY])
-            found = self._db.execute(f"SELECT item_id FROM auto_labels WHERE item_id IN "
-                                     f"({','.join('?' * len(part))}) LIMIT 1", part).fetchone()
-            if found:
-                return str(found[0])
-        return None
+            taken.update(row[0] for row in self._db.execute(
+                f"SELECT item_id FROM auto_labels WHERE item_id IN ({','.join('?' * len(part))})", part))
+        return taken

@@ -27,7 +27,7 @@ from knn_al.learner.vectors import as_unit_vectors, item_vectors
 from knn_al.projects.files import BATCH_FILE, POOL, batch_paths
 from knn_al.projects.log import dumps
 
-__all__ = ["Batch", "dataset_batch", "discard_batch", "new_batch", "read_batches", "remove_crash_leftovers",
+__all__ = ["Batch", "checked_metadata", "dataset_batch", "discard_batch", "new_batch", "read_batches", "remove_crash_leftovers",
            "write_batch"]
 
 
@@ -56,6 +56,11 @@ def _item_records(ids: list[str], metadata: Sequence[Mapping[str, Any]] | None) 
     return kept, "".join(lines).encode("utf-8")
 
 
+def checked_metadata(ids: list[str], metadata: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Each item's metadata as it is kept (and read back), checked as an addition's is."""
+    return _item_records(ids, metadata)[0]
+
+
 @dataclass(frozen=True)
 class Batch:
     """Items ready to join the pool: their ids, unit vectors, each one's metadata, and
@@ -72,6 +77,10 @@ class Batch:
         (none, or one JSON-serialisable mapping per item, at most :data:`MAX_METADATA_BYTES`)."""
         kept, records = _item_records(ids, metadata)
         return cls(ids=ids, vectors=vectors, metadata=kept, records=records)
+
+    def subset(self, keep: Sequence[int]) -> Batch:
+        """The batch of the items at positions ``keep``."""
+        return Batch.of([self.ids[i] for i in keep], self.vectors[list(keep)], [self.metadata[i] for i in keep])
 
 
 def new_batch(ids: Sequence[str], vectors: np.ndarray, metadata: Sequence[Mapping[str, Any]] | None, *,

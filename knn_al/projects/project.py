@@ -42,14 +42,19 @@ import numpy as np
 from knn_al.encoders import dispatch
 from knn_al.errors import DiskFullError, DuplicateItemError, InvalidInputError, NotFoundError, shown
 from knn_al.learner.limits import check_annotator
+from knn_al.learner.search import search
 from knn_al.learner.stopping import budget_left
 from knn_al.learner.vectors import as_unit_vectors
+from knn_al.projects.items import (checked_ids, duplicate_group_records, item_records, page_of, recent_labels,
+                                   search_hits, suspicions)
+from knn_al.projects.additions import RawItem, add_batch, raw_contents
 from knn_al.projects.files import BrokenProjectError, check_project, read_settings, write_settings
-from knn_al.projects.leases import DEFAULT_MAX_LEASE_SECONDS, Lease, lease_length
+from knn_al.projects.leases import DEFAULT_MAX_LEASE_SECONDS, Lease, Leases, lease_length
 from knn_al.projects.log import OperationLog
-from knn_al.projects.pool import Batch, dataset_batch, discard_batch, new_batch, write_batch
-from knn_al.projects.records import (Decision, ExportRecord, LabelReceipt, Prediction, ProjectInfo, ProjectStats,
-                                    Progress, Sample)
+from knn_al.projects.pool import Batch, checked_metadata, dataset_batch, new_batch
+from knn_al.projects.records import (AddResult, Decision, DuplicateGroup, ExportRecord, ItemPage, ItemRecord,
+                                    LabelEvent, LabelReceipt, Prediction, ProjectInfo, ProjectStats, Progress, Sample,
+                                    SearchHit, Suspicion)
 from knn_al.projects.replay import replay
 from knn_al.projects.reports import export_records, info_of, predictions_of, progress_of, samples_of, stats_of
 from knn_al.projects.settings import ProjectSettings
@@ -105,10 +110,13 @@ class Project:
                 self._log.close()
 
     def _replay(self) -> None:
-        """Rebuild the learner, metadata and leases from what the log has committed."""
-        state = replay(self._log, self.path, self.settings, now=self._clock())
-        self.learner, self._metadata, self._batches, self._leases = (state.learner, state.metadata, state.batches,
-                                                                     state.leases)
+        """Rebuild the learner, metadata, leases and label history from what the log has committed."""
+        self._state = replay(self._log, self.path, self.settings, now=self._clock())
+        self.learner = self._state.learner
+
+    @property
+    def _leases(self) -> Leases:
+        return self._state.leases
 
     @contextmanager
     def _locked(self) -> Iterator[float]:
@@ -127,6 +135,19 @@ class Project:
                 self._apply(self.learner.release, expired)
             yield now
 
+    def _commit(self, kind: str, op: dict[str, Any], now: float, *, annotator: str = "",
+                also: Callable[[], object] | None = None) -> list[str]:
+        """Commit operation ``kind`` (with the writes of ``also`` in the same transaction),
+        then apply it as a replay would (:meth:`ProjectState.apply`)."""
+
+        def write() -> None:
+            self._log.append(kind, op, annotator, now)
+            if also is not None:
+                also()
+
+        self._log.commit(write)
+        return self._apply(self._state.apply, kind, op, annotator, now)
+
     def _apply(self, change: Callable[..., T], *args: Any) -> T:
         """Apply a committed, validated change to the learner. Should it fail anyway, the
         learner is rebuilt from the log, which holds the change."""
@@ -140,61 +161,24 @@ class Project:
         return lease_length(given, default=self.settings.lease_seconds, max_seconds=self._max_lease)
 
     # ----------------------------------------------------------------- pool
-    def add_items(self, ids: Sequence[str], vectors: np.ndarray,
-                  metadata: Sequence[Mapping[str, Any]] | None = None) -> int:
-        """Add items (all or none) and return the pool size.
+    def add_items(self, ids: Sequence[str], vectors: np.ndarray, metadata: Sequence[Mapping[str, Any]] | None = None,
+                  *, on_conflict: str = "error", raw: Sequence[RawItem] | None = None) -> AddResult:
+        """Add items (all or none) and say what was done.
 
-        ``metadata``: empty/None or one JSON-serialisable mapping per item.
+        ``metadata``: empty/None or one JSON-serialisable mapping per item. An id already
+        taken is refused (``on_conflict`` "error"), left as it is ("skip") or replaced
+        ("replace": removed as by :meth:`remove_items`, then added, in one commit). ``raw``:
+        the raw items (texts, or image bytes) the vectors embed, one per id, kept if the
+        project keeps them (``keep_raw``).
         """
         batch = new_batch(ids, vectors, metadata, dimension=self.settings.dimension)
+        kept = raw_contents(batch.ids, raw) if raw is not None and self.settings.keep_raw else None
         with self._locked() as now:
-            return self._add_locked(batch, now)
+            return self._add_locked(batch, now, on_conflict=on_conflict, raw=kept)[0]
 
-    def _add_locked(self, batch: Batch, now: float, *, append: bool = False, labels: Mapping[str, str] | None = None,
-                    annotator: str = "", lease: Lease | None = None) -> int:
-        """Add a checked batch under the lock: survey, write the batch files, commit the
-        addition (with ``labels`` of some of its items, or a ``lease`` of all of them, in
-        the same transaction), apply."""
-        learner, ids = self.learner, batch.ids
-        learner.check_new_ids(ids)
-        self._check_not_auto_labeled(ids)
-        if labels:
-            learner.check_label_names(list(labels), list(labels.values()))
-        survey = learner.survey(batch.vectors, append=append)
-        number = self._batches
-
-        def write() -> None:
-            self._log.append("add", {"batch": number, "count": len(ids), **({"append": True} if append else {})},
-                             "", now)
-            if labels:
-                self._log.append("label", {"ids": list(labels), "labels": list(labels.values())}, annotator, now)
-            if lease:
-                self._log.write_leases(ids, lease.annotator, lease.deadline)
-
-        try:
-            with self._log.disk_errors():
-                write_batch(self.path, number, batch, survey=survey, append=append)
-            self._log.commit(write)
-        except BaseException:
-            discard_batch(self.path, number)
-            raise
-        self._batches += 1
-        self._metadata.extend(batch.metadata)
-        self._apply(lambda: learner.add_items(ids, batch.vectors, survey=survey))
-        if labels:
-            self._apply(learner.label, list(labels), list(labels.values()))
-        if lease:
-            self._leases.grant(ids, lease)
-            self._apply(learner.hand_out, ids)
-        return learner.n_items
-
-    def _check_not_auto_labeled(self, ids: list[str]) -> None:
-        """Ids are unique across the pool and the streams' auto labels, so that an export
-        never holds two records for one id."""
-        clash = self._log.first_auto_labeled(ids)
-        if clash is not None:
-            raise DuplicateItemError(f"item id {shown(clash)} was already auto-labeled by a stream: ids are unique "
-                                     "across the pool and the auto labels")
+    def _add_locked(self, batch: Batch, now: float, **options: Any) -> tuple[AddResult, int]:
+        """Add a checked batch under the lock (:func:`knn_al.projects.additions.add_batch`)."""
+        return add_batch(self._state, self._log, self.path, batch, now, apply=self._apply, **options)
 
     def embed(self, *, texts: Sequence[str] | None = None, images: Sequence[bytes] | None = None,
               ids: Sequence[str] | None = None) -> np.ndarray:
@@ -208,17 +192,19 @@ class Project:
         """Raise unless this project's encoder embeds raw items of ``kind`` ("text", "image")."""
         dispatch.check_raw_kind(self.settings.encoder, kind, project=self.settings.name)
 
-    def load_dataset(self, path: str | Path, *, import_labels: bool = False) -> tuple[int, int]:
+    def load_dataset(self, path: str | Path, *, import_labels: bool = False,
+                     on_conflict: str = "error") -> tuple[int, int]:
         """Add the items of a dataset directory written by ``knn-al embed``; with
         ``import_labels``, also label the items whose dataset record carries a label.
-        Returns (items added, labels imported)."""
+        ``on_conflict`` as for :meth:`add_items` ("skip": a load run again adds only what
+        is new). Returns (items added, labels imported)."""
         batch, known = dataset_batch(path, dimension=self.settings.dimension, project=self.settings.name,
                                      import_labels=import_labels)
         with self._locked() as now:
             # Items and labels are validated first and committed in one transaction: a bad
             # label or a crash leaves neither, and the load can simply be run again.
-            self._add_locked(batch, now, labels=known, annotator="dataset")
-        return len(batch.ids), len(known)
+            result, labeled = self._add_locked(batch, now, on_conflict=on_conflict, labels=known, annotator="dataset")
+        return result.added, labeled
 
     # --------------------------------------------------------------- labels
     def label(self, ids: Sequence[str], labels: Sequence[str], *, annotator: str = "") -> LabelReceipt:
@@ -229,14 +215,9 @@ class Project:
         check_annotator(annotator)
         with self._locked() as now:
             self.learner.check_label(ids, labels)
-
-            def write() -> None:
-                self._log.append("label", {"ids": ids, "labels": labels}, annotator, now)
-                self._log.delete_leases(ids)
-
-            self._log.commit(write)
+            propagated = self._commit("label", {"ids": ids, "labels": labels}, now, annotator=annotator,
+                                      also=lambda: self._log.delete_leases(ids))
             self._leases.end(ids)
-            propagated = self._apply(self.learner.label, ids, labels)
             return LabelReceipt(labeled_count=self.learner.n_labeled, propagated=propagated)
 
     def unlabel(self, ids: Sequence[str]) -> int:
@@ -244,8 +225,7 @@ class Project:
         ids = list(ids)
         with self._locked() as now:
             self.learner.check_unlabel(ids)
-            self._log.commit(lambda: self._log.append("unlabel", {"ids": ids}, "", now))
-            self._apply(self.learner.unlabel, ids)
+            self._commit("unlabel", {"ids": ids}, now)
             return self.learner.n_labeled
 
     def labels(self) -> dict[str, str]:
@@ -277,7 +257,7 @@ class Project:
                                          include_outliers=include_outliers, seed=seed) if count else [])
             ids = [p.id for p in picks]
             deadline = now + lease
-            samples = samples_of(self.learner, picks, self._metadata, lease_expires_at=deadline)
+            samples = samples_of(self.learner, picks, self._state.metadata, lease_expires_at=deadline)
             if accept is not None:
                 accept(samples)
             if ids:
@@ -303,6 +283,115 @@ class Project:
             self._leases.end(ids)
             self._apply(self.learner.release, ids)
             return len(ids)
+
+    def renew(self, ids: Sequence[str], *, annotator: str = "", lease_seconds: float | None = None) -> float:
+        """Extend ``annotator``'s own leases of ``ids`` to now + the lease length (the
+        project's, or ``lease_seconds``); returns the new deadline. All or none: an item
+        not leased to ``annotator`` is refused."""
+        ids = checked_ids(ids, doing="to renew")
+        check_annotator(annotator)
+        lease = self._lease_length(lease_seconds)
+        with self._locked() as now:
+            self.learner.check_release(ids)
+            self._leases.check_holder(ids, annotator, action="renew its lease")
+            deadline = now + lease
+            self._log.commit(lambda: self._log.write_leases(ids, annotator, deadline), durable=False)
+            self._leases.grant(ids, Lease(deadline, annotator))
+            return deadline
+
+    def skip(self, ids: Sequence[str], *, annotator: str = "") -> int:
+        """Set unlabeled items aside (unclear, not applicable): they are not handed out
+        again until :meth:`unskip`, and their leases end, whoever held them. Skipping a
+        skipped item changes nothing; labeling one labels it. Returns how many were given."""
+        ids = list(ids)
+        check_annotator(annotator)
+        with self._locked() as now:
+            self.learner.check_skip(ids)
+            self._commit("skip", {"ids": ids}, now, annotator=annotator, also=lambda: self._log.delete_leases(ids))
+            self._leases.end(ids)
+            return len(ids)
+
+    def unskip(self, ids: Sequence[str]) -> int:
+        """Make skipped items candidates again; returns how many."""
+        ids = list(ids)
+        with self._locked() as now:
+            self.learner.check_unskip(ids)
+            self._commit("unskip", {"ids": ids}, now)
+            return len(ids)
+
+    # ----------------------------------------------------------------- items
+    def remove_items(self, ids: Sequence[str]) -> int:
+        """Remove items from the pool for good (their labels, leases and raw items with
+        them); their ids may be added again. Returns the pool size."""
+        ids = list(ids)
+        with self._locked() as now:
+            self.learner.check_remove(ids)
+
+            def also() -> None:
+                self._log.delete_leases(ids)
+                self._log.delete_raw(ids)
+
+            self._commit("remove", {"ids": ids}, now, also=also)
+            self._leases.end(ids)
+            return self.learner.n_items
+
+    def update_metadata(self, metadata: Mapping[str, Mapping[str, Any]]) -> int:
+        """Replace the metadata of items (``{id: metadata}``, checked as :meth:`add_items`
+        checks it); returns how many."""
+        if not isinstance(metadata, Mapping):
+            raise InvalidInputError(f"metadata must map item ids to their metadata, got {type(metadata).__name__}")
+        ids = checked_ids(list(metadata), doing="to update")
+        entries = checked_metadata(ids, [metadata[i] for i in ids])
+        with self._locked() as now:
+            self.learner.rows(ids)
+            self._commit("metadata", {"ids": ids, "metadata": entries}, now)
+            return len(ids)
+
+    def items(self, ids: Sequence[str]) -> list[ItemRecord]:
+        """The records of items ``ids`` (:class:`~knn_al.projects.records.ItemRecord`)."""
+        ids = checked_ids(ids, doing="to get")
+        with self._locked():
+            return item_records(self._state, self.learner.rows(ids))
+
+    def list_items(self, *, state: str | None = None, page_size: int = 50, page_token: str = "") -> ItemPage:
+        """A page of items in pool order, of one state (unlabeled, labeled, propagated,
+        leased, skipped) or the outliers if ``state`` is given; pass the page's
+        ``next_page_token`` to get the next one."""
+        with self._locked():
+            return page_of(self._state, state_filter=state, page_size=page_size, page_token=page_token)
+
+    def search(self, *, item_id: str | None = None, vector: np.ndarray | None = None, limit: int = 10,
+               unlabeled_only: bool = False) -> list[SearchHit]:
+        """The ``limit`` items most similar to item ``item_id`` (not itself) or to ``vector``,
+        exactly one of them (:func:`knn_al.learner.search.search`); ``unlabeled_only``:
+        only items with no label, human or propagated."""
+        with self._locked():
+            rows, similarities = search(self.learner, item_id=item_id, vector=vector, limit=limit,
+                                        unlabeled_only=unlabeled_only)
+            return search_hits(self._state, rows, similarities)
+
+    def raw_item(self, item_id: str) -> tuple[bytes, str] | None:
+        """The raw item kept of ``item_id`` (a ``keep_raw`` project): (content, kind "text"
+        or "image"), or None."""
+        with self._locked():
+            self.learner.rows([item_id])
+            return self._log.raw(item_id)
+
+    # ---------------------------------------------------------------- review
+    def suspicious(self, limit: int = 100) -> list[Suspicion]:
+        """Human labels the item's leave-one-out prediction disagrees with, most confident first."""
+        with self._locked():
+            return suspicions(self._state, limit=limit)
+
+    def duplicate_groups(self, limit: int = 100) -> list[DuplicateGroup]:
+        """Duplicate groups of two or more items, largest first."""
+        with self._locked():
+            return duplicate_group_records(self._state, limit=limit)
+
+    def recent_labels(self, limit: int = 50, *, annotator: str | None = None) -> list[LabelEvent]:
+        """The current human labels, newest first (of ``annotator`` only, if given)."""
+        with self._locked():
+            return recent_labels(self._state, limit=limit, annotator=annotator)
 
     # --------------------------------------------------------------- streams
     def decide(self, item_id: str, vector: np.ndarray, *, threshold: float, annotator: str = "",
@@ -371,8 +460,7 @@ class Project:
         """Human labels, then propagated ones; with ``include_predictions`` also the
         streams' auto labels and the kNN prediction of every other pool item."""
         with self._locked():
-            return export_records(self.learner,
-                                          auto_labels=self._log.auto_labels() if include_predictions else None)
+            return export_records(self.learner, auto_labels=self._log.auto_labels() if include_predictions else None)
 
     # ----------------------------------------------------------------- goals
     def set_goals(self, *, target_accuracy: float | None = None, label_budget: int | None = None) -> ProjectSettings:
@@ -396,7 +484,7 @@ class Project:
         """Counts (labels of each kind, duplicates, outliers) and the quality estimates."""
         with self._locked():
             return stats_of(self.learner, self.settings, leased=len(self._leases),
-                                 auto_labeled=self._log.count_auto_labels())
+                            auto_labeled=self._log.count_auto_labels())
 
     def outliers(self, limit: int = 100) -> list[tuple[str, float]]:
         """Up to ``limit`` outliers (id, density), least dense first, for review."""

@@ -66,6 +66,8 @@ class ProjectStats:
     #: Mean margin uncertainty of the unlabeled candidates (sampled on large pools).
     mean_uncertainty: float
     progress: Progress
+    #: Items set aside by an annotator, until unskipped.
+    skipped: int = 0
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,8 @@ class Decision:
 class ExportRecord:
     """One exported label. ``source``: "human", "propagated" (from a labeled duplicate),
     "auto" (a stream's confident prediction) or "predicted" (the kNN prediction of an
-    unlabeled pool item). ``confidence`` is 1 for human and propagated labels."""
+    unlabeled pool item) or "skipped" (set aside by an annotator: ``label`` "",
+    ``confidence`` 0). ``confidence`` is 1 for human and propagated labels."""
 
     id: str
     label: str
@@ -120,3 +123,90 @@ class Prediction:
     label: str
     probabilities: dict[str, float]
     neighbors: list[Neighbor] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """One pool item as a reviewer sees it.
+
+    ``state``: "unlabeled", "labeled" (by a human), "propagated" (from a labeled
+    duplicate), "leased" or "skipped". ``label``: its label, human or propagated ("" for
+    none), given by ``annotator`` ("" unless a human labeled it). ``predicted_label`` and
+    ``confidence`` (its probability; 0 before any label) are the kNN model's guess.
+    ``outlier``: less dense than the project's outlier threshold. ``lease_annotator`` and
+    ``lease_expires_at`` ("" and 0 unless leased): who holds it, until when.
+    """
+
+    id: str
+    state: str
+    label: str
+    annotator: str
+    metadata: dict[str, Any]
+    predicted_label: str
+    confidence: float
+    probabilities: dict[str, float]
+    outlier: bool
+    density: float
+    lease_annotator: str = ""
+    lease_expires_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class ItemPage:
+    """A page of items; pass ``next_page_token`` for the next one ("" after the last)."""
+
+    items: list[ItemRecord]
+    next_page_token: str
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A pool item similar to what was searched for (cosine ``similarity``)."""
+
+    id: str
+    similarity: float
+    state: str
+    label: str
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Suspicion:
+    """A human label that the item's leave-one-out prediction disagrees with: its
+    labeled neighbours vote ``predicted_label`` with probability ``confidence``."""
+
+    id: str
+    label: str
+    predicted_label: str
+    confidence: float
+    annotator: str
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """Items that are (near-)duplicates of one another, the group's root first; ``label``:
+    the label its members carry ("" while none of them is labeled)."""
+
+    ids: list[str]
+    label: str
+
+
+@dataclass(frozen=True)
+class LabelEvent:
+    """A current human label: who gave it and when (unix seconds)."""
+
+    id: str
+    label: str
+    annotator: str
+    time: float
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """What an addition did: items ``added``, ``skipped`` (already in the pool, left as
+    they were), ``replaced`` (removed, then added anew), and the pool size after it."""
+
+    added: int
+    skipped: int
+    replaced: int
+    pool_size: int

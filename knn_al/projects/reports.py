@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from knn_al.learner import Learner
+from knn_al.learner.states import SKIPPED
 from knn_al.learner.stopping import budget_left, stop_reason
 from knn_al.learner.types import Neighbor, Pick
 from knn_al.projects.records import ExportRecord, Prediction, ProjectInfo, ProjectStats, Progress, Sample
@@ -46,12 +47,15 @@ def samples_of(learner: Learner, picks: Sequence[Pick], metadata: Sequence[dict[
 
 def export_records(learner: Learner, *, auto_labels: Iterable[tuple[str, str, float]] | None = None,
                    ) -> list[ExportRecord]:
-    """Human labels, then propagated ones; with ``auto_labels`` (item, label, confidence:
-    the streams'), also those and the kNN prediction of every other pool item."""
+    """Human labels, then propagated ones, then the skipped items (label ""); with
+    ``auto_labels`` (item, label, confidence: the streams'), also those and the kNN
+    prediction of every other pool item."""
     records = [ExportRecord(id=i, label=lab, source="human", confidence=1.0)
                for i, lab in learner.labels().items()]
     records += [ExportRecord(id=p.id, label=p.label, source="propagated", confidence=1.0)
                 for p in learner.propagated_labels()]
+    skipped = np.flatnonzero((learner.status_ == SKIPPED) & ~learner.propagated_)
+    records += [ExportRecord(id=i, label="", source="skipped", confidence=0.0) for i in learner.ids_of(skipped)]
     if auto_labels is None:
         return records
     # A pool item with a human label wins over an auto label of the same id (which
@@ -87,7 +91,7 @@ def stats_of(learner: Learner, settings: ProjectSettings, *, leased: int, auto_l
                         auto_labeled=auto_labeled, leased=leased, pool_size=learner.n_items,
                         duplicate_groups=groups, grouped_items=grouped, outliers=len(learner.outliers()),
                         mean_uncertainty=learner.mean_uncertainty(),
-                        progress=progress_of(learner, settings, leased=leased))
+                        progress=progress_of(learner, settings, leased=leased), skipped=learner.n_skipped)
 
 
 def info_of(learner: Learner, settings: ProjectSettings, *, leased: int) -> ProjectInfo:

@@ -55,6 +55,8 @@ SETTINGS_PARAMS: tuple[Param, ...] = (
     _LEARNER["outlier_quantile"],
     Param(name="target_accuracy", default=0.0, rule="in [0, 1] (0: none)", ok=number_between(0, 1)[1]),
     Param(name="label_budget", default=0, rule="0 (none) or positive", ok=integer_between(0, 2**63 - 1)[1]),
+    Param(name="keep_raw", default=False, rule="true or false (true only with an encoder)",
+          ok=lambda v: isinstance(v, bool)),
 )
 _DEFAULT = defaults(SETTINGS_PARAMS)
 
@@ -69,7 +71,9 @@ class ProjectSettings:
     ``dimension`` 0 with an encoder takes the encoder's dimension; any other value must
     equal it. ``duplicate_threshold`` and ``outlier_quantile``: see
     :class:`knn_al.learner.Learner`. ``target_accuracy`` (0: none) and ``label_budget``
-    (0: none) are when labeling can stop (:mod:`knn_al.learner.stopping`).
+    (0: none) are when labeling can stop (:mod:`knn_al.learner.stopping`). ``keep_raw``
+    (only with an encoder): keep the raw texts and images received, to show them
+    (:meth:`Project.raw_item`).
     """
 
     # The field order is the key order of settings.json.
@@ -85,6 +89,7 @@ class ProjectSettings:
     outlier_quantile: float = _DEFAULT["outlier_quantile"]
     target_accuracy: float = _DEFAULT["target_accuracy"]
     label_budget: int = _DEFAULT["label_budget"]
+    keep_raw: bool = _DEFAULT["keep_raw"]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", tuple(self.labels))  # settings.json and the wire give a list
@@ -96,6 +101,9 @@ class ProjectSettings:
                 raise InvalidInputError(f"encoder {self.encoder!r} embeds {modality}s as {dimension}-dimensional "
                                         f"vectors, but dimension {self.dimension} was given: give {dimension} or 0")
         check(SETTINGS_PARAMS, {field.name: getattr(self, field.name) for field in fields(self)})
+        if self.keep_raw and not self.encoder:
+            raise InvalidInputError("keep_raw needs an encoder: a project that takes vectors receives no raw items "
+                                    "to keep")
 
     def with_goals(self, *, target_accuracy: float | None = None, label_budget: int | None = None) -> ProjectSettings:
         """These settings with other goals (``None`` keeps a goal as it is; 0 removes it)."""
