@@ -94,7 +94,7 @@ class IdIndex:
         self.order_ = np.insert(self.order_, at, (start + new_order).astype(np.int32))
 
     def _find(self, encoded: np.ndarray) -> np.ndarray:
-        if len(self.ids_) == 0:
+        if len(self._sorted) == 0:  # empty, or every item removed
             return np.full(len(encoded), -1, dtype=np.int64)
         sorted_ids = self._sorted
         pos = np.searchsorted(sorted_ids, encoded)
