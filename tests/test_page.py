@@ -43,7 +43,7 @@ def bbc_items(n: int, *, dimension: int = 32, seed: int = 3) -> tuple[list[str],
     _, vectors, cluster = clustered_vectors(n, dimension, clusters=len(topics), seed=seed)
     # Looser clusters than clustered_vectors' own (cosine ~0.9 within a topic, which would
     # make every article a duplicate of the first one labeled): ~0.5, neighbours still of a topic.
-    vectors = vectors + np.random.default_rng(seed).normal(size=vectors.shape).astype(np.float32)
+    vectors = vectors + np.random.default_rng([seed, 1]).normal(size=vectors.shape).astype(np.float32)
     files = {t: iter(sorted((corpus_dir() / t).glob("*.txt"))) for t in topics}
     ids, metadata = [], []
     for c in cluster.tolist():
@@ -244,3 +244,40 @@ def test_token_asked_on_401_then_kept(tmp_path: Path, serve: Callable[..., Serve
     browser.refresh()
     page.wait.until(lambda d: d.execute_script("return document.getElementById('project').value") == PROJECT)
     assert browser.find_element(By.ID, "token").get_attribute("value") == "s3cret"
+
+
+def test_image_items_show_zoom_and_thumbnails(tmp_path: Path, serve: Callable[..., ServerProcess],
+                                              browser: WebDriver) -> None:
+    """Items whose metadata "source" is an image under a --media-root show as that image,
+    zoom with z (Escape closes), and the neighbours behind a prediction as thumbnails."""
+    from PIL import Image
+
+    media = tmp_path / "images"
+    media.mkdir()
+    _, vectors, cluster = clustered_vectors(12, 16, clusters=2, seed=5)
+    ids, metadata = [], []
+    for i, c in enumerate(cluster.tolist()):
+        path = media / f"{i:02d}.png"
+        Image.new("RGB", (64, 48), ((200, 40, 40), (40, 40, 200))[c]).save(path)
+        ids.append(f"{('red', 'blue')[c]}/{i:02d}")
+        metadata.append({"source": str(path)})
+    server = serve(tmp_path / "data", "--http-port", "0", "--media-root", str(media))
+    with server.client() as client:
+        client.create_project("images", dimension=16)
+        client.add_items("images", ids, vectors, metadata)
+    page = Page(browser)
+    browser.get(server.http_url + "/?project=images&annotator=ann")
+    first = page.next_item(other_than="")
+    page.wait.until(lambda d: d.execute_script(
+        "const img = document.querySelector('#item-body img'); return img && img.complete && img.naturalWidth === 64"))
+    page.press("z")
+    page.wait.until(lambda d: d.execute_script("return document.getElementById('zoom').open"))
+    assert browser.execute_script("return document.getElementById('zoom-img').naturalHeight") == 48
+    page.press(Keys.ESCAPE)
+    page.wait.until(lambda d: not d.execute_script("return document.getElementById('zoom').open"))
+
+    page.press("n")
+    page.press(first.split("/")[0], Keys.ENTER)
+    page.next_item(other_than=first)
+    page.wait.until(lambda d: d.execute_script(
+        "return [...document.querySelectorAll('#why img.thumb')].some(i => i.complete && i.naturalWidth === 64)"))

@@ -31,7 +31,7 @@
   const API = new URL("api/v1", document.baseURI).pathname;
   const PREFETCH = 1;           // items kept leased beyond the one on screen
   const REVIEW_LIMIT = 50;
-  const SNIPPET = 220;          // characters of a text shown in lists
+  const SNIPPET = 220;          // characters of a text shown in lists (140 beside the item)
   const $ = (id) => document.getElementById(id);
 
   const S = {
@@ -120,7 +120,7 @@
 
   // ------------------------------------------------------------------ formatting, media
   const pct = (x) => `${(100 * x).toFixed(0)}%`;
-  const snippet = (s) => (s.length > SNIPPET ? s.slice(0, SNIPPET - 1) + "…" : s);
+  const snippet = (s, n = SNIPPET) => (s.length > n ? s.slice(0, n - 1) + "…" : s);
   function el(tag, props = {}, ...children) {
     const node = document.createElement(tag);
     for (const [k, v] of Object.entries(props)) {
@@ -164,11 +164,11 @@
   }
 
   /** A list's view of an item: a text snippet or a thumbnail. */
-  function preview(metadata, media) {
+  function preview(metadata, media, chars = SNIPPET) {
     const box = el("div", { class: "preview" });
     contentOf(metadata, media).then((c) => {
       box.append(c.kind === "image" ? el("img", { class: "thumb", src: c.url, alt: "thumbnail" })
-                                    : el("p", { class: "snippet", text: snippet(c.text) }));
+                                    : el("p", { class: "snippet", text: snippet(c.text, chars) }));
     }, (err) => box.append(el("p", { class: "snippet", text: `(not shown: ${err.message})` })));
     return box;
   }
@@ -311,24 +311,22 @@
     list.replaceChildren(...e.neighbors.map((n) => el("li", {},
       el("p", { class: "why-head" }, el("strong", { text: n.label }),
          el("span", { class: "sim", text: ` similarity ${n.similarity.toFixed(2)}` })),
-      preview(n.metadata, n.media))));
+      preview(n.metadata, n.media, 140))));
   }
 
   function renderScore() {
     const e = S.current;
     const body = $("score-body");
-    const rows = [];
-    if (e && e.score) {
-      const s = e.score;
-      rows.push(["score", s.score], ["uncertainty", s.uncertainty], ["density", s.density], ["diversity", s.diversity],
-                ["uncertainty term", s.uncertainty_term], ["density term", s.density_term], ["diversity term", s.diversity_term]);
-    }
+    const num = (v) => (typeof v === "number" ? v.toFixed(3) : "–");
+    const s = e && e.score;
     const probs = Object.entries((e && e.probabilities) || {}).sort((a, b) => b[1] - a[1]).slice(0, 5);
     body.replaceChildren(
-      rows.length ? el("table", {}, el("caption", { text: "Why it was picked (each term: its rank among the candidates)" }),
-        ...rows.map(([k, v]) => el("tr", {}, el("th", { scope: "row", text: k }),
-                                   el("td", { text: typeof v === "number" ? v.toFixed(3) : "–" }))))
-                  : el("p", { text: e ? "This item was not picked by the strategy (it came back from an undo)." : "" }),
+      s ? el("p", { text: `Picked with score ${num(s.score)}: the product of its ranks among the candidates.` }) : "",
+      s ? el("table", { "aria-label": "score terms" },
+        el("tr", {}, el("td"), el("th", { scope: "col", text: "value" }), el("th", { scope: "col", text: "rank" })),
+        ...["uncertainty", "density", "diversity"].map((k) => el("tr", {}, el("th", { scope: "row", text: k }),
+          el("td", { text: num(s[k]) }), el("td", { text: num(s[`${k}_term`]) }))))
+        : el("p", { text: e ? "This item was not picked by the strategy (it came back from an undo)." : "" }),
       probs.length ? el("table", {}, el("caption", { text: "Class probabilities" }),
         ...probs.map(([k, v]) => el("tr", {}, el("th", { scope: "row", text: k }), el("td", { text: pct(v) })))) : "");
   }
@@ -700,6 +698,9 @@
     } catch (err) { showError(err); return; }
     S.active = true;
     $("undo").disabled = true;
+    $("session-text").textContent = `Project ${project} · annotator ${annotator}`;
+    $("connect").hidden = true;
+    $("session").hidden = false;
     say(`Labeling ${project} as ${annotator}.`);
     S.renewTimer = setInterval(renew, ((S.info.settings && S.info.settings.lease_seconds) || 600) * 1000 / 3);
     selectView("label");
@@ -748,6 +749,11 @@
     $("connect").addEventListener("submit", (ev) => { ev.preventDefault(); start(); });
     $("reload-projects").addEventListener("click", () => { S.token = $("token").value.trim(); loadProjects(); });
     $("error-close").addEventListener("click", clearError);
+    $("change").addEventListener("click", () => {
+      $("session").hidden = true;
+      $("connect").hidden = false;
+      $("project").focus();
+    });
     $("skip").addEventListener("click", skipCurrent);
     $("undo").addEventListener("click", undo);
     $("more-like").addEventListener("click", moreLikeThis);
