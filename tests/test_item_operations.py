@@ -177,10 +177,14 @@ def test_search_finds_the_most_similar_items_by_id_or_vector(tmp_path: Path, clo
 
 def test_suspicious_labels_put_a_deliberately_wrong_label_first(tmp_path: Path, clock: FakeClock) -> None:
     store, project, ids, _, cluster = new_project(tmp_path, clock, n=300, duplicate_threshold=1.0)
-    project.label(ids[:80], [f"c{c}" for c in cluster[:80]], annotator="careful")
+    careful = [i for i in range(80) if cluster[i] != 2]
+    project.label([ids[i] for i in careful], [f"c{cluster[i]}" for i in careful], annotator="careful")
+    unsure = [i for i in range(80, 300) if cluster[i] == 2][:3]  # a few labels, one of them at odds
+    project.label([ids[i] for i in unsure], ["c2", "c2", "x2"], annotator="unsure")
     wrong = next(i for i in range(80, 300) if cluster[i] == 0)
     project.label([ids[wrong]], ["c1"], annotator="sloppy")
     suspicious = project.suspicious(5)
+    assert len(suspicious) >= 3
     assert (suspicious[0].id, suspicious[0].label, suspicious[0].predicted_label, suspicious[0].annotator) == (
         ids[wrong], "c1", "c0", "sloppy")
     assert [s.confidence for s in suspicious] == sorted((s.confidence for s in suspicious), reverse=True)

@@ -90,6 +90,7 @@ def test_later_surveys_leave_removed_items_out(tmp_path: Path, clock: FakeClock)
     live = project.learner.status_ != 4
     assert np.allclose(project.learner.density_[live], fresh.density_, atol=1e-6)
     assert project.learner.outlier_threshold_ == pytest.approx(fresh.outlier_threshold_)
+    assert [i for i, _ in project.outliers(1000)] == [i for i, _ in fresh.outliers()]
     expected = observed(project)
     store, project = reopen(store, tmp_path, clock)
     assert observed(project) == expected

@@ -4,7 +4,7 @@ Its parts: the files and how they are checked (:mod:`knn_al.projects.files`), th
 operation log (:mod:`knn_al.projects.log`), the pool files (:mod:`knn_al.projects.pool`),
 the leases (:mod:`knn_al.projects.leases`), the replay of the log on open
 (:mod:`knn_al.projects.replay`), the records read from the learner
-(:mod:`knn_al.projects.reports`), and the encoder that embeds raw items
+(:mod:`knn_al.projects.reports`, :mod:`knn_al.projects.items`), and the encoder that embeds raw items
 (:mod:`knn_al.encoders.dispatch`). :class:`Project` orders their steps.
 
 **Commit point.** A change is acknowledged only after its row in ``log.sqlite`` is
@@ -20,10 +20,11 @@ the learner, so nothing has to be rebuilt. A project whose files are missing, co
 inconsistent is not opened but raises :class:`~knn_al.projects.files.BrokenProjectError`,
 and nothing of it is touched.
 
-**Streams.** :meth:`Project.decide` answers an item arriving in a stream: a confident
-prediction is stored as an *auto label* (a prediction, in its own table, never a human
-label); an uncertain one joins the pool and is leased, within the project's label budget.
-Ids are unique across the pool and the auto labels.
+**Streams.** :meth:`Project.decide` answers an item arriving in a stream
+(:mod:`knn_al.projects.streams`). Item operations (skip, removal, metadata, records,
+search, reviews) keep their logic in :mod:`knn_al.projects.additions`,
+:mod:`knn_al.projects.items` and the learner's modules; replay and a live project apply
+each committed operation the same way (:meth:`knn_al.projects.replay.ProjectState.apply`).
 
 A project serialises every operation with one lock: the learner is single-threaded.
 """
@@ -40,11 +41,10 @@ from typing import Any, TypeVar
 import numpy as np
 
 from knn_al.encoders import dispatch
-from knn_al.errors import DiskFullError, DuplicateItemError, InvalidInputError, NotFoundError, shown
+from knn_al.errors import DiskFullError, InvalidInputError, NotFoundError
 from knn_al.learner.limits import check_annotator
 from knn_al.learner.search import search
 from knn_al.learner.stopping import budget_left
-from knn_al.learner.vectors import as_unit_vectors
 from knn_al.projects.items import (checked_ids, duplicate_group_records, item_records, page_of, recent_labels,
                                    search_hits, suspicions)
 from knn_al.projects.additions import RawItem, add_batch, raw_contents
@@ -58,6 +58,7 @@ from knn_al.projects.records import (AddResult, Decision, DuplicateGroup, Export
 from knn_al.projects.replay import replay
 from knn_al.projects.reports import export_records, info_of, predictions_of, progress_of, samples_of, stats_of
 from knn_al.projects.settings import ProjectSettings
+from knn_al.projects.streams import decide, stream_batch
 
 __all__ = ["DEFAULT_MAX_LEASE_SECONDS", "MAX_SAMPLE_COUNT", "Project"]
 
@@ -396,45 +397,16 @@ class Project:
     # --------------------------------------------------------------- streams
     def decide(self, item_id: str, vector: np.ndarray, *, threshold: float, annotator: str = "",
                lease_seconds: float | None = None, metadata: Mapping[str, Any] | None = None) -> Decision:
-        """Answer one streamed item: auto-label it if the prediction's confidence reaches
-        ``threshold`` (and at least two classes are known), else query a human for it while
-        the label budget lasts.
-
-        A queried item joins the pool (its density measured against the pool, no full
-        survey: see :func:`knn_al.learner.survey.survey_appended`) and is leased to ``annotator``.
-        An auto-labeled one is recorded in the auto labels, not the pool. Its id must be
-        new to both.
-        """
-        if not 0 < threshold <= 1:
-            raise InvalidInputError(f"the confidence threshold must be in (0, 1], got {threshold}")
+        """Answer one streamed item (:mod:`knn_al.projects.streams`): auto-label it if the
+        prediction's confidence reaches ``threshold`` (and at least two classes are known),
+        else, while the label budget lasts, add it to the pool leased to ``annotator``.
+        Its id must be new to the pool and the auto labels."""
         lease = self._lease_length(lease_seconds)
         check_annotator(annotator)
-        x = as_unit_vectors(vector, dimension=self.settings.dimension)
-        if len(x) != 1:
-            raise InvalidInputError(f"a stream item is one vector, got {len(x)}")
-        batch = Batch.of([item_id], x, [metadata] if metadata else None)
+        batch = stream_batch(item_id, vector, metadata, threshold=threshold, dimension=self.settings.dimension)
         with self._locked() as now:
-            learner = self.learner
-            learner.check_new_ids([item_id])
-            if self._log.first_auto_labeled([item_id]) is not None:
-                raise DuplicateItemError(f"item id {shown(item_id)} was already auto-labeled by a stream")
-            prediction = predictions_of(learner, [item_id], learner.predict_proba_vectors(x), neighbors=None)[0]
-            confidence = max(prediction.probabilities.values(), default=0.0)
-            # With a single known class every prediction is "certain": no basis to skip a human.
-            confident = len(learner.classes_) >= 2 and confidence >= threshold
-            left = self._budget_left()
-            if confident or left == 0:
-                reason = "confident" if confident else "budget_exhausted"
-                if prediction.label:
-                    self._log.commit(lambda: self._log.add_auto_label(item_id, prediction.label, confidence, now),
-                                     durable=False)
-                return Decision(id=item_id, query=False, reason=reason, label=prediction.label, confidence=confidence,
-                                probabilities=prediction.probabilities, budget_left=left)
-            deadline = now + lease
-            self._add_locked(batch, now, append=True, lease=Lease(deadline, annotator))
-            return Decision(id=item_id, query=True, reason="uncertain", label=prediction.label, confidence=confidence,
-                            probabilities=prediction.probabilities, budget_left=self._budget_left(),
-                            lease_expires_at=deadline)
+            return decide(self._state, self._log, batch, now, threshold=threshold, lease=Lease(now + lease, annotator),
+                          budget_left=self._budget_left, add=self._add_locked)
 
     # ---------------------------------------------------------- predictions
     def predict(self, ids: Sequence[str] | None = None, *, vectors: np.ndarray | None = None) -> list[Prediction]:
