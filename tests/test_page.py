@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import statistics
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -155,12 +156,16 @@ def test_label_by_keyboard_undo_skip_search_and_budget(server: ServerProcess, br
         browser.find_element(By.ID, "annotator").send_keys("ann", Keys.ENTER)
         item = page.next_item(other_than="")
 
-        # 20 labels by keyboard, each the item's true topic.
+        # 20 labels by keyboard, each the item's true topic but the 12th: a mistake to find later.
         given: dict[str, str] = {}
-        keys = []
-        for _ in range(20):
-            given[item] = topic_of(item)
-            keys.append(page.label(topic_of(item)))
+        keys, mistake = [], ""
+        for n in range(20):
+            if n == 11:
+                mistake = item
+                given[item] = next((t for t in given.values() if t != topic_of(item)), "other")
+            else:
+                given[item] = topic_of(item)
+            keys.append(page.label(given[item]))
             item = page.next_item(other_than=item)
         assert {"typed", "enter"} <= set(keys), f"the loop should type new labels and accept predictions: {keys}"
         assert client.export_labels(PROJECT) == given
@@ -197,8 +202,9 @@ def test_label_by_keyboard_undo_skip_search_and_budget(server: ServerProcess, br
         page.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#search-results li.row"))
         hits = [h.text.split(" ")[0] for h in browser.find_elements(
             By.CSS_SELECTOR, "#search-results li.row .facts strong")]
-        assert hits and item not in hits and topic_of(hits[0]) == topic_of(item), (item, hits)
-        assert not set(hits) & set(given), "unlabeled only: no labeled item among the hits"
+        assert hits == [h.id for h in client.search(PROJECT, item_id=item, limit=20, unlabeled_only=True)]
+        assert sum(topic_of(h) == topic_of(item) for h in hits[:5]) >= 3, (item, hits)
+        assert item not in hits and not set(hits) & set(given), "unlabeled only: no labeled item among the hits"
         page.press(Keys.ARROW_LEFT)  # back to the Label tab
         page.press(Keys.ESCAPE)  # focus on the item
         assert not browser.find_element(By.ID, "view-label").get_attribute("hidden")
@@ -217,6 +223,15 @@ def test_label_by_keyboard_undo_skip_search_and_budget(server: ServerProcess, br
         assert page.text("item-heading") == "Nothing to label"
         assert client.export_labels(PROJECT) == given and len(given) == BUDGET
         assert client.stats(PROJECT).progress.stop_reason == "budget_reached"
+
+        # The mistake is among the suspicious labels, its neighbours' label offered: Enter relabels it.
+        browser.find_element(By.ID, "tab-suspicious").click()
+        form = page.wait.until(lambda d: [row for row in d.find_elements(By.CSS_SELECTOR, "#suspicious-list li.row")
+                                          if row.find_element(By.CSS_SELECTOR, ".facts strong").text == mistake])
+        field = form[0].find_element(By.CSS_SELECTOR, "form input")
+        assert field.get_attribute("value") == topic_of(mistake)
+        field.send_keys(Keys.ENTER)
+        page.wait.until(lambda d: client.export_labels(PROJECT)[mistake] == topic_of(mistake))
     finally:
         page.screenshot(artifacts / "labeling_page_end.png")
         client.close()
@@ -246,10 +261,11 @@ def test_token_asked_on_401_then_kept(tmp_path: Path, serve: Callable[..., Serve
     assert browser.find_element(By.ID, "token").get_attribute("value") == "s3cret"
 
 
-def test_image_items_show_zoom_and_thumbnails(tmp_path: Path, serve: Callable[..., ServerProcess],
+def test_image_items_show_zoom_thumbnails_and_release_on_leaving(tmp_path: Path, serve: Callable[..., ServerProcess],
                                               browser: WebDriver) -> None:
     """Items whose metadata "source" is an image under a --media-root show as that image,
-    zoom with z (Escape closes), and the neighbours behind a prediction as thumbnails."""
+    zoom with z (Escape closes), and the neighbours behind a prediction as thumbnails;
+    leaving the page releases the items it held."""
     from PIL import Image
 
     media = tmp_path / "images"
@@ -265,19 +281,42 @@ def test_image_items_show_zoom_and_thumbnails(tmp_path: Path, serve: Callable[..
     with server.client() as client:
         client.create_project("images", dimension=16)
         client.add_items("images", ids, vectors, metadata)
-    page = Page(browser)
-    browser.get(server.http_url + "/?project=images&annotator=ann")
-    first = page.next_item(other_than="")
-    page.wait.until(lambda d: d.execute_script(
-        "const img = document.querySelector('#item-body img'); return img && img.complete && img.naturalWidth === 64"))
-    page.press("z")
-    page.wait.until(lambda d: d.execute_script("return document.getElementById('zoom').open"))
-    assert browser.execute_script("return document.getElementById('zoom-img').naturalHeight") == 48
-    page.press(Keys.ESCAPE)
-    page.wait.until(lambda d: not d.execute_script("return document.getElementById('zoom').open"))
+        page = Page(browser)
+        browser.get(server.http_url + "/?project=images&annotator=ann")
+        first = page.next_item(other_than="")
+        page.wait.until(lambda d: d.execute_script(
+            "const img = document.querySelector('#item-body img'); return img && img.complete && img.naturalWidth === 64"))
+        page.press("z")
+        page.wait.until(lambda d: d.execute_script("return document.getElementById('zoom').open"))
+        assert browser.execute_script("return document.getElementById('zoom-img').naturalHeight") == 48
+        page.press(Keys.ESCAPE)
+        page.wait.until(lambda d: not d.execute_script("return document.getElementById('zoom').open"))
 
-    page.press("n")
-    page.press(first.split("/")[0], Keys.ENTER)
-    page.next_item(other_than=first)
-    page.wait.until(lambda d: d.execute_script(
-        "return [...document.querySelectorAll('#why img.thumb')].some(i => i.complete && i.naturalWidth === 64)"))
+        page.press("n")
+        page.press(first.split("/")[0], Keys.ENTER)
+        page.next_item(other_than=first)
+        page.wait.until(lambda d: d.execute_script(
+            "return [...document.querySelectorAll('#why img.thumb')].some(i => i.complete && i.naturalWidth === 64)"))
+
+        # Leaving the page releases the items it held (leases of 10 minutes: none expires here).
+        assert client.stats("images").leased == 2
+        browser.get("about:blank")
+        page.wait.until(lambda d: client.stats("images").leased == 0)
+
+
+def test_leases_renewed_while_the_items_are_held(tmp_path: Path, serve: Callable[..., ServerProcess],
+                                                 browser: WebDriver) -> None:
+    """The items the page holds (on screen and prefetched) stay leased to the annotator past
+    their lease length while the page is open."""
+    server = serve(tmp_path / "data", "--http-port", "0")
+    ids, vectors, metadata = bbc_items(20)
+    with server.client() as client:
+        client.create_project(PROJECT, dimension=vectors.shape[1], lease_seconds=1.5)
+        client.add_items(PROJECT, ids, vectors, metadata)
+        page = Page(browser)
+        browser.get(f"{server.http_url}/?project={PROJECT}&annotator=ann")
+        shown = page.next_item(other_than="")
+        time.sleep(4)  # more than two lease lengths
+        held = client.list_items(PROJECT, state="leased").items
+        assert shown in [item.id for item in held] and len(held) == 2, held
+        assert all(item.lease_annotator == "ann" and item.lease_expires_at > time.time() for item in held), held
