@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from knn_al.projects.settings import ProjectSettings
 from knn_al.projects.store import ProjectStore
 from knn_al.server.http.app import PAGE_DIR, ROUTES
 from knn_al.simulation.synthetic import clustered_vectors
+from tests.disks import fill_disk
 from tests.http_helpers import LiveServer, self_signed
 
 D = 8
@@ -78,7 +80,7 @@ def test_project_lifecycle_create_list_get_goals_stats_delete(live: Callable[...
     stats = server.ok("GET", f"{P}/docs/stats")
     assert stats["progress"]["label_budget"] == 7 and stats["progress"]["estimate"]["accuracy"] is None
     with server.client() as client:  # the same project, seen over gRPC
-        assert client.get_project("docs").settings.label_budget == 7
+        assert client.get_project("docs").label_budget == 7
     assert server.ok("DELETE", f"{P}/docs") == {}
     assert server.ok("GET", P)["projects"] == []
 
@@ -322,8 +324,243 @@ def test_knn_al_serve_refuses_bad_http_flags_in_one_line(tmp_path: Path) -> None
              ("--port", "5000", "--http-port", "5000"): "--http-port must differ from --port: both are 5000",
              ("--http-port", "0", "--media-root", str(tmp_path / "none")): "no such directory",
              ("--http-port", "0", "--media-root", "/"): "would serve every file of this machine"}
-    for args, expected in cases.items():
-        done = run(*args)
-        assert done.returncode == 2 and expected in done.stderr, (args, done.stderr)
-        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        cases[("--http-port", port)] = (f"cannot listen on 127.0.0.1:{port}: Address already in use "
+                                        "(choose another --http-port")
+        for args, expected in cases.items():
+            done = run(*args)
+            assert done.returncode == 2 and expected in done.stderr, (args, done.stderr)
+            assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert not (tmp_path / "d").exists()
+
+
+# ------------------------------------------------------------------- items
+def test_skip_unskip_and_renew(tmp_path: Path, live: Callable[..., LiveServer]) -> None:
+    ids = seed(tmp_path / "data", 10)
+    server = live()
+    leased = [s["id"] for s in server.ok("POST", f"{P}/p/next", {"count": 2, "annotator": "ana"})["samples"]]
+    old = server.ok("POST", f"{P}/p/items/get", {"ids": leased})["items"][0]["lease_expires_at"]
+    renewed = server.ok("POST", f"{P}/p/renew", {"ids": leased, "annotator": "ana", "lease_seconds": 5000})
+    assert renewed["lease_expires_at"] > old + 4000
+    refused = server.call("POST", f"{P}/p/renew", {"ids": leased, "annotator": "bo"})
+    with server.client(retries=0) as client:
+        assert (refused.status, refused.error) == (412, grpc_message(
+            lambda: client.renew("p", leased, annotator="bo")))
+    skipped = server.ok("POST", f"{P}/p/skip", {"ids": [leased[0]], "annotator": "ana"})
+    assert skipped["skipped"] == 1 and "progress" in skipped
+    assert server.ok("GET", f"{P}/p/stats")["skipped"] == 1
+    listed = server.ok("GET", f"{P}/p/items", query={"state": "skipped"})["items"]
+    assert [i["id"] for i in listed] == [leased[0]] and listed[0]["state"] == "skipped"
+    rest = server.ok("POST", f"{P}/p/next", {"count": 10, "annotator": "bo"})["samples"]
+    assert leased[0] not in {s["id"] for s in rest} and len(rest) == 8  # neither skipped nor leased
+    again = server.call("POST", f"{P}/p/unskip", {"ids": [ids[5] if ids[5] != leased[0] else ids[6]]})
+    assert again.status == 412 and again.error[0] == "FAILED_PRECONDITION"
+    assert server.ok("POST", f"{P}/p/unskip", {"ids": [leased[0]]}) == {"unskipped": 1}
+    exported = server.ok("GET", f"{P}/p/export")["records"]
+    assert all(r["source"] != "skipped" for r in exported)
+
+
+def test_items_are_listed_page_by_page_and_got_by_id(tmp_path: Path, live: Callable[..., LiveServer]) -> None:
+    ids = seed(tmp_path / "data", 25)
+    server = live()
+    server.ok("POST", f"{P}/p/labels", {"labels": {ids[3]: "a"}, "annotator": "ana"})
+    seen, token = [], ""
+    while True:
+        page = server.ok("GET", f"{P}/p/items", query={"page_size": 10, "page_token": token})
+        seen += page["items"]
+        token = page["next_page_token"]
+        if not token:
+            break
+    assert [i["id"] for i in seen] == ids
+    labeled = server.ok("GET", f"{P}/p/items", query={"state": "labeled"})["items"]
+    assert [(i["id"], i["label"], i["annotator"], i["state"]) for i in labeled] == [(ids[3], "a", "ana", "labeled")]
+    one = server.ok("GET", f"{P}/p/items/{ids[4]}")
+    assert one["id"] == ids[4] and one["metadata"] == {"n": 4} and one["predicted_label"] == "a"
+    assert one["media"] is None
+    assert server.ok("POST", f"{P}/p/items/get", {"ids": [ids[4]]})["items"] == [one]
+    unknown = server.call("GET", f"{P}/p/items/ghost")
+    with server.client(retries=0) as client:
+        assert (unknown.status, unknown.error) == (404, grpc_message(lambda: client.items("p", ["ghost"])))
+    bad = server.call("GET", f"{P}/p/items", query={"page_token": "garbage"})
+    assert bad.status == 400
+
+
+def test_add_items_with_a_conflict_policy_remove_them_and_edit_metadata(
+        tmp_path: Path, live: Callable[..., LiveServer]) -> None:
+    server = live()
+    server.ok("POST", P, {"name": "p", "dimension": 3})
+    vectors = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+    added = server.ok("POST", f"{P}/p/items", {"ids": ["a/1", "b 2"], "vectors": vectors,
+                                               "metadata": [{"t": "one"}, {"t": "two"}]})
+    assert added == {"added": 2, "skipped": 0, "replaced": 0, "pool_size": 2}
+    clash = server.call("POST", f"{P}/p/items", {"ids": ["a/1"], "vectors": [[0.0, 0.0, 1.0]]})
+    with server.client(retries=0) as client:
+        assert (clash.status, clash.error) == (409, grpc_message(
+            lambda: client.add_items("p", ["a/1"], np.array([[0.0, 0.0, 1.0]], np.float32))))
+    skip = server.ok("POST", f"{P}/p/items", {"ids": ["a/1", "c"], "vectors": [[0, 0, 1], [1, 1, 0]],
+                                              "on_conflict": "skip"})
+    assert (skip["added"], skip["skipped"], skip["pool_size"]) == (1, 1, 3)
+    replace = server.ok("POST", f"{P}/p/items", {"ids": ["a/1"], "vectors": [[0, 0, 1]], "on_conflict": "replace",
+                                                 "metadata": [{"t": "new"}]})
+    assert (replace["replaced"], replace["pool_size"]) == (1, 3)
+    # Ids with a slash, a space: URL-encoded in the path.
+    assert server.ok("GET", f"{P}/p/items/a%2F1")["metadata"] == {"t": "new"}
+    assert server.ok("GET", f"{P}/p/items/b%202")["metadata"] == {"t": "two"}
+    assert server.ok("POST", f"{P}/p/items/metadata", {"metadata": {"b 2": {"t": "edited"}}}) == {"updated": 1}
+    with server.client() as client:
+        assert client.items("p", ["b 2"])[0].metadata == {"t": "edited"}
+    assert server.ok("POST", f"{P}/p/items/remove", {"ids": ["c"]}) == {"removed": 1, "pool_size": 2}
+    assert server.call("GET", f"{P}/p/items/c").status == 404
+    wrong = server.call("POST", f"{P}/p/items", {"ids": ["x"], "vectors": [[1.0, 2.0]]})
+    assert wrong.status == 400 and "dimension" in wrong.error[1]
+    ragged = server.call("POST", f"{P}/p/items", {"ids": ["x", "y"], "vectors": [[1.0, 2.0, 3.0], [1.0]]})
+    assert ragged.status == 400 and "equal-length" in ragged.error[1]
+    texts = server.call("POST", f"{P}/p/items", {"ids": ["x"], "texts": ["hello"]})
+    assert texts.status == 412 and "has no encoder" in texts.error[1]
+
+
+def test_search_finds_neighbours_by_id_and_vector(tmp_path: Path, live: Callable[..., LiveServer]) -> None:
+    ids = seed(tmp_path / "data", 30)
+    _, x, _ = clustered_vectors(30, D, clusters=4)
+    server = live()
+    by_id = server.ok("POST", f"{P}/p/search", {"id": ids[0], "limit": 5})["hits"]
+    assert len(by_id) == 5 and ids[0] not in {h["id"] for h in by_id}
+    assert by_id == sorted(by_id, key=lambda h: -h["similarity"])
+    by_vector = server.ok("POST", f"{P}/p/search", {"vector": x[0].tolist(), "limit": 6})["hits"]
+    assert by_vector[0]["id"] == ids[0] and [h["id"] for h in by_vector[1:]] == [h["id"] for h in by_id]
+    server.ok("POST", f"{P}/p/labels", {"labels": {by_id[0]["id"]: "a"}})
+    unlabeled = server.ok("POST", f"{P}/p/search", {"id": ids[0], "limit": 5, "unlabeled_only": True})["hits"]
+    assert by_id[0]["id"] not in {h["id"] for h in unlabeled} and all(h["state"] == "unlabeled" for h in unlabeled)
+    assert by_id[1]["metadata"] == {"n": ids.index(by_id[1]["id"])}
+    both = server.call("POST", f"{P}/p/search", {"id": ids[0], "vector": x[0].tolist()})
+    assert both.status == 400 and "exactly one of id, vector, text" in both.error[1]
+
+
+def test_explain_lists_the_labeled_neighbours_with_their_metadata(tmp_path: Path,
+                                                                 live: Callable[..., LiveServer]) -> None:
+    ids = seed(tmp_path / "data", 30, metadata=[{"text": f"item {i}"} for i in range(30)])
+    server = live()
+    server.ok("POST", f"{P}/p/labels", {"labels": {ids[0]: "a", ids[1]: "b", ids[2]: "a"}, "annotator": "ana"})
+    picked = server.ok("POST", f"{P}/p/next", {"count": 2, "explain": True, "annotator": "bo"})["samples"]
+    predicted = server.ok("POST", f"{P}/p/predict", {"ids": [s["id"] for s in picked], "explain": True})
+    for sample, prediction in zip(picked, predicted["predictions"]):
+        assert sample["neighbors"] == prediction["neighbors"] and len(sample["neighbors"]) == 3
+        for neighbor in sample["neighbors"]:
+            assert neighbor["metadata"] == {"text": f"item {ids.index(neighbor['id'])}"}
+            assert neighbor["label"] == {ids[0]: "a", ids[1]: "b", ids[2]: "a"}[neighbor["id"]]
+
+
+def test_review_lists_outliers_duplicates_suspicious_and_recent_labels(tmp_path: Path,
+                                                                      live: Callable[..., LiveServer]) -> None:
+    ids, x, cluster = clustered_vectors(40, D, clusters=2, seed=3)
+    x[1] = x[0]  # an exact duplicate
+    store = ProjectStore(tmp_path / "data")
+    try:
+        settings = ProjectSettings(name="p", dimension=D, outlier_quantile=0.05, duplicate_threshold=0.9999)
+        store.create(settings).add_items(ids, x, [{"n": i} for i in range(40)])
+    finally:
+        store.close()
+    server = live()
+    outliers = server.ok("GET", f"{P}/p/outliers", query={"limit": 10})["outliers"]
+    assert outliers and all(o["metadata"] == {"n": ids.index(o["id"])} for o in outliers)
+    groups = server.ok("GET", f"{P}/p/duplicates")["groups"]
+    assert [sorted(g["ids"]) for g in groups] == [[ids[0], ids[1]]]
+    assert groups[0]["metadata"] == [{"n": ids.index(i)} for i in groups[0]["ids"]]
+    same = [i for i, c in zip(ids, cluster) if c == cluster[5]][:6]
+    labels = {i: "a" for i in same}
+    labels[same[0]] = "b"  # a mistake among its own cluster
+    server.ok("POST", f"{P}/p/labels", {"labels": labels, "annotator": "ana"})
+    server.ok("POST", f"{P}/p/labels", {"labels": {same[1]: "a"}, "annotator": "bo"})
+    suspicious = server.ok("GET", f"{P}/p/suspicious")["items"]
+    assert suspicious[0]["id"] == same[0] and suspicious[0]["predicted_label"] == "a"
+    assert suspicious[0]["annotator"] == "ana" and suspicious[0]["metadata"] == {"n": ids.index(same[0])}
+    recent = server.ok("GET", f"{P}/p/recent", query={"limit": 3})["labels"]
+    assert recent[0]["id"] == same[1] and recent[0]["annotator"] == "bo" and len(recent) == 3
+    only_bo = server.ok("GET", f"{P}/p/recent", query={"annotator": "bo"})["labels"]
+    assert [(r["id"], r["label"]) for r in only_bo] == [(same[1], "a")]
+
+
+# --------------------------------------------------------------------- media
+def test_media_is_served_only_from_under_a_media_root(tmp_path: Path, live: Callable[..., LiveServer]) -> None:
+    root, outside = tmp_path / "media", tmp_path / "private"
+    (root / "sub").mkdir(parents=True)
+    outside.mkdir()
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 32
+    (root / "sub" / "cat.png").write_bytes(png)
+    (outside / "secret.png").write_bytes(b"secret")
+    (root / "escape.png").symlink_to(outside / "secret.png")
+    (root / "inner.png").symlink_to(root / "sub" / "cat.png")
+    sources = {"in": str(root / "sub" / "cat.png"), "inner-link": str(root / "inner.png"),
+               "outside": str(outside / "secret.png"), "dotdot": f"{root}/sub/../../private/secret.png",
+               "link-out": str(root / "escape.png"), "missing": str(root / "none.png"), "dir": str(root / "sub"),
+               "relative": "sub/cat.png"}
+    ids = seed(tmp_path / "data", len(sources), metadata=[{"source": s} for s in sources.values()])
+    named = dict(zip(sources, ids))
+    server = live(media_roots=(root,))
+    for name in ("in", "inner-link"):
+        served = server.call("GET", f"{P}/p/items/{named[name]}/media")
+        assert served.status == 200 and served.body == png and served.headers["Content-Type"] == "image/png", name
+        assert served.headers["X-Content-Type-Options"] == "nosniff"
+    refusals = {name: server.call("GET", f"{P}/p/items/{named[name]}/media")
+                for name in ("outside", "dotdot", "link-out", "missing", "dir", "relative")}
+    for name, refused in refusals.items():
+        assert refused.status == 404 and b"secret" not in refused.body, (name, refused.body)
+    assert len({r.error[1].replace(named[n], "ID") for n, r in refusals.items()}) == 1  # no hint of what exists
+    item = server.ok("GET", f"{P}/p/items/{named['in']}")
+    assert item["media"] == f"/api/v1/projects/p/items/{named['in']}/media"
+    assert server.ok("GET", f"{P}/p/items/{named['relative']}")["media"] is None
+    assert server.call("GET", f"{P}/p/items/ghost/media").status == 404
+    token_server_check = server.call("GET", f"{P}/p/items/{named['in']}/media", token="nope")
+    assert token_server_check.status == 200  # no token on this server: any header passes
+
+
+def test_media_needs_the_token_and_no_root_serves_nothing(tmp_path: Path, live: Callable[..., LiveServer]) -> None:
+    image = tmp_path / "cat.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\nxx")
+    ids = seed(tmp_path / "data", 3, metadata=[{"path": str(image)}] * 3)
+    server = live(token="t")
+    assert server.call("GET", f"{P}/p/items/{ids[0]}/media", token=None).status == 401
+    assert server.call("GET", f"{P}/p/items/{ids[0]}/media").status == 404  # no media root: nothing is served
+
+
+def test_a_text_project_keeps_its_raw_texts_and_searches_and_predicts_by_text(
+        live: Callable[..., LiveServer]) -> None:
+    server = live()
+    created = server.ok("POST", P, {"name": "t", "encoder": "use-multilingual", "keep_raw": True})
+    assert created["settings"]["keep_raw"] is True and created["settings"]["dimension"] == 512
+    texts = {"cat": "the cat sat on the mat and purred", "dog": "the dog barked at the postman",
+             "stocks": "stock markets fell sharply after the report", "rates": "the central bank raised interest rates"}
+    assert server.ok("POST", f"{P}/t/items", {"ids": list(texts), "texts": list(texts.values())})["added"] == 4
+    item = server.ok("GET", f"{P}/t/items/cat")
+    assert item["media"] == "/api/v1/projects/t/items/cat/media"
+    media = server.call("GET", item["media"])
+    assert media.status == 200 and media.body == texts["cat"].encode()
+    assert media.headers["Content-Type"] == "text/plain; charset=utf-8"
+    hits = server.ok("POST", f"{P}/t/search", {"text": "inflation and the economy", "limit": 2})["hits"]
+    assert {h["id"] for h in hits} == {"stocks", "rates"}
+    server.ok("POST", f"{P}/t/labels", {"labels": {"cat": "animals", "stocks": "finance"}})
+    predicted = server.ok("POST", f"{P}/t/predict", {"texts": ["a kitten chased a mouse"]})["predictions"]
+    assert predicted[0]["label"] == "animals"
+    vectors = server.call("POST", f"{P}/t/items", {"ids": ["x"], "texts": ["a"], "vectors": [[1.0] * 512]})
+    assert vectors.status == 400 and "exactly one of vectors or texts" in vectors.error[1]
+
+
+def test_a_full_disk_is_507_with_the_grpc_message_and_changes_nothing(small_disk: Path) -> None:
+    data = small_disk / "data"
+    ids = seed(data, 60)
+    server = LiveServer(data)
+    try:
+        server.ok("POST", f"{P}/p/labels", {"labels": {ids[0]: "a"}, "annotator": "ana"})
+        filler = fill_disk(small_disk)
+        full = server.call("POST", f"{P}/p/labels", {"labels": {ids[1]: "b"}, "annotator": "ana"})
+        with server.client(retries=0) as client:
+            expected = grpc_message(lambda: client.submit_labels("p", {ids[1]: "b"}, annotator="ana"))
+        assert (full.status, full.error) == (507, expected) and str(data) in expected[1]
+        filler.unlink()
+        assert server.ok("GET", f"{P}/p/export")["records"] == [
+            {"id": ids[0], "label": "a", "source": "human", "confidence": 1.0}]
+    finally:
+        server.stop()

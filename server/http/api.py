@@ -12,7 +12,7 @@ from knn_al.projects.project import Project
 from knn_al.projects.store import ProjectStore
 from knn_al.server.calls import Calls
 from knn_al.server.http.fields import Field
-from knn_al.server.http.media import MediaRoots, keeps_raw_images, media_url
+from knn_al.server.http.media import MediaRoots, media_url
 from knn_al.server.http.shapes import Links
 from knn_al.server.idempotency import RecentReplies
 
@@ -47,9 +47,8 @@ class Api:
     @staticmethod
     def links(project: Project) -> Links:
         """The media URL of ``project``'s items, from an id and its metadata."""
-        raw = keeps_raw_images(project)
-        name = project.settings.name
-        return lambda item_id, metadata: media_url(name, item_id, metadata, raw_images=raw)
+        name, keeps_raw = project.settings.name, project.settings.keep_raw
+        return lambda item_id, metadata: media_url(name, item_id, metadata, keeps_raw=keeps_raw)
 
 
 @dataclass(frozen=True)

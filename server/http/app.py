@@ -7,6 +7,7 @@ TOKEN`` (compared in constant time); the page and its files are public (they hol
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -34,6 +35,9 @@ PAGE_DIR = Path(__file__).resolve().parent / "page"
 #: Every API route; the router and the OpenAPI document are both made from it.
 ROUTES: tuple[Route, ...] = (*routes_projects.ROUTES, *routes_labeling.ROUTES, *routes_predict.ROUTES,
                              *routes_items.ROUTES, *routes_review.ROUTES)
+#: Bodies and replies past this many bytes are decoded and encoded in a thread: a 64 MiB
+#: JSON upload or a large export must not stop the event loop gRPC shares for seconds.
+THREAD_BYTES = 256 * 1024
 #: The gRPC status name of the HTTP errors aiohttp raises itself.
 _CODE_OF_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 404: "NOT_FOUND", 405: "UNIMPLEMENTED",
                    413: "RESOURCE_EXHAUSTED"}
@@ -90,31 +94,37 @@ def _auth(token: str | None, public: set[Handler]) -> Any:
     return check
 
 
-async def _json_body(request: web.Request) -> Any:
-    """The request's JSON body ({} when empty); refusals say what is wrong with it."""
+def _refuse_constant(constant: str) -> Any:
+    raise InvalidInputError(f"the request body holds {constant}, which JSON does not have: send a number or null")
+
+
+def _decoded(raw: bytes, route: Route) -> dict[str, Any]:
+    """A request body ({} when empty) as ``route``'s checked fields."""
+    if not raw.strip():
+        return parse_body({}, route.fields)
+    try:
+        body = json.loads(raw, parse_constant=_refuse_constant)
+    except InvalidInputError:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise InvalidInputError(f"the request body is not JSON ({exc})") from None
+    return parse_body(body, route.fields)
+
+
+async def _body_args(request: web.Request, route: Route) -> dict[str, Any]:
+    """The request's JSON body, checked against ``route``'s fields."""
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise CapacityError(f"the request body is larger than this server's limit of {request.client_max_size} "
                             "bytes (--max-message-mb): send fewer items per request") from None
-    if not raw.strip():
-        return {}
-
-    def refuse(constant: str) -> Any:
-        raise InvalidInputError(f"the request body holds {constant}, which JSON does not have: send a number or null")
-
-    try:
-        return json.loads(raw, parse_constant=refuse)
-    except (ValueError, RecursionError) as exc:
-        if isinstance(exc, InvalidInputError):
-            raise
-        raise InvalidInputError(f"the request body is not JSON ({exc})") from None
+    return await asyncio.to_thread(_decoded, raw, route) if len(raw) > THREAD_BYTES else _decoded(raw, route)
 
 
 def _endpoint(api: Api, route: Route) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         if route.body is not None:
-            args = parse_body(await _json_body(request), route.fields)
+            args = await _body_args(request, route)
         else:
             args = parse_query({name: request.query.getone(name) for name in request.query}, route.fields)
         call = Call(path=dict(request.match_info), args=args)
@@ -126,7 +136,9 @@ def _endpoint(api: Api, route: Route) -> Handler:
             reply = await route.handler(api, call)
         if isinstance(reply, web.StreamResponse):
             return reply
-        return web.json_response(reply, status=route.status, dumps=_dumps)
+        # The size of a reply is known only once encoded: listings and exports go to a thread.
+        text = await asyncio.to_thread(_dumps, reply) if route.method == "GET" else _dumps(reply)
+        return web.Response(text=text, status=route.status, content_type="application/json")
 
     return handle
 

@@ -62,7 +62,8 @@ KINDS: dict[str, Kind] = {
     "objects": Kind(lambda v: isinstance(v, list) and all(_is_object(x) for x in v), "a list of objects",
                     {"type": "array", "items": {"type": "object"}}),
     "object_map": Kind(lambda v: _is_object(v) and all(_is_object(x) for x in v.values()),
-                       "an object of item id to object", {"type": "object", "additionalProperties": {"type": "object"}}),
+                       "an object of item id to object",
+                       {"type": "object", "additionalProperties": {"type": "object"}}),
 }
 
 

@@ -1,6 +1,7 @@
 """Items' media over HTTP: the raw items a project keeps, and image files under the media roots.
 
-An item has media when its project keeps raw images, or when its metadata names an
+An item has media when its project keeps raw items (images, or texts served as plain
+text), or when its metadata names an
 absolute file path (``source``, as ``knn-al embed`` writes for an image folder, or
 ``path`` / ``image``). Such a file is served only if it resolves, symlinks followed, to a
 file under one of the server's media roots (``--media-root``): anything else, a missing
@@ -15,10 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from knn_al.errors import InvalidInputError, StateError
-from knn_al.projects.project import Project
 
-__all__ = ["MEDIA_KEYS", "MediaRoots", "content_type_of_raw", "keeps_raw_images", "media_path", "media_url"]
+__all__ = ["MEDIA_KEYS", "MediaRoots", "content_type_of_raw", "media_path", "media_url"]
 
 #: Metadata keys that may name an item's file, in the order they are tried.
 MEDIA_KEYS = ("source", "path", "image")
@@ -26,17 +25,6 @@ MEDIA_KEYS = ("source", "path", "image")
 #: Leading bytes of the image formats browsers show, and their content types.
 _SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"),
                (b"BM", "image/bmp"))
-
-
-def keeps_raw_images(project: Project) -> bool:
-    """Whether ``project`` keeps the raw images it embeds (so each item may have one)."""
-    if not project.settings.keep_raw:
-        return False
-    try:
-        project.check_raw_kind("image")
-    except (InvalidInputError, StateError):  # its encoder embeds texts (or it has none)
-        return False
-    return True
 
 
 def media_path(metadata: Mapping[str, Any]) -> str | None:
@@ -48,9 +36,10 @@ def media_path(metadata: Mapping[str, Any]) -> str | None:
     return None
 
 
-def media_url(project: str, item_id: str, metadata: Mapping[str, Any], *, raw_images: bool) -> str | None:
-    """The URL of an item's media, or None when it has none to serve."""
-    if not (raw_images or media_path(metadata)):
+def media_url(project: str, item_id: str, metadata: Mapping[str, Any], *, keeps_raw: bool) -> str | None:
+    """The URL of an item's media (``keeps_raw``: its project keeps raw items), or None
+    when it has none to serve."""
+    if not (keeps_raw or media_path(metadata)):
         return None
     return f"/api/v1/projects/{quote(project, safe='')}/items/{quote(item_id, safe='')}/media"
 
