@@ -45,8 +45,8 @@ class LiveServer:
     """``start_server(ServerConfig(data_dir, port=0, http_port=0, **options))`` on a thread's event loop."""
 
     def __init__(self, data_dir: Path, **options: Any) -> None:
-        self.config = ServerConfig(data_dir=data_dir, host="127.0.0.1", port=0, http_port=0,
-                                   **{"grace_seconds": 0.0, **options})
+        self.config = ServerConfig(data_dir=data_dir, **{"host": "127.0.0.1", "port": 0, "http_port": 0,
+                                                         "grace_seconds": 0.0, **options})
         self.token: str | None = self.config.token
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)

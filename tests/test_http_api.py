@@ -564,3 +564,17 @@ def test_a_full_disk_is_507_with_the_grpc_message_and_changes_nothing(small_disk
             {"id": ids[0], "label": "a", "source": "human", "confidence": 1.0}]
     finally:
         server.stop()
+
+
+def test_stopping_the_server_closes_the_http_port_and_releases_the_data_dir(tmp_path: Path) -> None:
+    server = LiveServer(tmp_path / "data")
+    port = server.http_port
+    assert server.ok("GET", P) == {"projects": []}
+    server.stop()
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=5):
+        pass
+    again = LiveServer(tmp_path / "data", http_port=port)  # the same port and data dir, free again
+    try:
+        assert again.ok("GET", P) == {"projects": []}
+    finally:
+        again.stop()
