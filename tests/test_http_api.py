@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -578,3 +579,14 @@ def test_stopping_the_server_closes_the_http_port_and_releases_the_data_dir(tmp_
         assert again.ok("GET", P) == {"projects": []}
     finally:
         again.stop()
+
+
+def test_replies_that_ran_library_calls_say_their_compute_time(tmp_path: Path, live: Callable[..., LiveServer]) -> None:
+    ids = seed(tmp_path / "data", 10)
+    server = live()
+    for method, path, body in (("POST", f"{P}/p/labels", {"labels": {ids[0]: "a"}}), ("GET", f"{P}/p/stats", None),
+                               ("GET", f"{P}/p/items/{ids[0]}/media", None)):
+        timing = server.call(method, path, body).headers.get("Server-Timing", "")  # (media: a 404 after its call)
+        assert re.fullmatch(r"compute;dur=\d+\.\d{3}", timing), (path, timing)
+    assert "Server-Timing" not in server.call("GET", "/api/v1/openapi.json").headers
+    assert "Server-Timing" not in server.call("POST", f"{P}/p/next", {"cuont": 1}).headers  # refused before any call

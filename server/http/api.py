@@ -4,6 +4,7 @@ are both built from."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,13 +17,26 @@ from knn_al.server.http.media import MediaRoots, media_url
 from knn_al.server.http.shapes import Links
 from knn_al.server.idempotency import RecentReplies
 
-__all__ = ["Api", "Call", "Handler", "REQUEST_ID", "Route"]
+__all__ = ["COMPUTE", "Api", "Call", "Compute", "Handler", "REQUEST_ID", "Route"]
 
 T = TypeVar("T")
 
 #: The field of every mutating route: a retry with the same id gets the first reply.
 REQUEST_ID = Field("request_id", "string", "an id of this request (a UUID): a retry with the same id and body "
                                            "gets the first call's reply instead of running again", default="")
+
+
+@dataclass
+class Compute:
+    """Seconds a request spent in library calls (its ``Server-Timing: compute`` header, the
+    twin of gRPC's ``knn-al-compute-ms`` trailer), and how many it made."""
+
+    seconds: float = 0.0
+    calls: int = 0
+
+
+#: The current request's :class:`Compute` (set by the application's timing middleware).
+COMPUTE: ContextVar[Compute | None] = ContextVar("knn_al_http_compute", default=None)
 
 
 class Api:
@@ -41,7 +55,11 @@ class Api:
 
     async def run(self, fn: Callable[..., T], *args: Any, project: Project | None = None, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)`` in a worker thread, queued behind ``project``'s other calls."""
-        result, _ = await self.calls.run(fn, *args, project=project, **kwargs)
+        result, seconds = await self.calls.run(fn, *args, project=project, **kwargs)
+        compute = COMPUTE.get()
+        if compute is not None:
+            compute.seconds += seconds
+            compute.calls += 1
         return result
 
     @staticmethod

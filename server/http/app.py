@@ -22,7 +22,7 @@ from aiohttp import web
 from knn_al.errors import CapacityError, InvalidInputError, KnnAlError
 from knn_al.server.errors import capped, http_status_of, status_of
 from knn_al.server.http import openapi, routes_items, routes_labeling, routes_predict, routes_projects, routes_review
-from knn_al.server.http.api import Api, Call, Route
+from knn_al.server.http.api import COMPUTE, Api, Call, Compute, Route
 from knn_al.server.http.fields import parse_body, parse_query
 
 __all__ = ["BASE", "PAGE_DIR", "ROUTES", "make_app", "start_http"]
@@ -75,6 +75,21 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Exception:
         log.exception("unexpected error in %s %s", request.method, request.path)
         return error_response(500, "INTERNAL", f"internal error in {request.method} {request.path}; see the server log")
+
+
+@web.middleware
+async def _timing(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """``Server-Timing: compute;dur=MS`` on replies that ran library calls: the time they
+    took in worker threads, so a client can tell the library's time from the transport's."""
+    compute = Compute()
+    reset = COMPUTE.set(compute)  # a request id's task copies the context: it shares this Compute
+    try:
+        response = await handler(request)
+    finally:
+        COMPUTE.reset(reset)
+    if compute.calls:
+        response.headers["Server-Timing"] = f"compute;dur={compute.seconds * 1e3:.3f}"
+    return response
 
 
 def _auth(token: str | None, public: set[Handler]) -> Any:
@@ -171,7 +186,7 @@ def make_app(api: Api, *, token: str | None, max_body_bytes: int) -> web.Applica
         return web.json_response(document, dumps=_dumps)
 
     public: set[Handler] = {openapi_json, _page, _static}
-    app = web.Application(middlewares=[_errors, _auth(token, public)], client_max_size=max_body_bytes)
+    app = web.Application(middlewares=[_timing, _errors, _auth(token, public)], client_max_size=max_body_bytes)
     for route in ROUTES:
         app.router.add_route(route.method, BASE + route.path, _endpoint(api, route))
     app.router.add_get(f"{BASE}/openapi.json", openapi_json)
