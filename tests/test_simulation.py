@@ -74,14 +74,14 @@ def test_uncertainty_sampling_beats_random_on_separated_topics(seed: int) -> Non
 
 
 def test_sessions_on_one_fold_share_its_survey_and_replay_as_if_each_surveyed_its_own(monkeypatch) -> None:
-    import knn_al.learner.learner as learner_module
+    import knn_al.learner.survey as survey_module
 
     ids, vectors, labels = topics(seed=5)
     options = dict(ids=ids, vectors=vectors, labels=labels, strategies=[DEFAULT_STRATEGY, "margin"], folds=2,
                    budget=12, every=4, seed=5)
     surveys = []
-    real = learner_module.survey_pool
-    monkeypatch.setattr(learner_module, "survey_pool", lambda *a, **k: surveys.append(1) or real(*a, **k))
+    real = survey_module.survey_pool
+    monkeypatch.setattr(survey_module, "survey_pool", lambda *a, **k: surveys.append(1) or real(*a, **k))
     shared = run_simulation(driver=LearnerDriver(), **options)
     assert len(surveys) == 2  # one per fold, for its full-data session and three strategies
 
