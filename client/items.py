@@ -1,5 +1,6 @@
 """The pool-item calls of :class:`knn_al.client.Client`: adding (streamed in chunks, with a
-conflict policy), loading, removing, reading, listing and searching items, and their metadata.
+conflict policy), loading, removing, reading, listing and searching items, their metadata,
+and leasing chosen items.
 
 A mixin, so that the client stays one class while its modules stay one idea each: the
 client supplies the transport (``_call``, ``_stub``, the per-thread ``_last``).
@@ -134,6 +135,16 @@ class ItemCalls:
         structs = {item: struct_from_dict(m, where=f"metadata of item {item!r}") for item, m in metadata.items()}
         request = pb.UpdateMetadataRequest(project=project, metadata=structs)
         return int(self._call(self._stub.UpdateMetadata, request).updated)
+
+    def lease(self, project: str, ids: Sequence[str], *, annotator: str = "", lease_seconds: float = 0.0) -> float:
+        """Lease chosen items to ``annotator`` (all or none) for ``lease_seconds`` from now
+        (0: the project's default), as :meth:`next_sample` leases the items it picks; returns
+        the deadline, unix seconds. Refused: unknown ids, labeled or skipped items, items
+        leased to someone else (``annotator``'s own are renewed), and more items than the
+        label budget has left."""
+        request = pb.LeaseItemsRequest(project=project, ids=list(ids), annotator=annotator,
+                                       lease_seconds=lease_seconds)
+        return float(self._call(self._stub.LeaseItems, request).lease_expires_at)
 
     def items(self, project: str, ids: Sequence[str]) -> list[ItemRecord]:
         """Items by id, in that order, with their state, label, prediction and lease."""

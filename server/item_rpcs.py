@@ -1,5 +1,6 @@
 """The ActiveLearning RPCs that read and edit pool items (get, list, search, remove, new
-metadata) and list them for review (suspicious labels, duplicate groups, recent labels).
+metadata, lease chosen items) and list them for review (suspicious labels, duplicate
+groups, recent labels).
 
 A mixin of :class:`knn_al.server.servicer.ActiveLearningServicer`, which supplies the
 store, the call queue (``_run``), request ids (``_once``) and the reply-size check; the
@@ -56,6 +57,17 @@ class ItemRpcs:
             return pb.UpdateMetadataResponse(updated=updated)
 
         return await self._once("UpdateMetadata", request, update)
+
+    @translate_errors
+    async def LeaseItems(self, request: pb.LeaseItemsRequest, context: Context) -> pb.LeaseItemsResponse:
+        project = self._store.get(request.project)
+
+        async def lease() -> pb.LeaseItemsResponse:
+            deadline = await self._run(context, project.lease, list(request.ids), annotator=request.annotator,
+                                       lease_seconds=request.lease_seconds or None, project=project)
+            return pb.LeaseItemsResponse(lease_expires_at=deadline)
+
+        return await self._once("LeaseItems", request, lease)
 
     @translate_errors
     async def GetItems(self, request: pb.GetItemsRequest, context: Context) -> pb.GetItemsResponse:

@@ -1,7 +1,8 @@
-"""Issue 13 §2 over gRPC: item operations (skip, unskip, lease renewal, get and list items,
-search, remove items, new metadata), the review listings, AddItems and `knn-al load` with a
-conflict policy, and projects that keep their raw items. Real `knn-al serve` processes on
-loopback, driven through the Client (and the raw stub for request ids and odd requests)."""
+"""Issue 13 §2 over gRPC: item operations (skip, unskip, lease renewal, leases of chosen
+items, get and list items, search, remove items, new metadata), the review listings,
+AddItems and `knn-al load` with a conflict policy, and projects that keep their raw items.
+Real `knn-al serve` processes on loopback, driven through the Client (and the raw stub for
+request ids and odd requests)."""
 from __future__ import annotations
 
 import time
@@ -139,6 +140,45 @@ def test_renew_extends_the_holders_leases_only(client: Client, stub: pb_grpc.Act
     first = stub.RenewLeases(request, timeout=30)
     time.sleep(0.05)
     assert stub.RenewLeases(request, timeout=30).lease_expires_at == first.lease_expires_at
+
+
+def test_lease_items_holds_chosen_items_for_the_annotator(client: Client, stub: pb_grpc.ActiveLearningStub) -> None:
+    ids, _, _ = _pool(client, "lease", 8)
+    before = time.time()
+    deadline = client.lease("lease", ids[:2], annotator="ann", lease_seconds=500)
+    assert before + 499 <= deadline <= time.time() + 501
+    assert [(i.state, i.lease_annotator, i.lease_expires_at) for i in client.items("lease", ids[:2])] == [
+        ("leased", "ann", deadline)] * 2
+    # Nobody else is handed them; the annotator's own lease is renewed.
+    handed = [s.id for s in client.next_sample("lease", 8, annotator="bob", **EVERY)]
+    assert sorted(handed) == sorted(ids[2:])
+    assert client.lease("lease", ids[:1], annotator="ann", lease_seconds=900) > deadline + 300
+
+    # A retried lease answers with its first deadline instead of leasing again.
+    request = pb.LeaseItemsRequest(project="lease", ids=ids[:2], annotator="ann", lease_seconds=400,
+                                   request_id="lease-1")
+    first = stub.LeaseItems(request, timeout=30)
+    time.sleep(0.05)
+    assert stub.LeaseItems(request, timeout=30).lease_expires_at == first.lease_expires_at
+    assert [i.lease_expires_at for i in client.items("lease", ids[:2])] == [first.lease_expires_at] * 2
+
+
+def test_lease_items_refusals_name_the_item_and_change_nothing(client: Client) -> None:
+    ids, _, _ = _pool(client, "lease-refusals", 8, label_budget=3)
+    client.submit_label("lease-refusals", ids[0], "a")
+    client.skip("lease-refusals", [ids[1]])
+    held = client.next_sample("lease-refusals", 1, annotator="bob", **EVERY)[0].id
+    free = [i for i in ids[2:] if i != held]
+    cases = [([free[0], ids[0]], Code.FAILED_PRECONDITION, ids[0]),  # labeled
+             ([free[0], ids[1]], Code.FAILED_PRECONDITION, ids[1]),  # skipped
+             ([free[0], held], Code.FAILED_PRECONDITION, "'bob'"),  # leased to someone else
+             ([free[0], "nope"], Code.NOT_FOUND, "nope"),
+             (free[:2], Code.FAILED_PRECONDITION, "budget")]  # 3 - 1 labeled - 1 leased: one left
+    for asked, code, named in cases:
+        refusal = _refused(lambda: client.lease("lease-refusals", asked, annotator="ann"))
+        assert (refusal.code, named in refusal.message) == (code, True), (asked, refusal.message)
+    assert [i.id for i in client.list_items("lease-refusals", state="leased").items] == [held]
+    assert client.lease("lease-refusals", free[:1], annotator="ann") > time.time()  # within the budget
 
 
 # --------------------------------------------------------------------- items

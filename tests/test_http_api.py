@@ -13,6 +13,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -362,6 +363,24 @@ def test_skip_unskip_and_renew(tmp_path: Path, live: Callable[..., LiveServer]) 
     assert server.ok("POST", f"{P}/p/unskip", {"ids": [leased[0]]}) == {"unskipped": 1}
     exported = server.ok("GET", f"{P}/p/export")["records"]
     assert all(r["source"] != "skipped" for r in exported)
+
+
+def test_lease_holds_chosen_items_and_refuses_others_leases(tmp_path: Path,
+                                                            live: Callable[..., LiveServer]) -> None:
+    ids = seed(tmp_path / "data", 10)
+    server = live()
+    deadline = server.ok("POST", f"{P}/p/lease", {"ids": ids[:2], "annotator": "ana",
+                                                  "lease_seconds": 5000})["lease_expires_at"]
+    assert deadline > time.time() + 4000  # 5000 s, not the project's 600
+    items = server.ok("POST", f"{P}/p/items/get", {"ids": ids[:2]})["items"]
+    assert [(i["state"], i["lease_annotator"], i["lease_expires_at"]) for i in items] == [
+        ("leased", "ana", deadline)] * 2
+    rest = server.ok("POST", f"{P}/p/next", {"count": 10, "annotator": "bo", "include_outliers": True})["samples"]
+    assert sorted(s["id"] for s in rest) == sorted(ids[2:])  # not ana's
+    refused = server.call("POST", f"{P}/p/lease", {"ids": ids[:1], "annotator": "bo"})
+    with server.client(retries=0) as client:
+        assert (refused.status, refused.error) == (412, grpc_message(
+            lambda: client.lease("p", ids[:1], annotator="bo")))
 
 
 def test_items_are_listed_page_by_page_and_got_by_id(tmp_path: Path, live: Callable[..., LiveServer]) -> None:

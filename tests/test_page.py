@@ -177,7 +177,8 @@ def test_label_by_keyboard_undo_skip_search_and_budget(server: ServerProcess, br
         assert len(paints) == 20 and all(prefetched for _, prefetched in paints), paints
         assert statistics.median(ms for ms, _ in paints) < 100, f"key-to-paint times (ms): {paints}"
 
-        # Undo: the last label is removed, and its item is on screen again, to be relabeled.
+        # Undo: the last label is removed, and its item is on screen again, to be relabeled,
+        # leased to the annotator (nobody else is handed it meanwhile).
         last = list(given)[-1]
         page.press("u")
         page.wait.until(lambda d: page.item() == last)
@@ -185,6 +186,8 @@ def test_label_by_keyboard_undo_skip_search_and_budget(server: ServerProcess, br
         del given[last]
         assert client.export_labels(PROJECT) == given
         assert "back from undo" in page.text("item-heading")
+        undone = client.items(PROJECT, [last])[0]
+        assert (undone.state, undone.lease_annotator) == ("leased", "ann")
         page.label(topic_of(last))
         given[last] = topic_of(last)
         item = page.next_item(other_than=last)
@@ -306,8 +309,8 @@ def test_image_items_show_zoom_thumbnails_and_release_on_leaving(tmp_path: Path,
 
 def test_leases_renewed_while_the_items_are_held(tmp_path: Path, serve: Callable[..., ServerProcess],
                                                  browser: WebDriver) -> None:
-    """The items the page holds (on screen and prefetched) stay leased to the annotator past
-    their lease length while the page is open."""
+    """The items the page holds (on screen, prefetched, and back from an undo) stay leased
+    to the annotator past their lease length while the page is open."""
     server = serve(tmp_path / "data", "--http-port", "0")
     ids, vectors, metadata = bbc_items(20)
     with server.client() as client:
@@ -316,7 +319,12 @@ def test_leases_renewed_while_the_items_are_held(tmp_path: Path, serve: Callable
         page = Page(browser)
         browser.get(f"{server.http_url}/?project={PROJECT}&annotator=ann")
         shown = page.next_item(other_than="")
+        page.label(topic_of(shown))
+        page.next_item(other_than=shown)
+        page.press("u")
+        page.wait.until(lambda d: page.item() == shown)
+        page.idle()
         time.sleep(4)  # more than two lease lengths
         held = client.list_items(PROJECT, state="leased").items
-        assert shown in [item.id for item in held] and len(held) == 2, held
+        assert shown in [item.id for item in held] and len(held) == 3, held
         assert all(item.lease_annotator == "ann" and item.lease_expires_at > time.time() for item in held), held

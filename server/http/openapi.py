@@ -70,7 +70,7 @@ SCHEMAS: dict[str, Any] = {
                              "progress": _ref("Progress")}),
     "LabelCount": _object({"labeled_count": INTEGER, "progress": _ref("Progress")}),
     "Released": _object({"released": INTEGER}),
-    "Renewed": _object({"lease_expires_at": NUMBER}),
+    "LeaseDeadline": _object({"lease_expires_at": NUMBER}),
     "Skipped": _object({"skipped": INTEGER, "progress": _ref("Progress")}),
     "Unskipped": _object({"unskipped": INTEGER}),
     "Predictions": _list_of("predictions", _object({

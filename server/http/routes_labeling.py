@@ -62,6 +62,13 @@ async def renew(api: Api, call: Call) -> Any:
     return {"lease_expires_at": deadline}
 
 
+async def lease(api: Api, call: Call) -> Any:
+    project, args = api.project(call.project), call.args
+    deadline = await api.run(project.lease, args["ids"], annotator=args["annotator"],
+                             lease_seconds=args["lease_seconds"], project=project)
+    return {"lease_expires_at": deadline}
+
+
 async def skip(api: Api, call: Call) -> Any:
     project = api.project(call.project)
 
@@ -97,8 +104,10 @@ ROUTES = (
           remove_labels, reply="LabelCount", once=True, body=(IDS,)),
     Route("POST", f"{P}/release", "releaseItems", "End the annotator's leases early", release, reply="Released",
           once=True, body=(IDS, ANNOTATOR, Field("force", "boolean", "release others' leases too", default=False))),
-    Route("POST", f"{P}/renew", "renewLeases", "Extend the annotator's own leases", renew, reply="Renewed",
+    Route("POST", f"{P}/renew", "renewLeases", "Extend the annotator's own leases", renew, reply="LeaseDeadline",
           once=True, body=(IDS, ANNOTATOR, LEASE_SECONDS)),
+    Route("POST", f"{P}/lease", "leaseItems", "Lease chosen items to the annotator, within the label budget", lease,
+          reply="LeaseDeadline", once=True, body=(IDS, ANNOTATOR, LEASE_SECONDS)),
     Route("POST", f"{P}/skip", "skipItems", "Skip items: not handed out again until unskipped", skip,
           reply="Skipped", once=True, body=(IDS, ANNOTATOR)),
     Route("POST", f"{P}/unskip", "unskipItems", "Make skipped items candidates again", unskip, reply="Unskipped",

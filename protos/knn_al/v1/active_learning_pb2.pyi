@@ -561,6 +561,26 @@ class RenewLeasesResponse(_message.Message):
     lease_expires_at: float
     def __init__(self, lease_expires_at: _Optional[float] = ...) -> None: ...
 
+class LeaseItemsRequest(_message.Message):
+    __slots__ = ("project", "ids", "annotator", "lease_seconds", "request_id")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATOR_FIELD_NUMBER: _ClassVar[int]
+    LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    annotator: str
+    lease_seconds: float
+    request_id: str
+    def __init__(self, project: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., annotator: _Optional[str] = ..., lease_seconds: _Optional[float] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class LeaseItemsResponse(_message.Message):
+    __slots__ = ("lease_expires_at",)
+    LEASE_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    lease_expires_at: float
+    def __init__(self, lease_expires_at: _Optional[float] = ...) -> None: ...
+
 class SkipItemsRequest(_message.Message):
     __slots__ = ("project", "ids", "annotator", "request_id")
     PROJECT_FIELD_NUMBER: _ClassVar[int]

@@ -134,6 +134,11 @@ class ActiveLearningStub:
                 request_serializer=knn__al_dot_v1_dot_active__learning__pb2.RenewLeasesRequest.SerializeToString,
                 response_deserializer=knn__al_dot_v1_dot_active__learning__pb2.RenewLeasesResponse.FromString,
                 _registered_method=True)
+        self.LeaseItems = channel.unary_unary(
+                '/knn_al.v1.ActiveLearning/LeaseItems',
+                request_serializer=knn__al_dot_v1_dot_active__learning__pb2.LeaseItemsRequest.SerializeToString,
+                response_deserializer=knn__al_dot_v1_dot_active__learning__pb2.LeaseItemsResponse.FromString,
+                _registered_method=True)
         self.SkipItems = channel.unary_unary(
                 '/knn_al.v1.ActiveLearning/SkipItems',
                 request_serializer=knn__al_dot_v1_dot_active__learning__pb2.SkipItemsRequest.SerializeToString,
@@ -320,6 +325,14 @@ class ActiveLearningServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LeaseItems(self, request, context):
+        """Lease chosen items to the caller (an item brought back by an undo, say), as
+        NextSample leases the items it picks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SkipItems(self, request, context):
         """Set items aside (unclear, not applicable): they are not handed out again until
         unskipped, and are exported with source "skipped".
@@ -480,6 +493,11 @@ def add_ActiveLearningServicer_to_server(servicer, server):
                     servicer.RenewLeases,
                     request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.RenewLeasesRequest.FromString,
                     response_serializer=knn__al_dot_v1_dot_active__learning__pb2.RenewLeasesResponse.SerializeToString,
+            ),
+            'LeaseItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.LeaseItems,
+                    request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.LeaseItemsRequest.FromString,
+                    response_serializer=knn__al_dot_v1_dot_active__learning__pb2.LeaseItemsResponse.SerializeToString,
             ),
             'SkipItems': grpc.unary_unary_rpc_method_handler(
                     servicer.SkipItems,
@@ -1062,6 +1080,33 @@ class ActiveLearning:
             '/knn_al.v1.ActiveLearning/RenewLeases',
             knn__al_dot_v1_dot_active__learning__pb2.RenewLeasesRequest.SerializeToString,
             knn__al_dot_v1_dot_active__learning__pb2.RenewLeasesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LeaseItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/knn_al.v1.ActiveLearning/LeaseItems',
+            knn__al_dot_v1_dot_active__learning__pb2.LeaseItemsRequest.SerializeToString,
+            knn__al_dot_v1_dot_active__learning__pb2.LeaseItemsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -7,7 +7,7 @@
  *   1-9    label the item with the n-th label button
  *   Enter  accept the predicted (pre-selected) label
  *   n      type a new label (open label sets; Enter submits, Esc goes back)
- *   s      skip the item            u  undo the last label (the item comes back)
+ *   s      skip the item            u  undo the last label (the item comes back, leased)
  *   m      "more like this" search  z  zoom the image (Esc closes)
  *   ?      show / hide the score breakdown
  *   Esc    focus back on the item
@@ -61,9 +61,9 @@ function write(fn) {
 }
 
 // ------------------------------------------------------------------ entries and the queue
-/** An item to label, from a next sample (leased) or an item record (not leased: an undo). */
-function entry(record, leased) {
-  const e = { id: record.id, metadata: record.metadata, media: record.media, leased,
+/** An item to label, leased to the annotator: a next sample, or an item record brought back by an undo. */
+function entry(record, { undone = false } = {}) {
+  const e = { id: record.id, metadata: record.metadata, media: record.media, leased: true, undone,
               predicted: record.predicted_label || "", confidence: record.confidence || 0,
               probabilities: record.probabilities || {}, score: record.score || null,
               neighbors: record.neighbors || [], content: null, arrived: performance.now() };
@@ -84,7 +84,7 @@ function refill() {
     try {
       const r = await post("/next", { count: want, annotator: conn.annotator, explain: true });
       const have = new Set([S.current && S.current.id, ...S.queue.map((e) => e.id)]);
-      S.queue.push(...r.samples.filter((s) => !have.has(s.id)).map((s) => entry(s, true)));
+      S.queue.push(...r.samples.filter((s) => !have.has(s.id)).map((s) => entry(s)));
       S.exhausted = r.samples.length === 0;
       onProgress(r.progress);
     } finally {
@@ -215,9 +215,9 @@ function skipCurrent() {
   refill();
 }
 
-/** Remove the last label and show its item again (then not leased: the API has no way to
- * lease a given item, and labeling an unlabeled item needs no lease). The item on screen
- * goes back to the front of the queue. */
+/** Remove the last label, lease its item to the annotator and show it again: held like the
+ * items handed out, so no one else is given it meanwhile, and the label budget keeps its
+ * place for it. The item on screen goes back to the front of the queue. */
 function undo() {
   const last = S.history.pop();
   $("undo").disabled = !S.history.length;
@@ -225,10 +225,21 @@ function undo() {
   markKey(last.id);
   write(async () => {
     const r = await post("/labels/remove", { ids: [last.id] });
+    try {
+      await post("/lease", { ids: [last.id], annotator: conn.annotator });
+    } catch (err) {
+      // Handed to someone else in between, or the freed budget went to others: the label
+      // goes back, so the undo changes nothing (the error says why).
+      S.keyPending = null;
+      const back = await post("/labels", { labels: { [last.id]: last.label }, annotator: conn.annotator });
+      onProgress(back.progress);
+      say(`Not undone: ${last.id} cannot be leased to you, so it keeps its label ${last.label}.`);
+      throw err;
+    }
     S.given -= 1;
     onProgress(r.progress);
     const got = await post("/items/get", { ids: [last.id] });
-    const e = entry(got.items[0], false);
+    const e = entry(got.items[0], { undone: true });
     if (S.current) S.queue.unshift(S.current);
     show(e);
     focusItem();

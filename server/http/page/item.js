@@ -4,7 +4,7 @@ import { $, el, pct, preview } from "./ui.js";
 
 /** Paint the item `e` (an entry of app.js); `painted(e)` runs once its content is in the page. */
 export function renderItem(e, { isCurrent, painted }) {
-  $("item-heading").textContent = `Item ${e.id}` + (e.leased ? "" : " (back from undo)");
+  $("item-heading").textContent = `Item ${e.id}` + (e.undone ? " (back from undo)" : "");
   const body = $("item-body");
   body.replaceChildren(el("p", { class: "loading", text: "Loading…" }));
   const paint = (c) => {
