@@ -4,7 +4,9 @@ Pure numpy + FAISS: no TensorFlow, no grpc. All vectors are L2-normalised and si
 is the inner product (cosine). :class:`Learner` coordinates its parts: the pool's items
 (:mod:`~knn_al.learner.pool`), where each stands (:mod:`~knn_al.learner.states`), their
 duplicate groups (:mod:`~knn_al.learner.groups`), the kNN classifier over the labels
-(:mod:`~knn_al.learner.classifier`) and the picks (:mod:`~knn_al.learner.picks`).
+(:mod:`~knn_al.learner.classifier`) and the picks (:mod:`~knn_al.learner.picks`). It builds
+them and changes them; what it answers without changing anything (fitted results,
+predictions, neighbours, estimates) is :class:`~knn_al.learner.readout.LearnerReadout`.
 
 Every mutating method validates its whole input before it changes anything, so a call
 that raises leaves the learner exactly as it was.
@@ -22,11 +24,11 @@ from knn_al.learner.groups import DuplicateGroups
 from knn_al.learner.params import LEARNER_PARAMS, check, defaults
 from knn_al.learner.picks import Picker
 from knn_al.learner.pool import Pool
-from knn_al.learner.states import LABELED, REMOVED, SKIPPED, ItemStates
+from knn_al.learner.readout import LearnerReadout
+from knn_al.learner.states import LABELED, ItemStates
 from knn_al.learner.strategies import DEFAULT_STRATEGY
 from knn_al.learner.survey import PoolSurvey, survey_addition
-from knn_al.learner.tracked import TrackedVectors
-from knn_al.learner.types import AccuracyEstimate, Neighbor, Pick, PropagatedLabel
+from knn_al.learner.types import Pick
 from knn_al.learner.uncertainty import DEFAULT_MEASURE
 from knn_al.learner.vectors import as_unit_vectors
 
@@ -35,7 +37,7 @@ __all__ = ["Learner"]
 _DEFAULTS = defaults(LEARNER_PARAMS)
 
 
-class Learner:
+class Learner(LearnerReadout):
     """An active-learning pool with a kNN classifier that learns one label at a time.
 
     Parameters (defaults and rules: :data:`knn_al.learner.params.LEARNER_PARAMS`)
@@ -101,82 +103,6 @@ class Learner:
         options["classes"] = list(labels) if labels else None
         return cls(**{**options, **overrides})
 
-    # ------------------------------------------------------- fitted results
-    @property
-    def n_items(self) -> int:
-        """Items in the pool (removed ones are not)."""
-        return len(self._pool) - self._states.n_removed_
-
-    @property
-    def n_skipped(self) -> int:
-        return self._states.n_skipped_
-
-    @property
-    def n_labeled(self) -> int:
-        return self._knn.slots.n_active()
-
-    @property
-    def vectors_(self) -> np.ndarray:
-        """Unit vectors of the pool, one row per item."""
-        return self._pool.vectors
-
-    @property
-    def density_(self) -> np.ndarray:
-        """Per item, the mean similarity to its nearest other items."""
-        return self._pool.density_
-
-    @property
-    def outlier_threshold_(self) -> float:
-        """Items less dense than this are outliers."""
-        return self._pool.outlier_threshold_
-
-    @property
-    def status_(self) -> np.ndarray:
-        """Where each row stands (:mod:`knn_al.learner.states`)."""
-        return self._states.status_
-
-    @property
-    def groups_(self) -> np.ndarray:
-        """Root row of each row's duplicate group (itself for a singleton)."""
-        return self._groups.groups_
-
-    @property
-    def propagated_(self) -> np.ndarray:
-        """Per row, whether it carries a label propagated from a labeled duplicate."""
-        return self._groups.propagated_mask(slice(None), self.status_)
-
-    @property
-    def blocked_(self) -> np.ndarray:
-        """Rows that are never candidates because of their duplicate group."""
-        return self._groups.blocked_
-
-    @property
-    def row_slot_(self) -> np.ndarray:
-        """Labeled slot (:mod:`knn_al.learner.slots`) of every pool row, -1 for none."""
-        return self._knn.row_slot_
-
-    @property
-    def slot_row_(self) -> np.ndarray:
-        """Pool row of every labeled slot."""
-        return self._knn.slots.rows
-
-    @property
-    def slot_class_(self) -> np.ndarray:
-        """Class code of every labeled slot, -1 where the label was removed."""
-        return self._knn.slots.classes
-
-    @property
-    def n_slots_(self) -> int:
-        return len(self._knn.slots)
-
-    @property
-    def pool_nbytes(self) -> int:
-        """Bytes of the arrays that grow with the pool, spare vector rows included (over
-        ``n_items``: what an item costs); the labeled set's are not counted."""
-        arrays = [self.tables_.sim_, self.tables_.slot_, *self.uncertainty_.values(), self.status_, self.row_slot_,
-                  self.groups_, self.blocked_]
-        return self._pool.nbytes + sum(a.nbytes for a in arrays)
-
     # ----------------------------------------------------------------- pool
     def add_items(self, ids: Sequence[str], vectors: np.ndarray, *, survey: PoolSurvey | None = None) -> None:
         """Add items to the pool and survey the whole pool again (density, duplicates).
@@ -215,10 +141,6 @@ class Learner:
         """Raise if ``ids`` cannot be added: not unique, already in the pool, or malformed."""
         self.ids_.check_new(list(ids))
 
-    def present(self, ids: Sequence[str]) -> np.ndarray:
-        """Which of ``ids`` are in the pool (raises if one is malformed or given twice)."""
-        return self.ids_.present(list(ids))
-
     def remove(self, ids: Sequence[str]) -> None:
         """Remove items from the pool for good: their labels (and what those propagated)
         go, they leave their duplicate groups, they are no candidates, surveys leave them
@@ -240,14 +162,6 @@ class Learner:
         if not ids:
             raise InvalidInputError(f"no items {doing}: the list is empty")
         return self.ids_.unique_rows(list(ids))
-
-    def ids_of(self, rows: np.ndarray | Sequence[int]) -> list[str]:
-        """The ids of pool ``rows``."""
-        return self.ids_.ids(rows)
-
-    def rows(self, ids: Sequence[str]) -> np.ndarray:
-        """Pool rows of ``ids`` (raises :class:`~knn_al.errors.UnknownItemError`)."""
-        return self.ids_.rows(list(ids))
 
     # --------------------------------------------------------------- labels
     def label(self, ids: Sequence[str], labels: Sequence[str]) -> list[str]:
@@ -307,11 +221,6 @@ class Learner:
         if unknown.any():
             raise StateError(f"item {shown(ids[int(np.flatnonzero(unknown)[0])])} has no label to remove")
         return rows
-
-    def labels(self) -> dict[str, str]:
-        """Current label of every labeled item, in labeling order."""
-        rows, codes = self._knn.labeled()
-        return dict(zip(self.ids_.ids(rows), (self.classes_[c] for c in codes)))
 
     # --------------------------------------------------------------- leases
     def hand_out(self, ids: Sequence[str]) -> None:
@@ -386,85 +295,3 @@ class Learner:
         """
         return self._picker.select(count, strategy=strategy, measure=measure, exponents=exponents,
                                    include_outliers=include_outliers, seed=seed)
-
-    # ------------------------------------------------- groups and outliers
-    def propagated_labels(self) -> list[PropagatedLabel]:
-        """Labels group members carry from a labeled member, by pool row."""
-        rows, sources = self._groups.propagated(self.status_, self._knn.labeled()[0])
-        codes = self.slot_class_[self.row_slot_[sources]]
-        return [PropagatedLabel(id=i, label=self.classes_[c], source=src)
-                for i, c, src in zip(self.ids_.ids(rows), codes, self.ids_.ids(sources))]
-
-    def n_unlabeled(self) -> int:
-        """Items with no label yet, human or propagated, and not skipped (leased ones
-        included): 0 when the pool is exhausted."""
-        return (self.n_items - self.n_labeled - self.n_skipped
-                - self._groups.n_propagated(self.status_, excluding=SKIPPED))
-
-    def group_counts(self) -> tuple[int, int]:
-        """(duplicate groups of two or more items, items in them)."""
-        return self._groups.counts()
-
-    def outliers(self) -> list[tuple[str, float]]:
-        """Outliers (density below the ``outlier_quantile`` quantile) as (id, density), least dense first."""
-        rows = self._pool.outliers()
-        return list(zip(self.ids_.ids(rows), self.density_[rows].tolist()))
-
-    # -------------------------------------------------------------- stopping
-    def accuracy_estimate(self) -> AccuracyEstimate:
-        """Leave-one-out accuracy of the labeled set (see :mod:`knn_al.learner.stopping`);
-        an item whose leave-one-out vote has no neighbour at all counts as wrong."""
-        return self._knn.accuracy_estimate()
-
-    def leave_one_out(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Each labeled item's prediction as if it were not labeled: (rows, class
-        probabilities, whether any labeled neighbour voted at all)."""
-        return self._knn.leave_one_out()
-
-    def mean_uncertainty(self, *, measure: str = DEFAULT_MEASURE, seed: int | None = None) -> float:
-        """Mean uncertainty of the unlabeled candidates (of a random ``max_candidates``
-        of them on a large pool); 1.0 when there is none to measure."""
-        return self._picker.mean_uncertainty(measure=measure, seed=seed)
-
-    # ---------------------------------------------------------- predictions
-    def predict_proba(self, ids: Sequence[str]) -> np.ndarray:
-        """Class probabilities of pool items, columns in the order of ``classes_``
-        (an empty list gives an empty array)."""
-        ids = list(ids)
-        if not ids:
-            return np.empty((0, len(self.classes_)), dtype=np.float32)
-        return self._knn.proba(self.rows(ids))
-
-    def predict_proba_vectors(self, vectors: np.ndarray) -> np.ndarray:
-        """Class probabilities of arbitrary vectors (not added to the pool)."""
-        return self.track(vectors).predict_proba()
-
-    def track(self, vectors: np.ndarray) -> TrackedVectors:
-        """Vectors outside the pool whose predictions follow later labels cheaply: each
-        read offers only the labels given since the previous one (:mod:`knn_al.learner.tracked`)."""
-        return self._knn.track(as_unit_vectors(vectors, dimension=self.dimension))
-
-    def predictions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every pool item's predicted class: (rows of items not removed, class codes into ``classes_``,
-        confidence = the winning probability). Empty before the first class."""
-        codes, confidence = self._knn.predictions()
-        rows = np.flatnonzero(self.status_[: len(codes)] != REMOVED)
-        return rows, codes[rows], confidence[rows]
-
-    def neighbors(self, ids: Sequence[str] | None = None, *,
-                  vectors: np.ndarray | TrackedVectors | None = None) -> list[list[Neighbor]]:
-        """The labeled neighbours behind each prediction, most similar first: of pool
-        items (``ids``) or of ``vectors`` (an array, or a tracked set of them)."""
-        if ids is not None and vectors is None:
-            rows = self.rows(list(ids))
-            return self._knn.neighbors(self.tables_.sim_[rows], self.tables_.slot_[rows], self.ids_.ids)
-        if vectors is not None and ids is None:
-            tracked = vectors if isinstance(vectors, TrackedVectors) else self.track(vectors)
-            return self._knn.neighbors(*tracked.neighbor_tables(), self.ids_.ids)
-        raise InvalidInputError("give either ids or vectors")
-
-    def vote(self, sims: np.ndarray, slots: np.ndarray) -> np.ndarray:
-        """Class probabilities from neighbour tables (``sims``, ``slots``: n × width),
-        columns in the order of ``classes_`` (:func:`knn_al.learner.voting.vote`)."""
-        return self._knn.vote(sims, slots)
-

@@ -96,8 +96,7 @@ def add_batch(state: ProjectState, log: OperationLog, path: Path, batch: Batch, 
     def write() -> None:
         if replaced:
             log.append("remove", removal, "", now)
-            log.delete_leases(replaced)
-            log.delete_raw(replaced)
+            log.delete_items(replaced)
         log.append("add", {"batch": number, "count": len(ids), **({"append": True} if append else {})}, "", now)
         if labels:
             log.append("label", {"ids": list(labels), "labels": list(labels.values())}, annotator, now)

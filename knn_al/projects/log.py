@@ -233,6 +233,12 @@ class OperationLog:
         if self._current:  # an older log keeps no raw items
             self._db.executemany("DELETE FROM raw_items WHERE item_id = ?", [(i,) for i in ids])
 
+    def delete_items(self, ids: Sequence[str]) -> None:
+        """Delete what the log keeps of items leaving the pool besides their ops: their
+        leases and raw items."""
+        self.delete_leases(ids)
+        self.delete_raw(ids)
+
     def raw(self, item: str) -> tuple[bytes, str] | None:
         """The raw (content, kind) kept of ``item``, or None."""
         if not self._current:

@@ -1,165 +1,49 @@
 """A durable project: one learner, its pool files, its label log and its leases, in one directory.
 
-Its parts: the files and how they are checked (:mod:`knn_al.projects.files`), the
-operation log (:mod:`knn_al.projects.log`), the pool files (:mod:`knn_al.projects.pool`),
-the leases (:mod:`knn_al.projects.leases`), the replay of the log on open
-(:mod:`knn_al.projects.replay`), the records read from the learner
-(:mod:`knn_al.projects.reports`, :mod:`knn_al.projects.items`), and the encoder that embeds raw items
-(:mod:`knn_al.encoders.dispatch`). :class:`Project` orders their steps.
-
-**Commit point.** A change is acknowledged only after its row in ``log.sqlite`` is
-committed (durably: see :mod:`knn_al.projects.log`). Pool files are written first
-(atomically, under names no committed row refers to yet), then the ``add`` row is
-committed; the files of an addition a crash cut off before its commit are removed on open.
-
-**Validate, commit, apply.** Each change is validated against the learner first (its
-``check_*`` methods raise what the change would raise), then committed to the log in one
-SQLite transaction, and only then applied to the learner. A bad request or a failed
-commit (a full disk: :class:`~knn_al.errors.DiskFullError`) changes neither the log nor
-the learner, so nothing has to be rebuilt. A project whose files are missing, corrupt or
-inconsistent is not opened but raises :class:`~knn_al.projects.files.BrokenProjectError`,
-and nothing of it is touched.
-
-**Streams.** :meth:`Project.decide` answers an item arriving in a stream
-(:mod:`knn_al.projects.streams`). Item operations (skip, removal, metadata, records,
-search, reviews) keep their logic in :mod:`knn_al.projects.additions`,
-:mod:`knn_al.projects.items` and the learner's modules; replay and a live project apply
-each committed operation the same way (:meth:`knn_al.projects.replay.ProjectState.apply`).
-
-A project serialises every operation with one lock: the learner is single-threaded.
+:class:`Project` is the one entry point of every operation: each holds the project lock
+and orders its steps, validate, commit, apply (:mod:`knn_al.projects.core`: the lock, the
+commit point, the replay on open). The steps live in the parts: the files and how they
+are checked (:mod:`knn_al.projects.files`), the operation log (:mod:`knn_al.projects.log`),
+the pool files (:mod:`knn_al.projects.pool`), additions (:mod:`knn_al.projects.additions`),
+hand-outs and leases (:mod:`knn_al.projects.handouts`, :mod:`knn_al.projects.leases`),
+streams (:mod:`knn_al.projects.streams`), the records read from the learner
+(:mod:`knn_al.projects.reports`, :mod:`knn_al.projects.items`), and the encoder that
+embeds raw items (:mod:`knn_al.encoders.dispatch`). Replay and a live project apply each
+committed operation the same way (:meth:`knn_al.projects.replay.ProjectState.apply`).
 """
 from __future__ import annotations
 
-import contextlib
-import threading
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
 from knn_al.encoders import dispatch
-from knn_al.errors import DiskFullError, InvalidInputError, NotFoundError
+from knn_al.errors import InvalidInputError
 from knn_al.learner.limits import check_annotator
 from knn_al.learner.search import search
-from knn_al.learner.stopping import budget_left
+from knn_al.projects.additions import RawItem, add_batch, raw_contents
+from knn_al.projects.core import ProjectCore
+from knn_al.projects.files import write_settings
+from knn_al.projects.handouts import MAX_SAMPLE_COUNT, check_count, hand_out_picks, release_leases, renew_leases
 from knn_al.projects.items import (checked_ids, duplicate_group_records, item_records, page_of, recent_labels,
                                    search_hits, suspicions)
-from knn_al.projects.additions import RawItem, add_batch, raw_contents
-from knn_al.projects.files import BrokenProjectError, check_project, read_settings, write_settings
-from knn_al.projects.leases import DEFAULT_MAX_LEASE_SECONDS, Lease, Leases, lease_length
-from knn_al.projects.log import OperationLog
+from knn_al.projects.leases import DEFAULT_MAX_LEASE_SECONDS, Lease
 from knn_al.projects.pool import Batch, checked_metadata, dataset_batch, new_batch
 from knn_al.projects.records import (AddResult, Decision, DuplicateGroup, ExportRecord, ItemPage, ItemRecord,
                                     LabelEvent, LabelReceipt, Prediction, ProjectInfo, ProjectStats, Progress, Sample,
                                     SearchHit, Suspicion)
-from knn_al.projects.replay import replay
-from knn_al.projects.reports import export_records, info_of, predictions_of, progress_of, samples_of, stats_of
+from knn_al.projects.reports import export_records, info_of, predictions_of, progress_of, stats_of
 from knn_al.projects.settings import ProjectSettings
 from knn_al.projects.streams import decide, stream_batch
 
 __all__ = ["DEFAULT_MAX_LEASE_SECONDS", "MAX_SAMPLE_COUNT", "Project"]
 
-#: Largest NextSample batch: a greedy batch pick compares every pick with the others.
-MAX_SAMPLE_COUNT = 1_000
 
-T = TypeVar("T")
-
-
-class Project:
-    """A project opened from its directory (laid out by :func:`~knn_al.projects.files.lay_out`)."""
-
-    def __init__(self, path: Path, settings: ProjectSettings, clock: Callable[[], float], *,
-                 max_lease_seconds: float = DEFAULT_MAX_LEASE_SECONDS) -> None:
-        self.path = path
-        self.settings = settings
-        self._clock = clock
-        self._max_lease = max_lease_seconds
-        self._lock = threading.Lock()
-        self._closed = False
-        self._log = OperationLog(path)
-        try:
-            self._replay()
-        except BaseException:
-            self._log.close()
-            raise
-
-    # ----------------------------------------------------------- lifecycle
-    @classmethod
-    def open(cls, path: Path, *, clock: Callable[[], float] = time.time,
-             max_lease_seconds: float = DEFAULT_MAX_LEASE_SECONDS) -> Project:
-        """Open an existing project directory, replaying its log. A project whose files
-        are missing or inconsistent raises :class:`BrokenProjectError` naming the first
-        problems; nothing is changed on disk then."""
-        problems = check_project(path)
-        if problems:
-            more = f" (and {len(problems) - 3} more problems)" if len(problems) > 3 else ""
-            raise BrokenProjectError("; ".join(problems[:3]) + more)
-        settings = read_settings(path)
-        try:
-            return cls(path, settings, clock, max_lease_seconds=max_lease_seconds)
-        except Exception as exc:  # whatever it is, it is this project's files, and only this project's
-            raise BrokenProjectError(f"{path}: its log cannot be replayed ({type(exc).__name__}: {exc})") from exc
-
-    def close(self) -> None:
-        """Close the log; later calls raise :class:`NotFoundError`."""
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._log.close()
-
-    def _replay(self) -> None:
-        """Rebuild the learner, metadata, leases and label history from what the log has committed."""
-        self._state = replay(self._log, self.path, self.settings, now=self._clock())
-        self.learner = self._state.learner
-
-    @property
-    def _leases(self) -> Leases:
-        return self._state.leases
-
-    @contextmanager
-    def _locked(self) -> Iterator[float]:
-        """Hold the project lock, end expired leases, and yield the current time."""
-        with self._lock:
-            if self._closed:
-                raise NotFoundError(f"project {self.settings.name!r} was deleted")
-            now = self._clock()
-            expired = self._leases.expired(now)
-            if expired:
-                # Housekeeping that must not fail the call that triggered it: an expired row
-                # left behind (a full disk) is ignored by replay and overwritten by a new lease.
-                with contextlib.suppress(DiskFullError):
-                    self._log.commit(lambda: self._log.delete_leases(expired), durable=False)
-                self._leases.end(expired)
-                self._apply(self.learner.release, expired)
-            yield now
-
-    def _commit(self, kind: str, op: dict[str, Any], now: float, *, annotator: str = "",
-                also: Callable[[], object] | None = None) -> list[str]:
-        """Commit operation ``kind`` (with the writes of ``also`` in the same transaction),
-        then apply it as a replay would (:meth:`ProjectState.apply`)."""
-
-        def write() -> None:
-            self._log.append(kind, op, annotator, now)
-            if also is not None:
-                also()
-
-        self._log.commit(write)
-        return self._apply(self._state.apply, kind, op, annotator, now)
-
-    def _apply(self, change: Callable[..., T], *args: Any) -> T:
-        """Apply a committed, validated change to the learner. Should it fail anyway, the
-        learner is rebuilt from the log, which holds the change."""
-        try:
-            return change(*args)
-        except BaseException:
-            self._replay()
-            raise
-
-    def _lease_length(self, given: float | None) -> float:
-        return lease_length(given, default=self.settings.lease_seconds, max_seconds=self._max_lease)
+class Project(ProjectCore):
+    """A project opened from its directory (laid out by :func:`~knn_al.projects.files.lay_out`)
+    with :meth:`open`."""
 
     # ----------------------------------------------------------------- pool
     def add_items(self, ids: Sequence[str], vectors: np.ndarray, metadata: Sequence[Mapping[str, Any]] | None = None,
@@ -246,27 +130,14 @@ class Project:
         ``accept`` sees the samples before their leases are committed and may refuse them
         by raising (a transport whose reply would be too large): then nothing changes.
         """
-        if not 0 < count <= MAX_SAMPLE_COUNT:
-            raise InvalidInputError(f"count must be between 1 and {MAX_SAMPLE_COUNT}, got {count}")
+        check_count(count)
         lease = self._lease_length(lease_seconds)
         check_annotator(annotator)
         with self._locked() as now:
-            left = self._budget_left()
-            if left is not None:
-                count = min(count, left)
-            picks = (self.learner.select(count, strategy=strategy or self.settings.default_strategy,
-                                         include_outliers=include_outliers, seed=seed) if count else [])
-            ids = [p.id for p in picks]
-            deadline = now + lease
-            samples = samples_of(self.learner, picks, self._state.metadata, lease_expires_at=deadline)
-            if accept is not None:
-                accept(samples)
-            if ids:
-                self.learner.check_hand_out(ids)
-                self._log.commit(lambda: self._log.write_leases(ids, annotator, deadline), durable=False)
-                self._leases.grant(ids, Lease(deadline, annotator))
-                self._apply(self.learner.hand_out, ids)
-            return samples
+            return hand_out_picks(self._state, self._log, count=count,
+                                  strategy=strategy or self.settings.default_strategy,
+                                  include_outliers=include_outliers, seed=seed, lease=Lease(now + lease, annotator),
+                                  left=self._budget_left(), accept=accept, apply=self._apply)
 
     def release(self, ids: Sequence[str], *, annotator: str = "", force: bool = False) -> int:
         """End ``annotator``'s leases of ``ids`` early; the items return to the pool.
@@ -277,12 +148,7 @@ class Project:
             raise InvalidInputError("no items to release: the list is empty")
         check_annotator(annotator)
         with self._locked():
-            self.learner.check_release(ids)
-            if not force:
-                self._leases.check_holder(ids, annotator)
-            self._log.commit(lambda: self._log.delete_leases(ids), durable=False)
-            self._leases.end(ids)
-            self._apply(self.learner.release, ids)
+            release_leases(self._state, self._log, ids, annotator=annotator, force=force, apply=self._apply)
             return len(ids)
 
     def renew(self, ids: Sequence[str], *, annotator: str = "", lease_seconds: float | None = None) -> float:
@@ -293,11 +159,8 @@ class Project:
         check_annotator(annotator)
         lease = self._lease_length(lease_seconds)
         with self._locked() as now:
-            self.learner.check_release(ids)
-            self._leases.check_holder(ids, annotator, action="renew its lease")
             deadline = now + lease
-            self._log.commit(lambda: self._log.write_leases(ids, annotator, deadline), durable=False)
-            self._leases.grant(ids, Lease(deadline, annotator))
+            renew_leases(self._state, self._log, ids, Lease(deadline, annotator))
             return deadline
 
     def skip(self, ids: Sequence[str], *, annotator: str = "") -> int:
@@ -327,12 +190,7 @@ class Project:
         ids = list(ids)
         with self._locked() as now:
             self.learner.check_remove(ids)
-
-            def also() -> None:
-                self._log.delete_leases(ids)
-                self._log.delete_raw(ids)
-
-            self._commit("remove", {"ids": ids}, now, also=also)
+            self._commit("remove", {"ids": ids}, now, also=lambda: self._log.delete_items(ids))
             self._leases.end(ids)
             return self.learner.n_items
 
@@ -448,9 +306,6 @@ class Project:
         """The live accuracy estimate against the target, and the budget left."""
         with self._locked():
             return progress_of(self.learner, self.settings, leased=len(self._leases))
-
-    def _budget_left(self) -> int | None:
-        return budget_left(self.settings.label_budget, self.learner.n_labeled, len(self._leases))
 
     def stats(self) -> ProjectStats:
         """Counts (labels of each kind, duplicates, outliers) and the quality estimates."""
