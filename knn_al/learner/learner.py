@@ -155,10 +155,11 @@ class Learner(LearnerReadout):
 
     def check_remove(self, ids: Sequence[str]) -> np.ndarray:
         """Raise what :meth:`remove` would raise, changing nothing; returns the rows."""
-        return self._batch_rows(ids, "to remove")
+        return self.batch_rows(ids, doing="to remove")
 
-    def _batch_rows(self, ids: Sequence[str], doing: str) -> np.ndarray:
-        """Rows of a batch of items: not empty, each known and named once."""
+    def batch_rows(self, ids: Sequence[str], *, doing: str) -> np.ndarray:
+        """Rows of a batch of items: not empty, each known and named once (``doing``: what
+        the batch is for, in the message)."""
         if not ids:
             raise InvalidInputError(f"no items {doing}: the list is empty")
         return self.ids_.unique_rows(list(ids))
@@ -261,7 +262,7 @@ class Learner(LearnerReadout):
     def check_skip(self, ids: Sequence[str]) -> np.ndarray:
         """Raise what :meth:`skip` would raise, changing nothing; returns the rows."""
         ids = list(ids)
-        rows = self._batch_rows(ids, "to skip")
+        rows = self.batch_rows(ids, doing="to skip")
         labeled = (self.status_[rows] == LABELED) | self._groups.propagated_mask(rows, self.status_)
         if labeled.any():
             raise StateError(f"item {shown(ids[int(np.flatnonzero(labeled)[0])])} is labeled: remove its label "
@@ -277,7 +278,7 @@ class Learner(LearnerReadout):
     def check_unskip(self, ids: Sequence[str]) -> np.ndarray:
         """Raise what :meth:`unskip` would raise, changing nothing; returns the rows."""
         ids = list(ids)
-        rows = self._batch_rows(ids, "to unskip")
+        rows = self.batch_rows(ids, doing="to unskip")
         self._states.check_skipped(rows, ids)
         return rows
 

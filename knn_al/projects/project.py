@@ -26,7 +26,8 @@ from knn_al.learner.search import search
 from knn_al.projects.additions import RawItem, add_batch, raw_contents
 from knn_al.projects.core import ProjectCore
 from knn_al.projects.files import write_settings
-from knn_al.projects.handouts import MAX_SAMPLE_COUNT, check_count, hand_out_picks, release_leases, renew_leases
+from knn_al.projects.handouts import (MAX_SAMPLE_COUNT, check_count, hand_out_picks, lease_items, release_leases,
+                                      renew_leases)
 from knn_al.projects.items import (checked_ids, duplicate_group_records, item_records, page_of, recent_labels,
                                    search_hits, suspicions)
 from knn_al.projects.leases import DEFAULT_MAX_LEASE_SECONDS, Lease
@@ -138,6 +139,23 @@ class Project(ProjectCore):
                                   strategy=strategy or self.settings.default_strategy,
                                   include_outliers=include_outliers, seed=seed, lease=Lease(now + lease, annotator),
                                   left=self._budget_left(), accept=accept, apply=self._apply)
+
+    def lease(self, ids: Sequence[str], *, annotator: str = "", lease_seconds: float | None = None) -> float:
+        """Lease chosen items (found by search, or brought back by an undo) to ``annotator``
+        until now + the lease length (the project's, or ``lease_seconds``); returns the
+        deadline. As with :meth:`next_sample`, nobody else is handed them meanwhile and they
+        count against the label budget; an item already leased to ``annotator`` is renewed.
+        All or none: unknown items, items labeled (by a human or a duplicate's label),
+        skipped or leased to someone else, and more new items than the budget has left are
+        refused."""
+        ids = checked_ids(ids, doing="to lease")
+        check_annotator(annotator)
+        lease = self._lease_length(lease_seconds)
+        with self._locked() as now:
+            deadline = now + lease
+            lease_items(self._state, self._log, ids, Lease(deadline, annotator), left=self._budget_left(),
+                        apply=self._apply)
+            return deadline
 
     def release(self, ids: Sequence[str], *, annotator: str = "", force: bool = False) -> int:
         """End ``annotator``'s leases of ``ids`` early; the items return to the pool.
