@@ -169,14 +169,15 @@ def test_lease_items_refusals_name_the_item_and_change_nothing(client: Client) -
     client.skip("lease-refusals", [ids[1]])
     held = client.next_sample("lease-refusals", 1, annotator="bob", **EVERY)[0].id
     free = [i for i in ids[2:] if i != held]
-    cases = [([free[0], ids[0]], Code.FAILED_PRECONDITION, ids[0]),  # labeled
-             ([free[0], ids[1]], Code.FAILED_PRECONDITION, ids[1]),  # skipped
-             ([free[0], held], Code.FAILED_PRECONDITION, "'bob'"),  # leased to someone else
-             ([free[0], "nope"], Code.NOT_FOUND, "nope"),
-             (free[:2], Code.FAILED_PRECONDITION, "budget")]  # 3 - 1 labeled - 1 leased: one left
-    for asked, code, named in cases:
+    cases = [([free[0], ids[0]], Code.FAILED_PRECONDITION, f"item {ids[0]!r} is labeled: remove its label first"),
+             ([free[0], ids[1]], Code.FAILED_PRECONDITION, f"item {ids[1]!r} is skipped: unskip it first"),
+             ([free[0], held], Code.FAILED_PRECONDITION, f"item {held!r} is leased to 'bob', not to 'ann'"),
+             ([free[0], "nope"], Code.NOT_FOUND, "'nope'"),
+             # 3 - 1 labeled - 1 leased to bob: one left
+             (free[:2], Code.FAILED_PRECONDITION, "the label budget is spent: 2 items to lease but 1 labels left")]
+    for asked, code, message in cases:
         refusal = _refused(lambda: client.lease("lease-refusals", asked, annotator="ann"))
-        assert (refusal.code, named in refusal.message) == (code, True), (asked, refusal.message)
+        assert (refusal.code, message in refusal.message) == (code, True), (asked, refusal.message)
     assert [i.id for i in client.list_items("lease-refusals", state="leased").items] == [held]
     assert client.lease("lease-refusals", free[:1], annotator="ann") > time.time()  # within the budget
 

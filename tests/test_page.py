@@ -328,3 +328,27 @@ def test_leases_renewed_while_the_items_are_held(tmp_path: Path, serve: Callable
         held = client.list_items(PROJECT, state="leased").items
         assert shown in [item.id for item in held] and len(held) == 3, held
         assert all(item.lease_annotator == "ann" and item.lease_expires_at > time.time() for item in held), held
+
+
+def test_an_undo_that_cannot_lease_its_item_keeps_the_label(tmp_path: Path, serve: Callable[..., ServerProcess],
+                                                            browser: WebDriver) -> None:
+    """An undo whose item cannot be leased back (here the label budget was lowered
+    meanwhile, so the freed label belongs to no one) changes nothing: the label stays, the
+    item on screen stays, and the page says why."""
+    server = serve(tmp_path / "data", "--http-port", "0")
+    ids, vectors, metadata = bbc_items(20)
+    with server.client() as client:
+        client.create_project(PROJECT, dimension=vectors.shape[1])
+        client.add_items(PROJECT, ids, vectors, metadata)
+        page = Page(browser)
+        browser.get(f"{server.http_url}/?project={PROJECT}&annotator=ann")
+        first = page.next_item(other_than="")
+        page.label(topic_of(first))
+        shown = page.next_item(other_than=first)
+        client.set_goals(PROJECT, label_budget=1)  # 1 label and 2 items held: nothing left to lease
+        page.press("u")
+        page.wait.until(lambda d: d.find_element(By.ID, "error").is_displayed())
+        page.idle()
+        assert "label budget is spent" in page.text("error-text") and "Not undone" in page.text("status")
+        assert client.export_labels(PROJECT) == {first: topic_of(first)}
+        assert page.item() == shown
