@@ -3,15 +3,14 @@ metadata, lease chosen items) and list them for review (suspicious labels, dupli
 groups, recent labels).
 
 A mixin of :class:`knn_al.server.servicer.ActiveLearningServicer`, which supplies the
-store, the call queue (``_run``), request ids (``_once``) and the reply-size check; the
-methods follow the servicer's pattern exactly.
+store, the call queue (``_run``), mutating calls once per request id (``_change``) and the
+reply-size check; the methods follow the servicer's pattern exactly.
 """
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias
 
-from google.protobuf.message import Message
 
 from knn_al.errors import InvalidInputError
 from knn_al.projects.store import ProjectStore
@@ -33,41 +32,29 @@ class ItemRpcs:
     # Supplied by the servicer.
     _store: ProjectStore
     _run: Callable[..., Awaitable[Any]]
-    _once: Callable[[str, Any, Callable[[], Awaitable[Message]]], Awaitable[Any]]
+    _change: Callable[..., Awaitable[Any]]
     _check_fits: Callable[..., None]
 
     @translate_errors
     async def RemoveItems(self, request: pb.RemoveItemsRequest, context: Context) -> pb.RemoveItemsResponse:
-        project = self._store.get(request.project)
-
-        async def remove() -> pb.RemoveItemsResponse:
-            pool_size = await self._run(context, project.remove_items, list(request.ids), project=project)
-            return pb.RemoveItemsResponse(removed=len(request.ids), pool_size=pool_size)
-
-        return await self._once("RemoveItems", request, remove)
+        return await self._change(
+            "RemoveItems", request, context, lambda p: p.remove_items(list(request.ids)),
+            lambda pool_size: pb.RemoveItemsResponse(removed=len(request.ids), pool_size=pool_size))
 
     @translate_errors
     async def UpdateMetadata(self, request: pb.UpdateMetadataRequest,
                              context: Context) -> pb.UpdateMetadataResponse:
-        project = self._store.get(request.project)
         metadata = {item: convert.dict_from_struct(m, item=item) for item, m in request.metadata.items()}
-
-        async def update() -> pb.UpdateMetadataResponse:
-            updated = await self._run(context, project.update_metadata, metadata, project=project)
-            return pb.UpdateMetadataResponse(updated=updated)
-
-        return await self._once("UpdateMetadata", request, update)
+        return await self._change("UpdateMetadata", request, context, lambda p: p.update_metadata(metadata),
+                                  lambda updated: pb.UpdateMetadataResponse(updated=updated))
 
     @translate_errors
     async def LeaseItems(self, request: pb.LeaseItemsRequest, context: Context) -> pb.LeaseItemsResponse:
-        project = self._store.get(request.project)
-
-        async def lease() -> pb.LeaseItemsResponse:
-            deadline = await self._run(context, project.lease, list(request.ids), annotator=request.annotator,
-                                       lease_seconds=request.lease_seconds or None, project=project)
-            return pb.LeaseItemsResponse(lease_expires_at=deadline)
-
-        return await self._once("LeaseItems", request, lease)
+        return await self._change(
+            "LeaseItems", request, context,
+            lambda p: p.lease(list(request.ids), annotator=request.annotator,
+                              lease_seconds=request.lease_seconds or None),
+            lambda deadline: pb.LeaseItemsResponse(lease_expires_at=deadline))
 
     @translate_errors
     async def GetItems(self, request: pb.GetItemsRequest, context: Context) -> pb.GetItemsResponse:

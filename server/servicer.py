@@ -69,6 +69,17 @@ class ActiveLearningServicer(ItemRpcs, pb_grpc.ActiveLearningServicer):
         """``run()`` once per request id (see :class:`RecentReplies`)."""
         return await self._replies.once(method, request.request_id, request, run)
 
+    async def _change(self, method: str, request: Any, context: Context, change: Callable[[Project], T],
+                      reply: Callable[[T], Message]) -> Any:
+        """The shape of most mutating calls: ``change(project)`` on ``request.project``, in
+        the project's queue and once per request id; ``reply(result)`` answers."""
+        project = self._store.get(request.project)
+
+        async def run() -> Message:
+            return reply(await self._run(context, change, project, project=project))
+
+        return await self._once(method, request, run)
+
     def _check_fits(self, messages: Sequence[Message], *, what: str, advice: str) -> None:
         """Refuse a reply of ``messages`` (``what``) the transport could not send; ``advice``
         says how to ask for less."""
@@ -108,14 +119,9 @@ class ActiveLearningServicer(ItemRpcs, pb_grpc.ActiveLearningServicer):
 
     @translate_errors
     async def SetGoals(self, request: pb.SetGoalsRequest, context: Context) -> pb.SetGoalsResponse:
-        project = self._store.get(request.project)
         goals = {name: getattr(request, name) for name in ("target_accuracy", "label_budget") if request.HasField(name)}
-
-        async def set_goals() -> pb.SetGoalsResponse:
-            info = await self._run(context, lambda: (project.set_goals(**goals), project.info())[1], project=project)
-            return pb.SetGoalsResponse(project=convert.info_to_proto(info))
-
-        return await self._once("SetGoals", request, set_goals)
+        return await self._change("SetGoals", request, context, lambda p: (p.set_goals(**goals), p.info())[1],
+                                  lambda info: pb.SetGoalsResponse(project=convert.info_to_proto(info)))
 
     @translate_errors
     async def GetStats(self, request: pb.GetStatsRequest, context: Context) -> pb.GetStatsResponse:
@@ -254,80 +260,48 @@ class ActiveLearningServicer(ItemRpcs, pb_grpc.ActiveLearningServicer):
 
     @translate_errors
     async def SubmitLabel(self, request: pb.SubmitLabelRequest, context: Context) -> pb.SubmitLabelResponse:
-        project = self._store.get(request.project)
-
-        async def submit() -> pb.SubmitLabelResponse:
-            receipt = await self._run(context, project.label, [request.id], [request.label],
-                                      annotator=request.annotator, project=project)
-            return pb.SubmitLabelResponse(labeled_count=receipt.labeled_count, propagated_ids=receipt.propagated)
-
-        return await self._once("SubmitLabel", request, submit)
+        return await self._change(
+            "SubmitLabel", request, context, lambda p: p.label([request.id], [request.label], annotator=request.annotator),
+            lambda r: pb.SubmitLabelResponse(labeled_count=r.labeled_count, propagated_ids=r.propagated))
 
     @translate_errors
     async def SubmitLabels(self, request: pb.SubmitLabelsRequest, context: Context) -> pb.SubmitLabelsResponse:
-        project = self._store.get(request.project)
-
-        async def submit() -> pb.SubmitLabelsResponse:
-            receipt = await self._run(context, project.label, [a.id for a in request.labels],
-                                      [a.label for a in request.labels], annotator=request.annotator, project=project)
-            return pb.SubmitLabelsResponse(labeled_count=receipt.labeled_count, propagated_ids=receipt.propagated)
-
-        return await self._once("SubmitLabels", request, submit)
+        ids, labels = [a.id for a in request.labels], [a.label for a in request.labels]
+        return await self._change(
+            "SubmitLabels", request, context, lambda p: p.label(ids, labels, annotator=request.annotator),
+            lambda r: pb.SubmitLabelsResponse(labeled_count=r.labeled_count, propagated_ids=r.propagated))
 
     @translate_errors
     async def RemoveLabels(self, request: pb.RemoveLabelsRequest, context: Context) -> pb.RemoveLabelsResponse:
-        project = self._store.get(request.project)
-
-        async def remove() -> pb.RemoveLabelsResponse:
-            count = await self._run(context, project.unlabel, list(request.ids), project=project)
-            return pb.RemoveLabelsResponse(labeled_count=count)
-
-        return await self._once("RemoveLabels", request, remove)
+        return await self._change("RemoveLabels", request, context, lambda p: p.unlabel(list(request.ids)),
+                                  lambda count: pb.RemoveLabelsResponse(labeled_count=count))
 
     @translate_errors
     async def ReleaseItems(self, request: pb.ReleaseItemsRequest, context: Context) -> pb.ReleaseItemsResponse:
-        project = self._store.get(request.project)
-
-        async def release() -> pb.ReleaseItemsResponse:
-            released = await self._run(context, project.release, list(request.ids), annotator=request.annotator,
-                                       force=request.force, project=project)
-            return pb.ReleaseItemsResponse(released=released)
-
-        return await self._once("ReleaseItems", request, release)
+        return await self._change(
+            "ReleaseItems", request, context,
+            lambda p: p.release(list(request.ids), annotator=request.annotator, force=request.force),
+            lambda released: pb.ReleaseItemsResponse(released=released))
 
     @translate_errors
     async def RenewLeases(self, request: pb.RenewLeasesRequest, context: Context) -> pb.RenewLeasesResponse:
-        project = self._store.get(request.project)
-
-        async def renew() -> pb.RenewLeasesResponse:
-            deadline = await self._run(context, project.renew, list(request.ids), annotator=request.annotator,
-                                       lease_seconds=request.lease_seconds or None, project=project)
-            return pb.RenewLeasesResponse(lease_expires_at=deadline)
-
-        return await self._once("RenewLeases", request, renew)
+        return await self._change(
+            "RenewLeases", request, context,
+            lambda p: p.renew(list(request.ids), annotator=request.annotator,
+                              lease_seconds=request.lease_seconds or None),
+            lambda deadline: pb.RenewLeasesResponse(lease_expires_at=deadline))
 
     @translate_errors
     async def SkipItems(self, request: pb.SkipItemsRequest, context: Context) -> pb.SkipItemsResponse:
-        project = self._store.get(request.project)
-
-        async def skip() -> pb.SkipItemsResponse:
-            skipped = await self._run(context, project.skip, list(request.ids), annotator=request.annotator,
-                                      project=project)
-            return pb.SkipItemsResponse(skipped=skipped)
-
-        return await self._once("SkipItems", request, skip)
+        return await self._change("SkipItems", request, context,
+                                  lambda p: p.skip(list(request.ids), annotator=request.annotator),
+                                  lambda skipped: pb.SkipItemsResponse(skipped=skipped))
 
     @translate_errors
     async def UnskipItems(self, request: pb.UnskipItemsRequest, context: Context) -> pb.UnskipItemsResponse:
-        project = self._store.get(request.project)
+        return await self._change("UnskipItems", request, context, lambda p: p.unskip(list(request.ids)),
+                                  lambda unskipped: pb.UnskipItemsResponse(unskipped=unskipped))
 
-        async def unskip() -> pb.UnskipItemsResponse:
-            unskipped = await self._run(context, project.unskip, list(request.ids), project=project)
-            return pb.UnskipItemsResponse(unskipped=unskipped)
-
-        return await self._once("UnskipItems", request, unskip)
-
-    # ---------------------------------------------------------- predictions
     @translate_errors
     async def Predict(self, request: pb.PredictRequest, context: Context) -> pb.PredictResponse:
         project = self._store.get(request.project)
