@@ -1,6 +1,6 @@
 """The pool-item calls of :class:`knn_al.client.Client`: adding (streamed in chunks, with a
 conflict policy), loading, removing, reading, listing and searching items, their metadata,
-and leasing chosen items.
+leasing chosen items, and undoing a label.
 
 A mixin, so that the client stays one class while its modules stay one idea each: the
 client supplies the transport (``_call``, ``_stub``, the per-thread ``_last``).
@@ -145,6 +145,16 @@ class ItemCalls:
         request = pb.LeaseItemsRequest(project=project, ids=list(ids), annotator=annotator,
                                        lease_seconds=lease_seconds)
         return float(self._call(self._stub.LeaseItems, request).lease_expires_at)
+
+    def undo_label(self, project: str, item_id: str, *, label: str, annotator: str = "",
+                   lease_seconds: float = 0.0) -> float:
+        """Undo a label: remove ``item_id``'s label ``label`` and lease the item to
+        ``annotator`` for ``lease_seconds`` from now (0: the project's default), in one
+        commit; returns the deadline, unix seconds. Refused (nothing changes) unless the
+        item's label is still ``label``: someone's newer label is never removed."""
+        request = pb.UndoLabelRequest(project=project, id=item_id, label=label, annotator=annotator,
+                                      lease_seconds=lease_seconds)
+        return float(self._call(self._stub.UndoLabel, request).lease_expires_at)
 
     def items(self, project: str, ids: Sequence[str]) -> list[ItemRecord]:
         """Items by id, in that order, with their state, label, prediction and lease."""

@@ -1,5 +1,5 @@
 """The ActiveLearning RPCs that read and edit pool items (get, list, search, remove, new
-metadata, lease chosen items) and list them for review (suspicious labels, duplicate
+metadata, lease chosen items, undo a label) and list them for review (suspicious labels, duplicate
 groups, recent labels).
 
 A mixin of :class:`knn_al.server.servicer.ActiveLearningServicer`, which supplies the
@@ -13,6 +13,7 @@ from typing import Any, TypeAlias
 
 
 from knn_al.errors import InvalidInputError
+from knn_al.projects.project import Project
 from knn_al.projects.store import ProjectStore
 from knn_al.server import convert
 from knn_al.server.errors import translate_errors
@@ -55,6 +56,16 @@ class ItemRpcs:
             lambda p: p.lease(list(request.ids), annotator=request.annotator,
                               lease_seconds=request.lease_seconds or None),
             lambda deadline: pb.LeaseItemsResponse(lease_expires_at=deadline))
+
+    @translate_errors
+    async def UndoLabel(self, request: pb.UndoLabelRequest, context: Context) -> pb.UndoLabelResponse:
+        def undo(project: Project) -> tuple[float, int]:
+            deadline = project.undo_label(request.id, label=request.label, annotator=request.annotator,
+                                          lease_seconds=request.lease_seconds or None)
+            return deadline, project.info().labeled_count
+
+        return await self._change("UndoLabel", request, context, undo,
+                                  lambda r: pb.UndoLabelResponse(lease_expires_at=r[0], labeled_count=r[1]))
 
     @translate_errors
     async def GetItems(self, request: pb.GetItemsRequest, context: Context) -> pb.GetItemsResponse:

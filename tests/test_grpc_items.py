@@ -182,6 +182,38 @@ def test_lease_items_refusals_name_the_item_and_change_nothing(client: Client) -
     assert client.lease("lease-refusals", free[:1], annotator="ann") > time.time()  # within the budget
 
 
+def test_undo_label_takes_the_label_back_and_leases_the_item_to_the_annotator(
+        client: Client, stub: pb_grpc.ActiveLearningStub) -> None:
+    ids, _, _ = _pool(client, "undo", 8, label_budget=2)
+    client.submit_labels("undo", {ids[0]: "a", ids[1]: "b"}, annotator="ann")
+    before = time.time()
+    deadline = client.undo_label("undo", ids[1], label="b", annotator="ann", lease_seconds=500)
+    assert before + 499 <= deadline <= time.time() + 501
+    assert [(i.state, i.label, i.lease_annotator) for i in client.items("undo", ids[:2])] == [
+        ("labeled", "a", ""), ("leased", "", "ann")]
+    assert client.next_sample("undo", 8, annotator="bob", **EVERY) == []  # the budget: 1 label + 1 lease
+
+    # A retried undo answers with its first reply instead of being refused (nothing to undo now).
+    request = pb.UndoLabelRequest(project="undo", id=ids[0], label="a", annotator="ann", request_id="undo-1")
+    first = stub.UndoLabel(request, timeout=30)
+    assert first.labeled_count == 0 and stub.UndoLabel(request, timeout=30) == first
+
+
+def test_undo_label_refusals_name_the_item_and_change_nothing(client: Client) -> None:
+    ids, _, _ = _pool(client, "undo-refusals", 8)
+    client.submit_label("undo-refusals", ids[0], "a", annotator="ann")
+    client.submit_label("undo-refusals", ids[0], "b", annotator="bob")  # bob's correction
+    cases = [(ids[0], "a", Code.FAILED_PRECONDITION, f"item {ids[0]!r} is labeled 'b' by 'bob', not labeled 'a'"),
+             (ids[1], "a", Code.FAILED_PRECONDITION, f"item {ids[1]!r} is unlabeled, not labeled 'a'"),
+             ("nope", "a", Code.NOT_FOUND, "'nope'"),
+             (ids[0], "", Code.INVALID_ARGUMENT, "give the label to undo")]
+    for item, label, code, message in cases:
+        refusal = _refused(lambda: client.undo_label("undo-refusals", item, label=label, annotator="ann"))
+        assert (refusal.code, message in refusal.message) == (code, True), (item, refusal.message)
+    assert client.export_labels("undo-refusals") == {ids[0]: "b"}
+    assert client.get_project("undo-refusals").leased_count == 0
+
+
 # --------------------------------------------------------------------- items
 def test_get_items_reports_state_label_prediction_and_lease(client: Client) -> None:
     ids, _, cluster = _pool(client, "get", 40)

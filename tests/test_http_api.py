@@ -383,6 +383,38 @@ def test_lease_holds_chosen_items_and_refuses_others_leases(tmp_path: Path,
             lambda: client.lease("p", ids[:1], annotator="bo")))
 
 
+def test_undo_takes_a_label_back_leased_to_the_annotator_unless_someone_relabeled_it(
+        tmp_path: Path, live: Callable[..., LiveServer]) -> None:
+    ids = seed(tmp_path / "data", 10)
+    server = live()
+    server.ok("POST", f"{P}/p/labels", {"labels": {ids[0]: "a", ids[1]: "b"}, "annotator": "ana"})
+    undone = server.ok("POST", f"{P}/p/labels/undo", {"id": ids[0], "label": "a", "annotator": "ana",
+                                                      "lease_seconds": 5000})
+    assert undone["lease_expires_at"] > time.time() + 4000 and undone["labeled_count"] == 1
+    assert undone["progress"]["estimate"]["labeled"] == 1
+    (item,) = server.ok("POST", f"{P}/p/items/get", {"ids": [ids[0]]})["items"]
+    assert (item["state"], item["label"], item["lease_annotator"]) == ("leased", "", "ana")
+
+    server.ok("POST", f"{P}/p/labels", {"labels": {ids[1]: "c"}, "annotator": "bo"})  # bo's correction
+    refused = server.call("POST", f"{P}/p/labels/undo", {"id": ids[1], "label": "b", "annotator": "ana"})
+    with server.client(retries=0) as client:
+        assert (refused.status, refused.error) == (412, grpc_message(
+            lambda: client.undo_label("p", ids[1], label="b", annotator="ana")))
+        assert client.export_labels("p") == {ids[1]: "c"}
+    assert "labeled 'c' by 'bo', not labeled 'b'" in refused.error[1]
+
+
+def test_a_seed_out_of_range_is_400_naming_it(tmp_path: Path, live: Callable[..., LiveServer]) -> None:
+    seed(tmp_path / "data", 10)
+    server = live()
+    for bad in (-1, 2**64):
+        refused = server.call("POST", f"{P}/p/next", {"count": 1, "seed": bad})
+        assert (refused.status, refused.error[0]) == (400, "INVALID_ARGUMENT"), refused.body
+        assert "seed must be an integer from 0 to 2**64 - 1" in refused.error[1]
+    assert server.ok("GET", f"{P}/p")["leased_count"] == 0
+    assert len(server.ok("POST", f"{P}/p/next", {"count": 1, "seed": 2**64 - 1})["samples"]) == 1
+
+
 def test_items_are_listed_page_by_page_and_got_by_id(tmp_path: Path, live: Callable[..., LiveServer]) -> None:
     ids = seed(tmp_path / "data", 25)
     server = live()

@@ -8,8 +8,9 @@ learner, where they stop being candidates for anyone and lower their neighbours'
 diversity until labeled, released or expired.
 
 A pick (:func:`hand_out_picks`) chooses the items; a lease by choice
-(:func:`lease_items`) takes the items a user chose: one found by search, or the one an
-undo brings back to its annotator. Both count against the label budget the same way.
+(:func:`lease_items`) takes the items a user chose, one found by search, say. Both count
+against the label budget the same way. An undo (:func:`undo_label`) takes a label back
+and leases its item to the annotator in one commit: the label freed pays for the lease.
 """
 from __future__ import annotations
 
@@ -17,14 +18,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from knn_al.errors import InvalidInputError, StateError, shown
-from knn_al.learner.items import ITEM_STATES, state_codes
+from knn_al.learner.items import ITEM_STATES, labels_of, state_codes
 from knn_al.projects.leases import Lease
 from knn_al.projects.log import OperationLog
 from knn_al.projects.records import Sample
 from knn_al.projects.replay import ProjectState
 from knn_al.projects.reports import samples_of
 
-__all__ = ["MAX_SAMPLE_COUNT", "check_count", "hand_out_picks", "lease_items", "release_leases", "renew_leases"]
+__all__ = ["MAX_SAMPLE_COUNT", "check_count", "check_seed", "hand_out_picks", "lease_items", "release_leases",
+           "renew_leases", "undo_label"]
 
 #: Largest NextSample batch: a greedy batch pick compares every pick with the others.
 MAX_SAMPLE_COUNT = 1_000
@@ -37,6 +39,13 @@ def check_count(count: int) -> None:
     """Raise unless ``count`` samples may be asked for at once."""
     if not 0 < count <= MAX_SAMPLE_COUNT:
         raise InvalidInputError(f"count must be between 1 and {MAX_SAMPLE_COUNT}, got {count}")
+
+
+def check_seed(seed: int | None) -> None:
+    """Raise unless ``seed`` is None or a seed of a pick: an integer of 0 to 2**64 - 1,
+    what gRPC's ``uint64`` carries (numpy refuses negative seeds with a bare ValueError)."""
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**64):
+        raise InvalidInputError(f"seed must be an integer from 0 to 2**64 - 1, got {shown(seed)}")
 
 
 def hand_out_picks(state: ProjectState, log: OperationLog, *, count: int, strategy: str, include_outliers: bool,
@@ -82,6 +91,39 @@ def lease_items(state: ProjectState, log: OperationLog, ids: list[str], lease: L
     _grant(state, log, ids, lease)
     if new:
         apply(learner.hand_out, new)
+
+
+def undo_label(state: ProjectState, log: OperationLog, item_id: str, label: str, lease: Lease, now: float, *,
+               apply: Callable[..., Any]) -> None:
+    """Take back the human label ``label`` of ``item_id`` and lease the item under
+    ``lease``, in one transaction: no one can be handed the item, or label it, in between.
+    Refused unless the item's current human label is ``label``: a newer label (another
+    annotator's correction) is never removed. No budget check: the label freed is the
+    lease taken."""
+    learner = state.learner
+    rows = learner.batch_rows([item_id], doing="to undo")
+    name, current = ITEM_STATES[int(state_codes(learner)[rows[0]])], labels_of(learner, rows)[0]
+    if name != "labeled" or current != label:
+        now_is = f"labeled {shown(current)}" if name == "labeled" else name
+        by = state.history.get(item_id)
+        by_whom = f" by {shown(by.annotator)}" if by is not None and by.annotator != lease.annotator else ""
+        raise StateError(f"item {shown(item_id)} is {now_is}{by_whom}, not labeled {shown(label)}: "
+                         "its label changed since, so it is not undone")
+    op = {"ids": [item_id]}
+
+    def write() -> None:
+        log.append("unlabel", op, lease.annotator, now)
+        log.write_leases([item_id], lease.annotator, lease.deadline)
+
+    def take_back() -> None:
+        state.apply("unlabel", op, lease.annotator, now)
+        state.leases.grant([item_id], lease)
+        # Its label removed, the item is available (a duplicate's label, if another member
+        # of its group is labeled, does not stop a hand-out): handed out as a pick would be.
+        learner.hand_out([item_id])
+
+    log.commit(write)  # durable: a label is removed
+    apply(take_back)
 
 
 def release_leases(state: ProjectState, log: OperationLog, ids: list[str], *, annotator: str, force: bool,

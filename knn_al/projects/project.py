@@ -20,14 +20,14 @@ from typing import Any
 import numpy as np
 
 from knn_al.encoders import dispatch
-from knn_al.errors import InvalidInputError
+from knn_al.errors import InvalidInputError, shown
 from knn_al.learner.limits import check_annotator
 from knn_al.learner.search import search
 from knn_al.projects.additions import RawItem, add_batch, raw_contents
 from knn_al.projects.core import ProjectCore
 from knn_al.projects.files import write_settings
-from knn_al.projects.handouts import (MAX_SAMPLE_COUNT, check_count, hand_out_picks, lease_items, release_leases,
-                                      renew_leases)
+from knn_al.projects.handouts import (MAX_SAMPLE_COUNT, check_count, check_seed, hand_out_picks, lease_items,
+                                      release_leases, renew_leases, undo_label)
 from knn_al.projects.items import (checked_ids, duplicate_group_records, item_records, page_of, recent_labels,
                                    search_hits, suspicions)
 from knn_al.projects.leases import DEFAULT_MAX_LEASE_SECONDS, Lease
@@ -114,6 +114,20 @@ class Project(ProjectCore):
             self._commit("unlabel", {"ids": ids}, now)
             return self.learner.n_labeled
 
+    def undo_label(self, item_id: str, *, label: str, annotator: str = "", lease_seconds: float | None = None) -> float:
+        """Undo a label: remove the human label ``label`` of ``item_id`` and lease the item to
+        ``annotator`` (as :meth:`lease` would) in one commit, so it comes back to them and
+        nobody else is handed it; returns the lease deadline. Refused unless the item's
+        label is still ``label`` (someone relabeled it since: theirs stays)."""
+        check_annotator(annotator)
+        if not isinstance(label, str) or not label:
+            raise InvalidInputError(f"give the label to undo (a non-empty string), got {shown(label)}")
+        lease = self._lease_length(lease_seconds)
+        with self._locked() as now:
+            deadline = now + lease
+            undo_label(self._state, self._log, item_id, label, Lease(deadline, annotator), now, apply=self._apply)
+            return deadline
+
     def labels(self) -> dict[str, str]:
         """Current label of every labeled item, in labeling order."""
         with self._locked():
@@ -132,6 +146,7 @@ class Project(ProjectCore):
         by raising (a transport whose reply would be too large): then nothing changes.
         """
         check_count(count)
+        check_seed(seed)
         lease = self._lease_length(lease_seconds)
         check_annotator(annotator)
         with self._locked() as now:

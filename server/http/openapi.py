@@ -71,6 +71,7 @@ SCHEMAS: dict[str, Any] = {
     "LabelCount": _object({"labeled_count": INTEGER, "progress": _ref("Progress")}),
     "Released": _object({"released": INTEGER}),
     "LeaseDeadline": _object({"lease_expires_at": NUMBER}),
+    "UndoneLabel": _object({"lease_expires_at": NUMBER, "labeled_count": INTEGER, "progress": _ref("Progress")}),
     "Skipped": _object({"skipped": INTEGER, "progress": _ref("Progress")}),
     "Unskipped": _object({"unskipped": INTEGER}),
     "Predictions": _list_of("predictions", _object({

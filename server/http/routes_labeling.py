@@ -48,6 +48,19 @@ async def remove_labels(api: Api, call: Call) -> Any:
     return await api.run(run, project=project)
 
 
+async def undo_label(api: Api, call: Call) -> Any:
+    project, args = api.project(call.project), call.args
+
+    def run() -> Any:
+        deadline = project.undo_label(args["id"], label=args["label"], annotator=args["annotator"],
+                                      lease_seconds=args["lease_seconds"])
+        progress = project.progress()
+        return {"lease_expires_at": deadline, "labeled_count": progress.estimate.labeled,
+                "progress": shapes.plain(progress)}
+
+    return await api.run(run, project=project)
+
+
 async def release(api: Api, call: Call) -> Any:
     project, args = api.project(call.project), call.args
     released = await api.run(project.release, args["ids"], annotator=args["annotator"], force=args["force"],
@@ -93,7 +106,7 @@ ROUTES = (
           reply="NextItems", once=True,
           body=(Field("count", "integer", "how many (1-1000)", default=1), ANNOTATOR,
                 Field("strategy", "string", "default: the project's", choices=tuple(STRATEGY_NAMES)),
-                LEASE_SECONDS, Field("seed", "integer", "random seed of the pick"),
+                LEASE_SECONDS, Field("seed", "integer", "random seed of the pick (0 to 2**64 - 1)"),
                 Field("include_outliers", "boolean", "outliers may be picked too", default=False),
                 Field("explain", "boolean", "list the labeled neighbours behind each prediction", default=False))),
     Route("POST", f"{P}/labels", "submitLabels", "Label (or relabel) items; ends their leases", label,
@@ -102,6 +115,13 @@ ROUTES = (
                 Field("annotator", "string", "who labeled", default=""))),
     Route("POST", f"{P}/labels/remove", "removeLabels", "Remove labels: the items are candidates again",
           remove_labels, reply="LabelCount", once=True, body=(IDS,)),
+    Route("POST", f"{P}/labels/undo", "undoLabel",
+          "Undo a label: remove it, if it is still the one given, and lease the item to the annotator, in one "
+          "commit", undo_label, reply="UndoneLabel", once=True,
+          body=(Field("id", "string", "the item", required=True),
+                Field("label", "string", "the label being undone (refused if the item's label is another)",
+                      required=True),
+                Field("annotator", "string", "who gets the item back, leased", default=""), LEASE_SECONDS)),
     Route("POST", f"{P}/release", "releaseItems", "End the annotator's leases early", release, reply="Released",
           once=True, body=(IDS, ANNOTATOR, Field("force", "boolean", "release others' leases too", default=False))),
     Route("POST", f"{P}/renew", "renewLeases", "Extend the annotator's own leases", renew, reply="LeaseDeadline",

@@ -581,6 +581,30 @@ class LeaseItemsResponse(_message.Message):
     lease_expires_at: float
     def __init__(self, lease_expires_at: _Optional[float] = ...) -> None: ...
 
+class UndoLabelRequest(_message.Message):
+    __slots__ = ("project", "id", "label", "annotator", "lease_seconds", "request_id")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATOR_FIELD_NUMBER: _ClassVar[int]
+    LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    id: str
+    label: str
+    annotator: str
+    lease_seconds: float
+    request_id: str
+    def __init__(self, project: _Optional[str] = ..., id: _Optional[str] = ..., label: _Optional[str] = ..., annotator: _Optional[str] = ..., lease_seconds: _Optional[float] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class UndoLabelResponse(_message.Message):
+    __slots__ = ("lease_expires_at", "labeled_count")
+    LEASE_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    LABELED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    lease_expires_at: float
+    labeled_count: int
+    def __init__(self, lease_expires_at: _Optional[float] = ..., labeled_count: _Optional[int] = ...) -> None: ...
+
 class SkipItemsRequest(_message.Message):
     __slots__ = ("project", "ids", "annotator", "request_id")
     PROJECT_FIELD_NUMBER: _ClassVar[int]

@@ -139,6 +139,11 @@ class ActiveLearningStub:
                 request_serializer=knn__al_dot_v1_dot_active__learning__pb2.LeaseItemsRequest.SerializeToString,
                 response_deserializer=knn__al_dot_v1_dot_active__learning__pb2.LeaseItemsResponse.FromString,
                 _registered_method=True)
+        self.UndoLabel = channel.unary_unary(
+                '/knn_al.v1.ActiveLearning/UndoLabel',
+                request_serializer=knn__al_dot_v1_dot_active__learning__pb2.UndoLabelRequest.SerializeToString,
+                response_deserializer=knn__al_dot_v1_dot_active__learning__pb2.UndoLabelResponse.FromString,
+                _registered_method=True)
         self.SkipItems = channel.unary_unary(
                 '/knn_al.v1.ActiveLearning/SkipItems',
                 request_serializer=knn__al_dot_v1_dot_active__learning__pb2.SkipItemsRequest.SerializeToString,
@@ -333,6 +338,14 @@ class ActiveLearningServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UndoLabel(self, request, context):
+        """Undo a label: remove the item's label, if it is still the one given, and lease the
+        item to the caller, in one commit (nobody else is handed it in between).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SkipItems(self, request, context):
         """Set items aside (unclear, not applicable): they are not handed out again until
         unskipped, and are exported with source "skipped".
@@ -498,6 +511,11 @@ def add_ActiveLearningServicer_to_server(servicer, server):
                     servicer.LeaseItems,
                     request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.LeaseItemsRequest.FromString,
                     response_serializer=knn__al_dot_v1_dot_active__learning__pb2.LeaseItemsResponse.SerializeToString,
+            ),
+            'UndoLabel': grpc.unary_unary_rpc_method_handler(
+                    servicer.UndoLabel,
+                    request_deserializer=knn__al_dot_v1_dot_active__learning__pb2.UndoLabelRequest.FromString,
+                    response_serializer=knn__al_dot_v1_dot_active__learning__pb2.UndoLabelResponse.SerializeToString,
             ),
             'SkipItems': grpc.unary_unary_rpc_method_handler(
                     servicer.SkipItems,
@@ -1107,6 +1125,33 @@ class ActiveLearning:
             '/knn_al.v1.ActiveLearning/LeaseItems',
             knn__al_dot_v1_dot_active__learning__pb2.LeaseItemsRequest.SerializeToString,
             knn__al_dot_v1_dot_active__learning__pb2.LeaseItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UndoLabel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/knn_al.v1.ActiveLearning/UndoLabel',
+            knn__al_dot_v1_dot_active__learning__pb2.UndoLabelRequest.SerializeToString,
+            knn__al_dot_v1_dot_active__learning__pb2.UndoLabelResponse.FromString,
             options,
             channel_credentials,
             insecure,
