@@ -17,6 +17,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -330,11 +331,11 @@ def test_leases_renewed_while_the_items_are_held(tmp_path: Path, serve: Callable
         assert all(item.lease_annotator == "ann" and item.lease_expires_at > time.time() for item in held), held
 
 
-def test_an_undo_that_cannot_lease_its_item_keeps_the_label(tmp_path: Path, serve: Callable[..., ServerProcess],
-                                                            browser: WebDriver) -> None:
-    """An undo whose item cannot be leased back (here the label budget was lowered
-    meanwhile, so the freed label belongs to no one) changes nothing: the label stays, the
-    item on screen stays, and the page says why."""
+def test_an_undo_of_a_label_someone_changed_since_is_refused_and_theirs_stays(
+        tmp_path: Path, serve: Callable[..., ServerProcess], browser: WebDriver) -> None:
+    """An undo of a label another annotator has replaced since (here over gRPC) is refused
+    by the server: their label stays, the item is not leased back, the item on screen stays,
+    and the page shows the server's message."""
     server = serve(tmp_path / "data", "--http-port", "0")
     ids, vectors, metadata = bbc_items(20)
     with server.client() as client:
@@ -345,10 +346,39 @@ def test_an_undo_that_cannot_lease_its_item_keeps_the_label(tmp_path: Path, serv
         first = page.next_item(other_than="")
         page.label(topic_of(first))
         shown = page.next_item(other_than=first)
-        client.set_goals(PROJECT, label_budget=1)  # 1 label and 2 items held: nothing left to lease
+        client.submit_label(PROJECT, first, "corrected", annotator="bob")
         page.press("u")
         page.wait.until(lambda d: d.find_element(By.ID, "error").is_displayed())
         page.idle()
-        assert "label budget is spent" in page.text("error-text") and "Not undone" in page.text("status")
-        assert client.export_labels(PROJECT) == {first: topic_of(first)}
+        assert f"item '{first}' is labeled 'corrected' by 'bob', not labeled '{topic_of(first)}'" in page.text(
+            "error-text")
+        assert "Not undone" in page.text("status")
+        assert client.export_labels(PROJECT) == {first: "corrected"}
+        (item,) = client.items(PROJECT, [first])
+        assert (item.state, item.lease_annotator) == ("labeled", "")
         assert page.item() == shown
+
+        # The recent-labels view undoes the label it lists, only while it is still the item's.
+        browser.find_element(By.ID, "tab-recent").click()
+        browser.find_element(By.ID, "recent-mine").click()  # everyone's labels
+
+        def listed(label: str) -> Any:
+            rows = [row for row in browser.find_elements(By.CSS_SELECTOR, "#recent-list li.row")
+                    if row.find_element(By.CSS_SELECTOR, ".facts strong").text == first]
+            return rows[0] if rows and f" {label} · by bob" in rows[0].text else None
+
+        row = page.wait.until(lambda d: listed("corrected"))
+        client.submit_label(PROJECT, first, "again", annotator="bob")  # the list is stale now
+        row.find_element(By.XPATH, ".//button[text()='Undo']").click()
+        page.wait.until(lambda d: "labeled 'again' by 'bob', not labeled 'corrected'" in page.text("error-text"))
+        page.idle()
+        assert client.export_labels(PROJECT) == {first: "again"} and listed("corrected") is not None
+
+        browser.find_element(By.CSS_SELECTOR, "#view-recent button.refresh").click()
+        page.wait.until(lambda d: listed("again")).find_element(By.XPATH, ".//button[text()='Undo']").click()
+        page.wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#recent-list li.row"))
+        page.idle()
+        assert client.export_labels(PROJECT) == {}
+        (item,) = client.items(PROJECT, [first])
+        assert (item.state, item.lease_annotator) == ("leased", "ann")
+        assert page.item() == first  # back on the Label tab's screen, to be labeled again

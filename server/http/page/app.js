@@ -1,13 +1,15 @@
 /* knn-al labeling page: plain JavaScript modules over the HTTP/JSON API (/api/v1), no build step.
- * This module: the labeling loop (queue, actions, leases), the session, the keyboard.
+ * This module: the labeling loop (queue, actions), the keyboard.
  * Beside it: api.js (calls), ui.js (DOM helpers), item.js (the item on screen),
- * progress.js (progress, curve, banner), review.js (tabs and review views).
+ * progress.js (progress, curve, banner), review.js (tabs and review views),
+ * session.js (project, annotator and token; the leases of the items held).
  *
  * Keyboard (on the Label tab, focus outside a text field):
  *   1-9    label the item with the n-th label button
  *   Enter  accept the predicted (pre-selected) label
  *   n      type a new label (open label sets; Enter submits, Esc goes back)
- *   s      skip the item            u  undo the last label (the item comes back, leased)
+ *   s      skip the item            u  undo the last label (the item comes back, leased;
+ *                                      refused if someone relabeled it since)
  *   m      "more like this" search  z  zoom the image (Esc closes)
  *   ?      show / hide the score breakdown
  *   Esc    focus back on the item
@@ -23,16 +25,12 @@
  * Each carries detail {id, prefetched}: the painted item, and whether it had arrived before
  * the key press (false when the page had to wait for the server, as after an undo).
  * <body data-pending="N">: API calls in flight (0 when the page is idle).
- *
- * Leases: the items held (on screen and queued) are renewed every lease_seconds / 3 and
- * released with a keepalive fetch when the page is hidden for good (pagehide).
- * Stored in localStorage: knn-al.project, knn-al.annotator, knn-al.token.
- * URL: ?project=P&annotator=A starts labeling P as A at once.
  */
-import { api, conn, contentOf, hooks, post, postOnLeaving, proj } from "./api.js";
+import { conn, contentOf, post } from "./api.js";
 import { renderItem, renderLabels, renderNothing, renderPrediction, renderScore, renderWhy, zoom } from "./item.js";
 import { resetProgress, showProgress } from "./progress.js";
 import { allowTextSearch, currentView, initReview, moreLikeThis, selectView } from "./review.js";
+import { initSession } from "./session.js";
 import { $, clearError, el, say, showError } from "./ui.js";
 
 const PREFETCH = 1;  // items kept leased beyond the one on screen
@@ -49,7 +47,6 @@ const S = {
   progress: null,
   writes: Promise.resolve(),  // mutating calls run one after another, in key order
   keyPending: null,           // the time of a key press awaiting the paint of the next item
-  renewTimer: 0,
   active: false,
 };
 
@@ -215,37 +212,42 @@ function skipCurrent() {
   refill();
 }
 
-/** Remove the last label, lease its item to the annotator and show it again: held like the
- * items handed out, so no one else is given it meanwhile, and the label budget keeps its
- * place for it. The item on screen goes back to the front of the queue. */
-function undo() {
-  const last = S.history.pop();
+/** Take back the label `label` of item `id` (the last one given here, with the u key, or one
+ * listed by the recent-labels view): the server removes it only if it is still that label,
+ * and leases the item to the annotator in the same commit, so no one else is handed it
+ * meanwhile (the freed label pays for the lease). The item comes back on screen; the one
+ * shown goes back to the front of the queue. Refused (someone relabeled it since): nothing
+ * changes, and the server's message says why. Resolves to true once undone. */
+function takeBack(id, label, { key = false } = {}) {
+  const mine = S.history.some((h) => h.id === id);
+  S.history = S.history.filter((h) => h.id !== id);
   $("undo").disabled = !S.history.length;
-  if (!last) { say("Nothing to undo in this session."); return; }
-  markKey(last.id);
-  write(async () => {
-    const r = await post("/labels/remove", { ids: [last.id] });
+  if (key) markKey(id);
+  return write(async () => {
+    let r;
     try {
-      await post("/lease", { ids: [last.id], annotator: conn.annotator });
+      r = await post("/labels/undo", { id, label, annotator: conn.annotator });
     } catch (err) {
-      // Handed to someone else in between, or the freed budget went to others: the label
-      // goes back, so the undo changes nothing (the error says why).
       S.keyPending = null;
-      const back = await post("/labels", { labels: { [last.id]: last.label }, annotator: conn.annotator });
-      onProgress(back.progress);
-      say(`Not undone: ${last.id} cannot be leased to you, so it keeps its label ${last.label}.`);
+      say(`Not undone: ${id} keeps the label it has now.`);
       throw err;
     }
-    S.given -= 1;
+    if (mine) S.given -= 1;
     onProgress(r.progress);
-    const got = await post("/items/get", { ids: [last.id] });
+    const got = await post("/items/get", { ids: [id] });
     const e = entry(got.items[0], { undone: true });
     if (S.current) S.queue.unshift(S.current);
     show(e);
-    focusItem();
-    say(`Undone: ${last.id} was labeled ${last.label}. Label it again.`);
+    if (currentView() === "label") focusItem();
+    say(`Undone: ${id} was labeled ${label}. Label it again.`);
     refreshPrediction(e);
+    return true;
   });
+}
+
+function undo() {
+  const last = S.history[S.history.length - 1];
+  if (last) takeBack(last.id, last.label, { key: true }); else say("Nothing to undo in this session.");
 }
 
 /** The prediction and its neighbours change with every label: ask again for the item on screen. */
@@ -272,43 +274,7 @@ async function labelItem(id, label) {
   refill();
 }
 
-function labelRemoved(id, progress) {
-  S.history = S.history.filter((h) => h.id !== id);
-  $("undo").disabled = !S.history.length;
-  onProgress(progress);
-}
-
-// ------------------------------------------------------------------ leases
-async function renew() {
-  const ids = held();
-  if (ids.length) {
-    try {
-      await post("/renew", { ids, annotator: conn.annotator });
-    } catch (err) {
-      if (err.status !== 412) { showError(err); return; }
-      // One of them is no longer ours (expired and handed to someone else): renew the rest.
-      for (const id of ids) {
-        try { await post("/renew", { ids: [id], annotator: conn.annotator }); } catch {
-          S.queue = S.queue.filter((e) => e.id !== id);
-          if (S.current && S.current.id === id) {
-            S.current.leased = false;
-            say(`The lease of ${id} was lost; your label is still accepted.`);
-          }
-        }
-      }
-      refill();
-    }
-  }
-  // Labels other annotators added to an open set show up here.
-  try { setInfo(await api("GET", proj())); } catch (err) { showError(err); }
-}
-
-function release() {
-  const ids = held();
-  return ids.length && conn.project ? postOnLeaving("/release", { ids, annotator: conn.annotator }) : Promise.resolve();
-}
-
-// ------------------------------------------------------------------ projects and sessions
+// ------------------------------------------------------------------ the session's view of the loop
 function setInfo(info) {
   S.info = info;
   const s = info.settings || { labels: [] };
@@ -318,59 +284,34 @@ function setInfo(info) {
   allowTextSearch(info.settings);
 }
 
-async function loadProjects() {
-  const select = $("project");
-  try {
-    const r = await api("GET", "/projects");
-    const stored = conn.project || localStorage.getItem("knn-al.project") || "";
-    select.replaceChildren(...r.projects.map((p) => {
-      const o = el("option", { value: p.name, text: p.state === "ready" ? `${p.name} (${p.labeled_count} of ${p.pool_size} labeled)`
-                                                                        : `${p.name} (broken: ${p.problem})` });
-      o.disabled = p.state !== "ready";
-      return o;
-    }));
-    if (!r.projects.length) select.append(el("option", { value: "", text: "no project yet" }));
-    if (r.projects.some((p) => p.name === stored && p.state === "ready")) select.value = stored;
-    clearError();
-    return true;
-  } catch (err) {
-    showError(err);
-    return false;
-  }
-}
-
-async function start() {
-  conn.token = $("token").value.trim();
-  if (conn.token) localStorage.setItem("knn-al.token", conn.token); else localStorage.removeItem("knn-al.token");
-  // No project listed yet (the list needed the token just typed): list them first.
-  if (!$("project").value && !(await loadProjects())) return;
-  const project = $("project").value, annotator = $("annotator").value.trim();
-  if (!project) { say("This server has no project yet: create one (knn-al CLI, or POST /api/v1/projects)."); return; }
-  if (!annotator) { say("Type your name as annotator first."); $("annotator").focus(); return; }
-  if (S.active) { await S.writes; await release(); }
-  localStorage.setItem("knn-al.project", project);
-  localStorage.setItem("knn-al.annotator", annotator);
-  Object.assign(conn, { project, annotator });
-  Object.assign(S, { info: null, labels: [], current: null, queue: [], asking: 0, exhausted: false, history: [],
-                     given: 0, progress: null, keyPending: null, active: false });
-  clearError();
-  clearInterval(S.renewTimer);
-  resetProgress();
-  try {
-    setInfo(await api("GET", proj()));
-  } catch (err) { showError(err); return; }
-  S.active = true;
-  $("undo").disabled = true;
-  $("session-text").textContent = `Project ${project} · annotator ${annotator}`;
-  $("connect").hidden = true;
-  $("session").hidden = false;
-  say(`Labeling ${project} as ${annotator}.`);
-  S.renewTimer = setInterval(renew, ((S.info.settings && S.info.settings.lease_seconds) || 600) * 1000 / 3);
-  selectView("label");
-  showNothing();
-  await refill();
-  focusItem();
-}
+const session = {
+  active: () => S.active,
+  settled: () => S.writes,
+  held,
+  reset() {
+    Object.assign(S, { info: null, labels: [], current: null, queue: [], asking: 0, exhausted: false, history: [],
+                       given: 0, progress: null, keyPending: null, active: false });
+    resetProgress();
+  },
+  async begin(info) {
+    setInfo(info);
+    S.active = true;
+    $("undo").disabled = true;
+    selectView("label");
+    showNothing();
+    await refill();
+    focusItem();
+  },
+  setInfo,
+  lost(id) {
+    S.queue = S.queue.filter((e) => e.id !== id);
+    if (S.current && S.current.id === id) {
+      S.current.leased = false;
+      say(`The lease of ${id} was lost; your label is still accepted.`);
+    }
+  },
+  refill,
+};
 
 // ------------------------------------------------------------------ wiring
 function onKey(ev) {
@@ -396,18 +337,7 @@ function onKey(ev) {
 }
 
 function init() {
-  hooks.unauthorized = () => {
-    $("token-field").hidden = false;
-    say("This server needs a token: enter it, then press Reload projects or Start labeling.");
-  };
-  conn.token = localStorage.getItem("knn-al.token") || "";
-  $("annotator").value = localStorage.getItem("knn-al.annotator") || "";
-  $("token").value = conn.token;
-  if (conn.token) $("token-field").hidden = false;
-  $("connect").addEventListener("submit", (ev) => { ev.preventDefault(); start(); });
-  $("reload-projects").addEventListener("click", () => { conn.token = $("token").value.trim(); loadProjects(); });
   $("error-close").addEventListener("click", clearError);
-  $("change").addEventListener("click", () => { $("session").hidden = true; $("connect").hidden = false; $("project").focus(); });
   $("skip").addEventListener("click", skipCurrent);
   $("undo").addEventListener("click", undo);
   $("more-like").addEventListener("click", () => { if (S.current) moreLikeThis(S.current.id); });
@@ -417,18 +347,10 @@ function init() {
     $("new-label").value = "";
     if (label) labelCurrent(label);
   });
-  initReview({ labels: () => S.labels, fixed: isFixed, labelItem, labelRemoved });
+  initReview({ labels: () => S.labels, fixed: isFixed, labelItem, undoLabel: takeBack });
   document.addEventListener("keydown", onKey);
-  window.addEventListener("pagehide", release);
-  // Back from the back/forward cache: the leases were released on pagehide, start again.
-  window.addEventListener("pageshow", (ev) => { if (ev.persisted && S.active) start(); });
   resetProgress();
-  const params = new URLSearchParams(location.search);
-  loadProjects().then((ok) => {
-    if (params.get("project")) $("project").value = params.get("project");
-    if (params.get("annotator")) $("annotator").value = params.get("annotator");
-    if (ok && params.get("project") && params.get("annotator")) start();
-  });
+  initSession(session);
 }
 
 init();

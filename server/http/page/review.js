@@ -6,10 +6,11 @@ import { $, el, pct, preview, say, showError } from "./ui.js";
 
 const LIMIT = 50;
 
-/** What the views need of the labeling loop (app.js): the label set, and label changes. */
+/** What the views need of the labeling loop (app.js): the label set, labeling, and undo
+ * (resolves to true once undone; a refusal is shown there). */
 let loop = {
   labels: () => [], fixed: () => false,
-  labelItem: async (id, label) => {}, labelRemoved: (id, progress) => {},
+  labelItem: async (id, label) => {}, undoLabel: async (id, label) => false,
 };
 let view = "label";
 
@@ -37,14 +38,12 @@ function row(id, metadata, media, facts, ...controls) {
             el("div", { class: "row-controls" }, ...controls));
 }
 
-function undoButton(id) {
+/** Undo the label listed (only if it is still the item's label: the list may be stale). The
+ * item comes back to the annotator, leased, on the Label tab. */
+function undoButton(id, label) {
   return el("button", { type: "button", text: "Undo", onclick: async (ev) => {
-    try {
-      const r = await post("/labels/remove", { ids: [id] });
-      loop.labelRemoved(id, r.progress);
-      say(`Removed the label of ${id}.`);
-      ev.target.closest("li").remove();
-    } catch (err) { showError(err); }
+    const listed = ev.target.closest("li");
+    if (await loop.undoLabel(id, label)) listed.remove();
   } });
 }
 
@@ -55,7 +54,7 @@ const views = {
     const r = await api("GET", proj(`/recent?${q}`));
     return r.labels.map((l) => row(l.id, l.metadata, null,
       ` ${l.label} · by ${l.annotator || "(no name)"} · ${new Date(l.time * 1000).toLocaleTimeString()}`,
-      undoButton(l.id), labelForm(l.id, l.label)));
+      undoButton(l.id, l.label), labelForm(l.id, l.label)));
   },
   async suspicious() {
     const r = await api("GET", proj(`/suspicious?limit=${LIMIT}`));
