@@ -7,7 +7,8 @@ Layout of a dataset directory::
     shard-00000.jsonl     one record per vector, same order: {"id", "source", "label"}
     ...
 
-``source`` is the image file's path or the text itself; ``label`` is the known label
+``source`` is the image file's path or the text itself (a project keeps a text as
+metadata ``text``: :meth:`Dataset.item_metadata`); ``label`` is the known label
 (the image's class folder, the text's ``label`` field) or null. Items that could not be
 encoded are listed per shard in the manifest (``failed``: id, source, error), never
 silently dropped. Shard files are written atomically (temporary file + ``os.replace``)
@@ -54,8 +55,12 @@ class Dataset:
         return {i: label for i, label in zip(self.ids, self.labels) if label is not None}
 
     def item_metadata(self) -> list[dict[str, Any]]:
-        """Each item's record without its id (source, label): the metadata a project keeps."""
-        return [{k: v for k, v in record.items() if k != "id"} for record in self.metadata]
+        """Each item's record without its id: the metadata a project keeps. An image keeps its
+        file path as ``source``; a text is kept as ``text`` (what the page shows), never as
+        ``source``, which would be taken for a file path when the text starts with "/"."""
+        key = "text" if self.modality == "text" else "source"
+        return [{(key if k == "source" else k): v for k, v in record.items() if k != "id"}
+                for record in self.metadata]
 
 
 def shard_name(index: int) -> str:

@@ -95,16 +95,24 @@ def _check_port_free(host: str, port: int, *, flag: str = "--port") -> None:
                            "--host)") from None
 
 
-def _media_roots(roots: tuple[Path, ...]) -> list[Path]:
-    """The media roots, resolved, after checking each is a directory that is not the file system's root."""
+def _media_roots(config: ServerConfig) -> list[Path]:
+    """The media roots, resolved, after checking each is a directory that holds none of the
+    server's own files (the data directory, the token file, the TLS key and certificate):
+    anyone with the token could otherwise name them in an item's metadata and read them."""
+    own = {"the data directory": config.data_dir, "the --token-file": config.token_file,
+           "the --tls-key": config.tls_key, "the --tls-cert": config.tls_cert}
     resolved = []
-    for root in roots:
+    for root in config.media_roots:
         where = root.resolve()
         if not where.is_dir():
             raise StartupError(f"--media-root {root}: no such directory")
         if where == Path(where.anchor):
             raise StartupError(f"--media-root {root} would serve every file of this machine: name the directory "
                                "holding the media")
+        for what, path in own.items():
+            if path is not None and path.resolve().is_relative_to(where):
+                raise StartupError(f"--media-root {root} holds {what} {path}, which the API must not serve: name a "
+                                   "directory of media only")
         resolved.append(where)
     return resolved
 
@@ -120,7 +128,7 @@ async def start_server(config: ServerConfig) -> RunningServer:
         raise StartupError("the token is empty: give a non-empty token, or none to serve without authentication")
     tls = _tls_credentials(config.tls_cert, config.tls_key)
     credentials, ssl_context = tls if tls else (None, None)
-    media_roots = _media_roots(config.media_roots)
+    media_roots = _media_roots(config)
     limit = int(config.max_message_mb * 1024 * 1024)
     interceptors = [TokenAuthInterceptor(config.token)] if config.token else []
     server = grpc.aio.server(interceptors=interceptors, options=[
@@ -175,8 +183,8 @@ async def start_server(config: ServerConfig) -> RunningServer:
     if config.http_port is not None:
         api = Api(store, calls, media_roots=media_roots, max_upload_items=config.max_upload_items)
         try:
-            http = await start_http(make_app(api, token=config.token, max_body_bytes=limit), host=config.host,
-                                    port=config.http_port, ssl_context=ssl_context,
+            app = make_app(api, token=config.token, host=config.host, max_body_bytes=limit)
+            http = await start_http(app, host=config.host, port=config.http_port, ssl_context=ssl_context,
                                     shutdown_timeout=config.grace_seconds)
         except OSError as exc:  # taken since it was checked
             await RunningServer(server, port, health_servicer, store, executor, lock).stop(0)

@@ -27,6 +27,8 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 50051
     token: str | None = None
+    #: The file the token was read from (--token-file): no media root may hold it.
+    token_file: Path | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
     max_message_mb: float = 64.0

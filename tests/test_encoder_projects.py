@@ -181,7 +181,7 @@ def test_load_upload_streams_a_dataset_the_server_cannot_see(server: ServerProce
         info = client.get_project("uploaded")
         assert (info.pool_size, info.labeled_count, info.encoder) == (300, 30, "")
         assert client.predict("uploaded", [ids[200]])[0].label == f"c{cluster[200]}"
-        assert client.next_sample("uploaded")[0].metadata["source"]
+        assert client.next_sample("uploaded")[0].metadata["text"]
 
 
 def test_load_errors_exit_nonzero_and_change_nothing(server: ServerProcess, tmp_path: Path, capsys) -> None:

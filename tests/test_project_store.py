@@ -157,7 +157,7 @@ def test_load_dataset_with_its_labels(tmp_path: Path, clock: FakeClock) -> None:
     assert project.load_dataset(tmp_path / "ds", import_labels=True) == (200, 20)
     info = project.info()
     assert info.pool_size == 200 and info.labeled_count == 20
-    assert project.next_sample(1)[0].metadata["source"].startswith("item-")
+    assert project.next_sample(1)[0].metadata["text"].startswith("item-")
 
 
 def test_delete_removes_the_project(tmp_path: Path, clock: FakeClock) -> None:

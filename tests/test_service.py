@@ -158,7 +158,7 @@ def test_load_dataset_by_path(secured: ServerProcess, tmp_path: Path) -> None:
         info = client.get_project("loaded")
         assert (info.pool_size, info.labeled_count) == (400, 40)
         sample = client.next_sample("loaded")[0]
-        assert sample.metadata == {"source": sample.id, "label": None}
+        assert sample.metadata == {"text": sample.id, "label": None}
         assert sample.predicted_label in {"c0", "c1"}
 
 

@@ -19,7 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "for every project under --data-dir; with --http-port, also an HTTP/JSON API (/api/v1, described "
                     "at /api/v1/openapi.json) and the labeling page (/). Stops gracefully on SIGTERM/SIGINT.")
     parser.add_argument("--data-dir", type=Path, required=True, help="directory holding one sub-directory per project")
-    parser.add_argument("--host", default=default_of("host"), help="interface to listen on (0.0.0.0 / [::] for all)")
+    parser.add_argument("--host", default=default_of("host"),
+                        help="interface to listen on (0.0.0.0 / [::] for all); without a token, the HTTP API answers "
+                             "only to IP addresses, localhost and this name")
     parser.add_argument("--port", type=int, default=default_of("port"), help="port to listen on; 0 picks a free one (printed)")
     parser.add_argument("--http-port", type=int, default=default_of("http_port"), metavar="PORT",
                         help="also serve the HTTP/JSON API and the labeling page on this port (0 picks a free one, "
@@ -82,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         token = _token(args)
         config = ServerConfig(data_dir=args.data_dir, host=args.host, port=args.port, token=token,
+                              token_file=args.token_file,
                               tls_cert=args.tls_cert, tls_key=args.tls_key, max_message_mb=args.max_message_mb,
                               max_upload_items=args.max_upload_items, max_upload_mb=args.max_upload_mb,
                               max_lease_seconds=args.max_lease, dataset_roots=tuple(args.dataset_root),

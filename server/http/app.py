@@ -4,6 +4,8 @@ Errors answer ``{"error": {"code": "<gRPC status name>", "message": "..."}}`` wi
 status of :data:`knn_al.server.errors.STATUS_OF` and the message the gRPC API would send.
 With a token, every ``/api/`` route but the OpenAPI document needs ``Authorization: Bearer
 TOKEN`` (compared in constant time); the page and its files are public (they hold no data).
+Every ``/api/`` request also passes :class:`knn_al.server.http.guard.Guard`: no cross-site
+requests, JSON bodies only, and no host names on a server without a token.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from knn_al.server.errors import capped, http_status_of, status_of
 from knn_al.server.http import openapi, routes_items, routes_labeling, routes_predict, routes_projects, routes_review
 from knn_al.server.http.api import COMPUTE, Api, Call, Compute, Route
 from knn_al.server.http.fields import parse_body, parse_query
+from knn_al.server.http.guard import Guard
 
 __all__ = ["BASE", "PAGE_DIR", "ROUTES", "make_app", "start_http"]
 
@@ -109,6 +112,21 @@ def _auth(token: str | None, public: set[Handler]) -> Any:
     return check
 
 
+def _guarded(guard: Guard) -> Any:
+    """The middleware refusing what :class:`Guard` refuses, on the API only (the page is public and harmless)."""
+
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith("/api/"):
+            refused = guard.refusal(method=request.method, scheme=request.scheme, headers=request.headers,
+                                    content_type=request.content_type)
+            if refused is not None:
+                return error_response(refused.status, refused.code, refused.message)
+        return await handler(request)
+
+    return check
+
+
 def _refuse_constant(constant: str) -> Any:
     raise InvalidInputError(f"the request body holds {constant}, which JSON does not have: send a number or null")
 
@@ -139,6 +157,10 @@ async def _body_args(request: web.Request, route: Route) -> dict[str, Any]:
 def _endpoint(api: Api, route: Route) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         if route.body is not None:
+            if request.query:  # else a request_id sent there would be silently ignored
+                names = ", ".join(repr(name) for name in dict.fromkeys(request.query))
+                raise InvalidInputError(f"{route.method} {BASE}{route.path} takes no query parameters, got {names}: "
+                                        "send them as fields of the JSON body")
             args = await _body_args(request, route)
         else:
             args = parse_query({name: request.query.getone(name) for name in request.query}, route.fields)
@@ -178,15 +200,18 @@ async def _static(request: web.Request) -> web.StreamResponse:
     return _page_file(request.match_info["name"])
 
 
-def make_app(api: Api, *, token: str | None, max_body_bytes: int) -> web.Application:
-    """The application serving ``api``'s routes, the OpenAPI document and the page."""
+def make_app(api: Api, *, token: str | None, host: str, max_body_bytes: int) -> web.Application:
+    """The application serving ``api``'s routes, the OpenAPI document and the page on ``host`` (the --host)."""
     document = openapi.document(ROUTES, base=BASE)
 
     async def openapi_json(request: web.Request) -> web.StreamResponse:
         return web.json_response(document, dumps=_dumps)
 
     public: set[Handler] = {openapi_json, _page, _static}
-    app = web.Application(middlewares=[_timing, _errors, _auth(token, public)], client_max_size=max_body_bytes)
+    # Auth first: without the token a client learns nothing, not even what the guard refuses.
+    guard = Guard(host=host, token=bool(token))
+    app = web.Application(middlewares=[_timing, _errors, _auth(token, public), _guarded(guard)],
+                          client_max_size=max_body_bytes)
     for route in ROUTES:
         app.router.add_route(route.method, BASE + route.path, _endpoint(api, route))
     app.router.add_get(f"{BASE}/openapi.json", openapi_json)

@@ -1,19 +1,22 @@
 """Items' media over HTTP: the raw items a project keeps, and image files under the media roots.
 
 An item has media when its project keeps raw items (images, or texts served as plain
-text), or when its metadata names an
-absolute file path (``source``, as ``knn-al embed`` writes for an image folder, or
-``path`` / ``image``). Such a file is served only if it resolves, symlinks followed, to a
-file under one of the server's media roots (``--media-root``): anything else, a missing
-file as much as one outside, gets the same 404, which tells nothing of what exists.
+text), or when its metadata names an image file by absolute path (``source``, as ``knn-al
+embed`` writes for an image folder, or ``path`` / ``image``; by its extension, so that a
+text starting with "/" is no path). Such a file is served only if it resolves, symlinks
+followed, to a regular file under one of the server's media roots (``--media-root``):
+anything else, a missing file as much as one outside, gets the same 404, which tells
+nothing of what exists. The file is opened first and checked after, by what was opened
+(``/proc/self/fd``): swapping a directory for a symlink between check and open gains nothing.
 """
 from __future__ import annotations
 
 import mimetypes
 import os
+import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 
@@ -27,11 +30,15 @@ _SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpe
                (b"BM", "image/bmp"))
 
 
+def _is_image(path: str) -> bool:
+    return (mimetypes.guess_type(path)[0] or "").startswith("image/")
+
+
 def media_path(metadata: Mapping[str, Any]) -> str | None:
-    """The absolute file path an item's metadata names, if any."""
+    """The absolute path of an image file an item's metadata names, if any."""
     for key in MEDIA_KEYS:
         value = metadata.get(key)
-        if isinstance(value, str) and os.path.isabs(value):
+        if isinstance(value, str) and os.path.isabs(value) and _is_image(value):
             return value
     return None
 
@@ -59,16 +66,21 @@ class MediaRoots:
     def __init__(self, roots: Sequence[Path]) -> None:
         self.roots = tuple(Path(root).resolve() for root in roots)
 
-    def confined(self, path: str) -> Path | None:
-        """``path`` resolved (symlinks followed) if it is a file under a root; else None."""
+    def open(self, path: str) -> tuple[BinaryIO, str] | None:
+        """``path`` opened for reading, with its content type, if it is a regular file
+        under a root (symlinks followed); else None."""
         try:
             resolved = Path(path).resolve(strict=True)
-        except (OSError, RuntimeError):  # missing, unreadable, or a symlink loop
+            # No symlink left to follow in the last component; O_NONBLOCK: a FIFO must not hang
+            # the worker. A directory above may still be swapped: checked by what was opened.
+            fd = os.open(resolved, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except (OSError, RuntimeError):  # missing, unreadable, a symlink (swapped in) or a loop
             return None
-        if any(resolved.is_relative_to(root) for root in self.roots) and resolved.is_file():
-            return resolved
+        try:
+            opened = Path(os.readlink(f"/proc/self/fd/{fd}"))
+            if any(opened.is_relative_to(root) for root in self.roots) and stat.S_ISREG(os.fstat(fd).st_mode):
+                return os.fdopen(fd, "rb"), mimetypes.guess_type(opened.name)[0] or "application/octet-stream"
+        except OSError:
+            pass
+        os.close(fd)
         return None
-
-    @staticmethod
-    def content_type(path: Path) -> str:
-        return mimetypes.guess_type(path.name)[0] or "application/octet-stream"

@@ -106,8 +106,10 @@ SCHEMAS: dict[str, Any] = {
 #: The error statuses any API route may answer with, and what they mean.
 ERRORS = {"400": "INVALID_ARGUMENT: the request is malformed (the message names the field or value)",
           "401": "UNAUTHENTICATED: a token is required (Authorization: Bearer TOKEN)",
+          "403": "PERMISSION_DENIED: a cross-site request, or a host name on a server without a token",
           "404": "NOT_FOUND: no such project or item", "409": "ALREADY_EXISTS",
           "412": "FAILED_PRECONDITION: the items' state does not allow it", "413": "RESOURCE_EXHAUSTED: too large",
+          "415": "INVALID_ARGUMENT: a POST without 'Content-Type: application/json'",
           "500": "INTERNAL", "507": "RESOURCE_EXHAUSTED: the server's disk is full"}
 
 

@@ -105,11 +105,12 @@ async def media(api: Api, call: Call) -> web.StreamResponse:
         content, kind = found
         return web.Response(body=content, headers={**MEDIA_HEADERS, "Content-Type": content_type_of_raw(content, kind)})
     path = media_path(found)
-    confined = await asyncio.to_thread(api.media.confined, path) if path else None
-    if confined is None:  # one answer whatever the reason: it tells nothing of the file system
+    opened = await asyncio.to_thread(api.media.open, path) if path else None
+    if opened is None:  # one answer whatever the reason: it tells nothing of the file system
         raise NotFoundError(f"item {shown(item)} has no media this server serves (files are served from its "
                             "--media-root directories only)")
-    return web.FileResponse(confined, headers={**MEDIA_HEADERS, "Content-Type": api.media.content_type(confined)})
+    file, kind = opened  # streamed from the file checked, then closed by the response
+    return web.Response(body=file, headers={**MEDIA_HEADERS, "Content-Type": kind})
 
 
 P = "/projects/{project}"
