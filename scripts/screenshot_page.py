@@ -74,8 +74,8 @@ def main() -> None:
     args.cache.mkdir(parents=True, exist_ok=True)
     dataset = embedded_bbc(args.cache, max_chars=300, per_class=40)
     truth = dict(zip(dataset.ids, (str(label) for label in dataset.labels)))
-    # The page shows metadata "source" (the text); the true topic stays out of the project.
-    metadata = [{"source": m["source"]} for m in dataset.item_metadata()]
+    # The page shows metadata "text"; the true topic stays out of the project.
+    metadata = [{"text": m["text"]} for m in dataset.item_metadata()]
 
     with tempfile.TemporaryDirectory(prefix="knn-al-screenshot-") as data_dir:
         with ServerProcess(Path(data_dir), "--http-port", "0") as server, server.client() as client:
