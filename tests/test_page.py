@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -360,14 +361,16 @@ def test_an_undo_of_a_label_someone_changed_since_is_refused_and_theirs_stays(
 
         # The recent-labels view undoes the label it lists, only while it is still the item's.
         browser.find_element(By.ID, "tab-recent").click()
+        page.idle()  # the list of ann's labels (none now) loaded: it cannot replace everyone's below
         browser.find_element(By.ID, "recent-mine").click()  # everyone's labels
+        reloading = WebDriverWait(browser, WAIT, ignored_exceptions=(StaleElementReferenceException,))
 
         def listed(label: str) -> Any:
             rows = [row for row in browser.find_elements(By.CSS_SELECTOR, "#recent-list li.row")
                     if row.find_element(By.CSS_SELECTOR, ".facts strong").text == first]
             return rows[0] if rows and f" {label} · by bob" in rows[0].text else None
 
-        row = page.wait.until(lambda d: listed("corrected"))
+        row = reloading.until(lambda d: listed("corrected"))
         client.submit_label(PROJECT, first, "again", annotator="bob")  # the list is stale now
         row.find_element(By.XPATH, ".//button[text()='Undo']").click()
         page.wait.until(lambda d: "labeled 'again' by 'bob', not labeled 'corrected'" in page.text("error-text"))
@@ -375,7 +378,7 @@ def test_an_undo_of_a_label_someone_changed_since_is_refused_and_theirs_stays(
         assert client.export_labels(PROJECT) == {first: "again"} and listed("corrected") is not None
 
         browser.find_element(By.CSS_SELECTOR, "#view-recent button.refresh").click()
-        page.wait.until(lambda d: listed("again")).find_element(By.XPATH, ".//button[text()='Undo']").click()
+        reloading.until(lambda d: listed("again")).find_element(By.XPATH, ".//button[text()='Undo']").click()
         page.wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#recent-list li.row"))
         page.idle()
         assert client.export_labels(PROJECT) == {}

@@ -156,7 +156,7 @@ class Project(ProjectCore):
                                   left=self._budget_left(), accept=accept, apply=self._apply)
 
     def lease(self, ids: Sequence[str], *, annotator: str = "", lease_seconds: float | None = None) -> float:
-        """Lease chosen items (found by search, or brought back by an undo) to ``annotator``
+        """Lease chosen items (one found by search, say) to ``annotator``
         until now + the lease length (the project's, or ``lease_seconds``); returns the
         deadline. As with :meth:`next_sample`, nobody else is handed them meanwhile and they
         count against the label budget; an item already leased to ``annotator`` is renewed.

@@ -331,7 +331,7 @@ class ActiveLearningServicer:
         raise NotImplementedError('Method not implemented!')
 
     def LeaseItems(self, request, context):
-        """Lease chosen items to the caller (an item brought back by an undo, say), as
+        """Lease chosen items to the caller (one found by a search, say), as
         NextSample leases the items it picks.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
