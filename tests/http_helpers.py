@@ -3,24 +3,38 @@
 The server runs on an event loop of its own thread, exactly as ``knn-al serve`` runs it;
 the test talks to it over loopback sockets from its own thread: HTTP with ``http.client``
 (no client library between the test and the wire), gRPC with :class:`knn_al.client.Client`.
+
+The fixture ``live`` and the helpers ``seed`` and ``grpc_message`` are shared by the
+tests/test_http_*.py modules, which import them (a fixture imported into a test module is
+visible to its tests).
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
 import re
 import ssl
 import subprocess
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from knn_al.client import Client
+import pytest
+
+from knn_al.client import Client, ServiceError
+from knn_al.projects.settings import ProjectSettings
+from knn_al.projects.store import ProjectStore
 from knn_al.server.app import RunningServer, start_server
 from knn_al.server.config import ServerConfig
+from knn_al.simulation.synthetic import clustered_vectors
+
+D = 8
+P = "/api/v1/projects"
 
 
 @dataclass
@@ -131,6 +145,40 @@ class LiveServer:
         reply = self.call(method, path, body, **options)
         assert 200 <= reply.status < 300, (reply.status, reply.body[:2000])
         return reply.json
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+    """``live(**ServerConfig options)``: a started :class:`LiveServer` over ``tmp_path / "data"``
+    (seeded before, if the test wants: see :func:`seed`); stopped at teardown."""
+    with contextlib.ExitStack() as started:
+
+        def start(**options: Any) -> LiveServer:
+            server = LiveServer(tmp_path / "data", **options)
+            started.callback(server.stop)
+            return server
+
+        yield start
+
+
+def seed(data: Path, n: int = 40, *, name: str = "p", metadata: list[dict[str, Any]] | None = None,
+         **settings: Any) -> list[str]:
+    """A project ``name`` of ``n`` clustered items under ``data``, written by the library before the server starts."""
+    ids, x, _ = clustered_vectors(n, D, clusters=4)
+    store = ProjectStore(data)
+    try:  # duplicates only when identical: labels do not propagate unless a test wants them to
+        store.create(ProjectSettings(name=name, dimension=D, **{"duplicate_threshold": 1.0, **settings})).add_items(
+            ids, x, metadata or [{"n": i} for i in range(n)])
+    finally:
+        store.close()
+    return ids
+
+
+def grpc_message(call: Callable[[], Any]) -> tuple[str, str]:
+    """(status name, message) of a gRPC call that must fail."""
+    with pytest.raises(ServiceError) as refused:
+        call()
+    return refused.value.code.name, refused.value.message
 
 
 def self_signed(folder: Path, *, host: str = "127.0.0.1") -> tuple[Path, Path]:
