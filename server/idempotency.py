@@ -11,7 +11,8 @@ An id is bound to its request: the same id with a different request (another pro
 other items) is refused rather than answered with someone else's reply. Memory only: ids
 are remembered for ``ttl`` seconds, within ``max_bytes`` of replies, and not across restarts.
 
-Requests and replies are protobuf messages (gRPC) or plain JSON values (the HTTP adapter).
+Requests are protobuf messages (gRPC) or plain JSON values (the HTTP adapter); replies are
+messages or bytes (the HTTP adapter's encoded JSON).
 """
 from __future__ import annotations
 
@@ -55,8 +56,8 @@ def fingerprint(request: Message | Any) -> bytes:
     return hashlib.blake2b(_encoded(request), digest_size=16).digest()
 
 
-def _size(reply: Message | Any) -> int:
-    return reply.ByteSize() if isinstance(reply, Message) else len(_encoded(reply))
+def _size(reply: Message | bytes) -> int:
+    return reply.ByteSize() if isinstance(reply, Message) else len(reply)
 
 
 class RecentReplies:
@@ -69,13 +70,16 @@ class RecentReplies:
         self._bytes = 0
 
     async def once(self, method: str, request_id: str, request: Message | Any,
-                   run: Callable[[], Awaitable[Any]]) -> Any:
+                   run: Callable[[], Awaitable[Any]], *, large: bool = False) -> Any:
         """``await run()``, unless ``request_id`` (non-empty) already ran or runs for
-        ``method``; :class:`InvalidInputError` if it did for a different ``request``."""
+        ``method``; :class:`InvalidInputError` if it did for a different ``request``.
+        A ``large`` request (megabytes) is fingerprinted in a worker thread: encoding it
+        would stop the event loop, and every call with it, meanwhile."""
         if not request_id:
             return await run()
+        digest = await asyncio.to_thread(fingerprint, request) if large else fingerprint(request)
         self._evict()
-        key, digest = (method, request_id), fingerprint(request)
+        key = (method, request_id)
         entry = self._entries.get(key)
         if entry is not None and entry.fingerprint != digest:
             raise InvalidInputError(f"request id {shown(request_id)} was already used for another {method} request: "

@@ -7,16 +7,22 @@ Every JSON reply is checked against the server's own OpenAPI document (tests/htt
 """
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
 import socket
+import struct
+import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from knn_al.server.http.app import ROUTES
+from knn_al.dataset import write_dataset
+from knn_al.server.http.app import ROUTES, THREAD_BYTES
 from knn_al.simulation.synthetic import clustered_vectors
 from tests.disks import fill_disk
 # live: a fixture, which pytest finds by its import here
@@ -85,6 +91,57 @@ def test_release_ends_the_annotators_leases_and_refuses_others(tmp_path: Path,
     assert server.ok("GET", f"{P}/p")["leased_count"] == 0
 
 
+def test_a_next_reply_nobody_receives_gives_its_leases_back(tmp_path: Path,
+                                                           live: Callable[..., LiveServer]) -> None:
+    """A client asks for items and goes away while the server is busy: the items it would
+    have got are not left leased to it (as gRPC's NextSample, issue 13 review S5), unless it
+    sent a request id, whose retry gets them."""
+    seed(tmp_path / "data")
+    # The one worker thread reads a dataset from a pipe until the test writes it: the /next
+    # below takes project p's turn, then waits for that thread.
+    server = live(workers=1, dataset_roots=(tmp_path,))
+    server.ok("POST", P, {"name": "q", "dimension": D})
+    ids, x, _ = clustered_vectors(5, D, clusters=1)
+    dataset = write_dataset(tmp_path / "ds", ids=[f"q{i}" for i in ids], vectors=x, encoder="test")
+    shard = dataset / "shard-00000.jsonl"
+    records = shard.read_bytes()
+    shard.unlink()
+    os.mkfifo(shard)
+    with server.client() as client, ThreadPoolExecutor(1) as loads:
+        loaded = loads.submit(client.load_dataset, "q", str(dataset))
+        while True:  # a pipe opens for writing (without waiting) once its reader waits at the other end
+            try:
+                pipe = os.open(shard, os.O_WRONLY | os.O_NONBLOCK)
+                break
+            except OSError as exc:
+                assert exc.errno == errno.ENXIO and not loaded.done()
+                time.sleep(0.01)
+        # Two clients go away: one asked without a request id, one with (its retry is to come).
+        asked = {"gone": {"count": 5, "annotator": "gone"},
+                 "back": {"count": 3, "annotator": "back", "request_id": "r"}}
+        for body in asked.values():
+            with socket.create_connection(("127.0.0.1", server.http_port)) as sent:
+                data = json.dumps(body).encode()
+                sent.sendall(b"POST /api/v1/projects/p/next HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                             b"application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(data), data))
+                for _ in range(3):  # round trips on the server's event loop: the /next has arrived before them
+                    server.ok("GET", "/api/v1/openapi.json")
+                sent.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # reset, as a crash
+        for _ in range(3):
+            server.ok("GET", "/api/v1/openapi.json")
+        os.set_blocking(pipe, True)
+        os.write(pipe, records)
+        os.close(pipe)
+        assert loaded.result(timeout=60) == (5, 0)
+        # p's calls queue behind the two /next (and an undo): this answer comes after them.
+        assert server.ok("GET", f"{P}/p")["leased_count"] == 3
+        leased = {item.id: item.lease_annotator for item in client.list_items("p", state="leased").items}
+        assert set(leased.values()) == {"back"}
+        retried = server.ok("POST", f"{P}/p/next", asked["back"])  # the retry gets the leases kept for it
+        assert {sample["id"] for sample in retried["samples"]} == set(leased)
+        assert len(client.next_sample("p", 37, annotator="ana")) == 37  # the other items can be handed out
+
+
 def test_predict_by_ids_and_vectors(tmp_path: Path, live: Callable[..., LiveServer]) -> None:
     ids = seed(tmp_path / "data")
     _, x, _ = clustered_vectors(40, D, clusters=4)
@@ -118,6 +175,27 @@ def test_a_retried_request_id_gets_the_first_reply_and_changes_nothing_more(
     labels = {first["samples"][0]["id"]: "a"}
     assert server.ok("POST", f"{P}/p/labels", {"labels": labels, "request_id": "r-1"})["labeled_count"] == 1
     assert server.ok("POST", f"{P}/p/labels", {"labels": labels, "request_id": "r-1"})["labeled_count"] == 1
+
+
+def test_a_large_request_with_a_request_id_is_run_once_and_its_id_bound_to_it(
+        live: Callable[..., LiveServer]) -> None:
+    """Bodies past THREAD_BYTES are decoded and fingerprinted off the event loop, and large
+    replies encoded there: the request id works the same."""
+    server = live()
+    server.ok("POST", P, {"name": "big", "dimension": D, "duplicate_threshold": 1.0})
+    ids, x, _ = clustered_vectors(3000, D, clusters=4)
+    body = {"ids": ids, "vectors": x.tolist(), "metadata": [{"text": "x" * 100}] * len(ids), "request_id": "up-1"}
+    assert len(json.dumps(body)) > THREAD_BYTES
+    first = server.ok("POST", f"{P}/big/items", body)
+    assert first == {"added": 3000, "skipped": 0, "replaced": 0, "pool_size": 3000}
+    assert server.ok("POST", f"{P}/big/items", body) == first  # not a DuplicateItemError: the first reply
+    other = server.call("POST", f"{P}/big/items", {**body, "ids": [f"other-{i}" for i in ids]})
+    assert other.status == 400 and "request id 'up-1' was already used" in other.error[1]
+    asked = {"count": 1000, "annotator": "ana", "explain": True, "request_id": "next-1"}
+    picked = server.call("POST", f"{P}/big/next", asked)
+    assert picked.status == 200 and len(picked.body) > THREAD_BYTES
+    assert server.call("POST", f"{P}/big/next", asked).body == picked.body
+    assert server.ok("GET", f"{P}/big")["leased_count"] == 1000
 
 
 # --------------------------------------------------------------------- errors

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.remote.webdriver import WebDriver
 
 from knn_al.dataset import write_dataset
 from knn_al.projects.settings import ProjectSettings
@@ -25,6 +26,7 @@ from knn_al.server.http.app import PAGE_DIR, ROUTES
 from knn_al.simulation.synthetic import clustered_vectors
 # live: a fixture, which pytest finds by its import here
 from tests.http_helpers import D, P, LiveServer, grpc_message, live, seed, self_signed
+from tests.page_helpers import browser  # noqa: F401 (a fixture)
 
 
 # ----------------------------------------------------------------------- auth
@@ -125,10 +127,18 @@ def test_the_page_and_its_files_are_served_from_the_page_directory_only(live: Ca
     page = server.call("GET", "/", token=None)
     assert page.status == 200 and page.body == (PAGE_DIR / "index.html").read_bytes()
     assert page.headers["Content-Type"] == "text/html; charset=utf-8" and page.headers["Cache-Control"] == "no-cache"
+    # The page runs its own files only (a script injected into it could read the token it
+    # keeps), is framed by no site (a labeling page driven by keys invites clickjacking),
+    # and no file of it is sniffed as another type.
+    policy = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; frame-ancestors 'none'; "
+              "base-uri 'none'; form-action 'self'")
+    assert page.headers["Content-Security-Policy"] == policy and page.headers["X-Content-Type-Options"] == "nosniff"
     for name in sorted(p.name for p in PAGE_DIR.iterdir() if p.is_file()):
         served = server.call("GET", f"/static/{name}", token=None)
         assert served.status == 200 and served.body == (PAGE_DIR / name).read_bytes(), name
         assert served.headers["Cache-Control"] == "no-cache"
+        assert (served.headers["Content-Security-Policy"], served.headers["X-Content-Type-Options"]) == (
+            policy, "nosniff"), name
     kinds = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
     for name, kind in kinds.items():
         found = next((p.name for p in PAGE_DIR.iterdir() if p.suffix == name), None)
@@ -171,6 +181,33 @@ def test_media_is_served_only_from_under_a_media_root(tmp_path: Path, live: Call
     assert server.call("GET", f"{P}/p/items/ghost/media").status == 404
     token_server_check = server.call("GET", f"{P}/p/items/{named['in']}/media", token="nope")
     assert token_server_check.status == 200  # no token on this server: any header passes
+
+
+def test_items_named_dot_and_dot_dot_show_their_own_media_in_a_browser(
+        tmp_path: Path, live: Callable[..., LiveServer], browser: WebDriver) -> None:
+    """A browser resolves a path segment "." or ".." (even as "%2E%2E") before it fetches:
+    the media URL of such an item must still lead to its own file, as the page fetches it."""
+    root = tmp_path / "media"
+    root.mkdir()
+    ids = [".", "..", "media", "p"]  # "media", "p": where /items/./media and /items/../media lead
+    files = {item: root / f"{n}.png" for n, item in enumerate(ids)}
+    for n, path in enumerate(files.values()):
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes([n]) * 16)
+    store = ProjectStore(tmp_path / "data")
+    try:
+        store.create(ProjectSettings(name="p", dimension=D)).add_items(
+            ids, clustered_vectors(len(ids), D, clusters=1)[1], [{"source": str(files[item])} for item in ids])
+    finally:
+        store.close()
+    server = live(media_roots=(root,))
+    browser.get(f"http://127.0.0.1:{server.http_port}/")
+    for item in ids:
+        url = server.ok("POST", f"{P}/p/items/get", {"ids": [item]})["items"][0]["media"]
+        fetched = browser.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "fetch(arguments[0]).then(async (r) => done([r.status, Array.from(new Uint8Array(await r.arrayBuffer()))]),"
+            "                         (e) => done(String(e)));", url)
+        assert fetched == [200, list(files[item].read_bytes())], (item, url, fetched)
 
 
 def test_media_is_checked_by_the_file_opened_so_a_directory_swapped_for_a_symlink_leaks_nothing(

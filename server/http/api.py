@@ -53,9 +53,11 @@ class Api:
     def project(self, name: str) -> Project:
         return self.store.get(name)
 
-    async def run(self, fn: Callable[..., T], *args: Any, project: Project | None = None, **kwargs: Any) -> T:
-        """``fn(*args, **kwargs)`` in a worker thread, queued behind ``project``'s other calls."""
-        result, seconds = await self.calls.run(fn, *args, project=project, **kwargs)
+    async def run(self, fn: Callable[..., T], *args: Any, project: Project | None = None,
+                  undo: Callable[[T], object] | None = None, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)`` in a worker thread, queued behind ``project``'s other calls;
+        ``undo(result)`` if the request is cancelled meanwhile (see :meth:`Calls.run`)."""
+        result, seconds = await self.calls.run(fn, *args, project=project, undo=undo, **kwargs)
         compute = COMPUTE.get()
         if compute is not None:
             compute.seconds += seconds
@@ -90,7 +92,8 @@ class Route:
     """One operation: ``method`` and ``path`` (under /api/v1), its ``handler``, its request
     (a JSON ``body`` of fields, or ``query`` fields), its reply (``reply``: a schema name of
     :mod:`knn_al.server.http.openapi`; "" for bytes) and success ``status``. A route with
-    ``once`` changes something and takes :data:`REQUEST_ID`."""
+    ``once`` changes something and takes :data:`REQUEST_ID`. A route with ``large_reply``
+    may answer megabytes (as GET listings may): its reply is encoded in a worker thread."""
 
     method: str
     path: str
@@ -102,6 +105,7 @@ class Route:
     query: tuple[Field, ...] = ()
     status: int = 200
     once: bool = False
+    large_reply: bool = False
     fields: tuple[Field, ...] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -38,9 +38,16 @@ PAGE_DIR = Path(__file__).resolve().parent / "page"
 #: Every API route; the router and the OpenAPI document are both made from it.
 ROUTES: tuple[Route, ...] = (*routes_projects.ROUTES, *routes_labeling.ROUTES, *routes_predict.ROUTES,
                              *routes_items.ROUTES, *routes_review.ROUTES)
-#: Bodies and replies past this many bytes are decoded and encoded in a thread: a 64 MiB
-#: JSON upload or a large export must not stop the event loop gRPC shares for seconds.
+#: Bodies past this many bytes are decoded (and a request id's fingerprinted) in a thread: a
+#: 64 MiB JSON upload must not stop the event loop gRPC shares for seconds. Replies that may
+#: be as large (GET listings and exports, routes with ``large_reply``) are encoded in one too.
 THREAD_BYTES = 256 * 1024
+#: Headers of the page's files. The page keeps the token in localStorage and labels at a key
+#: press: it runs only its own files (no inline script or style, no other origin), shows media
+#: as blob: URLs (and a data: icon), and may not be framed by another site (clickjacking).
+PAGE_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "
+                                           "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"}
 #: The gRPC status name of the HTTP errors aiohttp raises itself.
 _CODE_OF_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 404: "NOT_FOUND", 405: "UNIMPLEMENTED",
                    413: "RESOURCE_EXHAUSTED"}
@@ -50,6 +57,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def _encoded(value: Any) -> bytes:
+    return _dumps(value).encode("utf-8")
 
 
 def error_response(status: int, code: str, message: str, *, headers: dict[str, str] | None = None) -> web.Response:
@@ -144,38 +155,48 @@ def _decoded(raw: bytes, route: Route) -> dict[str, Any]:
     return parse_body(body, route.fields)
 
 
-async def _body_args(request: web.Request, route: Route) -> dict[str, Any]:
-    """The request's JSON body, checked against ``route``'s fields."""
+async def _body(request: web.Request) -> bytes:
+    """The request's body, up to the server's limit."""
     try:
-        raw = await request.read()
+        return await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise CapacityError(f"the request body is larger than this server's limit of {request.client_max_size} "
                             "bytes (--max-message-mb): send fewer items per request") from None
-    return await asyncio.to_thread(_decoded, raw, route) if len(raw) > THREAD_BYTES else _decoded(raw, route)
 
 
 def _endpoint(api: Api, route: Route) -> Handler:
+    async def reply(call: Call) -> bytes | web.StreamResponse:
+        """The route's reply, JSON encoded (what a request id remembers, so a retry is not encoded again)."""
+        value = await route.handler(api, call)
+        if isinstance(value, web.StreamResponse):
+            return value
+        # The size of a reply is known only once encoded: listings, exports and the routes
+        # that may answer megabytes (explained predictions, a thousand items) go to a thread.
+        threaded = route.method == "GET" or route.large_reply
+        return await asyncio.to_thread(_encoded, value) if threaded else _encoded(value)
+
     async def handle(request: web.Request) -> web.StreamResponse:
+        large = False
         if route.body is not None:
             if request.query:  # else a request_id sent there would be silently ignored
                 names = ", ".join(repr(name) for name in dict.fromkeys(request.query))
                 raise InvalidInputError(f"{route.method} {BASE}{route.path} takes no query parameters, got {names}: "
                                         "send them as fields of the JSON body")
-            args = await _body_args(request, route)
+            raw = await _body(request)
+            large = len(raw) > THREAD_BYTES
+            args = await asyncio.to_thread(_decoded, raw, route) if large else _decoded(raw, route)
         else:
             args = parse_query({name: request.query.getone(name) for name in request.query}, route.fields)
         call = Call(path=dict(request.match_info), args=args)
         if route.once:
             request_id = args.pop("request_id")
-            reply = await api.replies.once(f"http {route.name}", request_id, {"path": dict(call.path), "args": args},
-                                           lambda: route.handler(api, call))
+            answer = await api.replies.once(f"http {route.name}", request_id, {"path": dict(call.path), "args": args},
+                                            lambda: reply(call), large=large)
         else:
-            reply = await route.handler(api, call)
-        if isinstance(reply, web.StreamResponse):
-            return reply
-        # The size of a reply is known only once encoded: listings and exports go to a thread.
-        text = await asyncio.to_thread(_dumps, reply) if route.method == "GET" else _dumps(reply)
-        return web.Response(text=text, status=route.status, content_type="application/json")
+            answer = await reply(call)
+        if isinstance(answer, web.StreamResponse):
+            return answer
+        return web.Response(body=answer, status=route.status, content_type="application/json", charset="utf-8")
 
     return handle
 
@@ -188,8 +209,7 @@ def _page_file(name: str) -> web.StreamResponse:
     kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
     if kind.startswith("text/") or kind in ("application/javascript", "image/svg+xml"):
         kind += "; charset=utf-8"
-    return web.FileResponse(path, headers={"Content-Type": kind, "Cache-Control": "no-cache",
-                                           "X-Content-Type-Options": "nosniff"})
+    return web.FileResponse(path, headers={"Content-Type": kind, **PAGE_HEADERS})
 
 
 async def _page(request: web.Request) -> web.StreamResponse:
@@ -223,7 +243,10 @@ def make_app(api: Api, *, token: str | None, host: str, max_body_bytes: int) -> 
 async def start_http(app: web.Application, *, host: str, port: int, ssl_context: ssl.SSLContext | None,
                      shutdown_timeout: float) -> tuple[web.AppRunner, int]:
     """Serve ``app`` on ``host:port`` (0: a free port); returns its runner and the real port."""
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
+    # Cancel a handler whose client went away: a /next nobody receives then gives its leases
+    # back (its undo); the other routes finish their work regardless (Calls.run shields the
+    # worker, a request id's work runs as a task of its own), only their reply is dropped.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout, handler_cancellation=True)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host.strip("[]"), port, ssl_context=ssl_context)

@@ -17,11 +17,15 @@ import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 
-__all__ = ["MEDIA_KEYS", "MediaRoots", "content_type_of_raw", "media_path", "media_url"]
+__all__ = ["DOT_SEGMENTS", "MEDIA_KEYS", "MediaRoots", "content_type_of_raw", "media_path", "media_url"]
 
+#: Ids no URL path can carry: browsers resolve a path segment "." or ".." (and, by the URL
+#: standard, "%2E" or "%2E%2E" as well) as this or the parent directory. Their media URL
+#: names the item in the query instead.
+DOT_SEGMENTS = (".", "..")
 #: Metadata keys that may name an item's file, in the order they are tried.
 MEDIA_KEYS = ("source", "path", "image")
 
@@ -48,7 +52,10 @@ def media_url(project: str, item_id: str, metadata: Mapping[str, Any], *, keeps_
     when it has none to serve."""
     if not (keeps_raw or media_path(metadata)):
         return None
-    return f"/api/v1/projects/{quote(project, safe='')}/items/{quote(item_id, safe='')}/media"
+    base = f"/api/v1/projects/{quote(project, safe='')}"
+    if item_id in DOT_SEGMENTS:
+        return f"{base}/media?{urlencode({'item': item_id})}"
+    return f"{base}/items/{quote(item_id, safe='')}/media"
 
 
 def content_type_of_raw(content: bytes, kind: str) -> str:

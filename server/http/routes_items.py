@@ -1,8 +1,7 @@
 """Routes of items: list, get, add, remove, edit metadata, and show an item's media."""
 from __future__ import annotations
 
-import asyncio
-from typing import Any
+from typing import Any, BinaryIO
 
 from aiohttp import web
 
@@ -92,8 +91,14 @@ async def update_metadata(api: Api, call: Call) -> Any:
     return {"updated": await api.run(project.update_metadata, call.args["metadata"], project=project)}
 
 
+def _close(opened: tuple[BinaryIO, str] | None) -> None:
+    if opened is not None:
+        opened[0].close()
+
+
 async def media(api: Api, call: Call) -> web.StreamResponse:
-    project, item = api.project(call.project), call.path["item"]
+    project = api.project(call.project)
+    item = call.args["item"] if "item" in call.args else call.path["item"]
 
     def run() -> tuple[bytes, str] | dict[str, Any]:
         record = project.items([item])[0]  # an unknown item is refused as everywhere else
@@ -105,7 +110,8 @@ async def media(api: Api, call: Call) -> web.StreamResponse:
         content, kind = found
         return web.Response(body=content, headers={**MEDIA_HEADERS, "Content-Type": content_type_of_raw(content, kind)})
     path = media_path(found)
-    opened = await asyncio.to_thread(api.media.open, path) if path else None
+    # A request cancelled (its client gone) while the file opens closes it, not the garbage collector.
+    opened = await api.run(api.media.open, path, undo=_close) if path else None
     if opened is None:  # one answer whatever the reason: it tells nothing of the file system
         raise NotFoundError(f"item {shown(item)} has no media this server serves (files are served from its "
                             "--media-root directories only)")
@@ -121,7 +127,8 @@ ROUTES = (
           query=(Field("state", "string", "only items of this state (outlier: the outlier flag)", choices=ITEM_STATES),
                  Field("page_size", "integer", "items per page (1-1000)", default=50),
                  Field("page_token", "string", "next_page_token of the previous page", default=""))),
-    Route("POST", f"{P}/items/get", "getItems", "Items by id", get_items, reply="Items", body=(IDS,)),
+    Route("POST", f"{P}/items/get", "getItems", "Items by id", get_items, reply="Items", body=(IDS,),
+          large_reply=True),
     Route("GET", f"{P}/items/{{item}}", "getItem", "One item", get_item, reply="Item"),
     Route("POST", f"{P}/items", "addItems", "Add items (as vectors, or texts for a text encoder)", add_items,
           reply="AddResult", once=True,
@@ -136,4 +143,7 @@ ROUTES = (
           reply="Updated", once=True, body=(Field("metadata", "object_map", "item id -> its new metadata",
                                                   required=True),)),
     Route("GET", f"{P}/items/{{item}}/media", "getMedia", "An item's image or kept raw text", media, reply=""),
+    Route("GET", f"{P}/media", "getMediaOf", "An item's image or kept raw text, by an id in the query: the media "
+          "URL of the items '.' and '..', which browsers would resolve as directories in a path", media, reply="",
+          query=(Field("item", "string", "the item id", required=True),)),
 )

@@ -25,7 +25,13 @@ async def next_items(api: Api, call: Call) -> Any:
                 reply["neighbors"] = neighbors
         return {"samples": replies, "progress": shapes.plain(project.progress())}
 
-    return await api.run(run, project=project)
+    def give_back(reply: Any) -> None:
+        """Nobody is left to receive these items (the client went away; with a request id
+        the call is not cancelled, its reply waits for a retry): end the leases it took."""
+        if reply["samples"]:
+            project.release([s["id"] for s in reply["samples"]], force=True)
+
+    return await api.run(run, project=project, undo=give_back)
 
 
 async def label(api: Api, call: Call) -> Any:
@@ -103,7 +109,7 @@ ANNOTATOR = Field("annotator", "string", "who asks (leases are theirs)", default
 LEASE_SECONDS = Field("lease_seconds", "number", "lease length; default: the project's")
 ROUTES = (
     Route("POST", f"{P}/next", "nextItems", "Pick items to label next and lease them to the annotator", next_items,
-          reply="NextItems", once=True,
+          reply="NextItems", once=True, large_reply=True,
           body=(Field("count", "integer", "how many (1-1000)", default=1), ANNOTATOR,
                 Field("strategy", "string", "default: the project's", choices=tuple(STRATEGY_NAMES)),
                 LEASE_SECONDS, Field("seed", "integer", "random seed of the pick (0 to 2**64 - 1)"),

@@ -73,13 +73,13 @@ async def search(api: Api, call: Call) -> Any:
 P = "/projects/{project}"
 ROUTES = (
     Route("POST", f"{P}/predict", "predict", "Predictions for pool items, vectors or texts", predict,
-          reply="Predictions",
+          reply="Predictions", large_reply=True,
           body=(Field("ids", "strings", "pool items"), Field("vectors", "vectors", "unit or raw vectors"),
                 Field("texts", "strings", "texts, for a project with a text encoder"),
                 Field("explain", "boolean", "list the labeled neighbours behind each prediction (else [])",
                       default=False))),
     Route("POST", f"{P}/search", "search", "The pool items most similar to an item, a vector or a text", search,
-          reply="SearchHits",
+          reply="SearchHits", large_reply=True,
           body=(Field("id", "string", "a pool item (excluded from the hits)"), Field("vector", "vector", "a vector"),
                 Field("text", "string", "a text, for a project with a text encoder"),
                 Field("limit", "integer", "most hits (1-1000)", default=10),
