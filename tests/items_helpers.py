@@ -56,3 +56,14 @@ def all_pages(project: Project, state: str | None, page_size: int) -> list[str]:
         token = page.next_page_token
         if not token:
             return found
+
+
+def lease_rows(path: Path) -> list[tuple[Any, ...]]:
+    """The rows of a project's lease table."""
+    with sqlite3.connect(path / "log.sqlite") as db:
+        return db.execute("SELECT item_id, annotator, expires_at FROM leases ORDER BY item_id").fetchall()
+
+
+def everything(project: Project) -> tuple[Any, ...]:
+    """What a user can observe of ``project``, and what its log and lease table hold."""
+    return observed(project), ops(project.path), lease_rows(project.path)

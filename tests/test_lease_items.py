@@ -5,30 +5,18 @@ handed the item, it survives a restart, it lowers its neighbours' diversity), st
 the label budget, renew the annotator's own lease, and change nothing when refused."""
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 
 from knn_al.errors import InvalidInputError, StateError, UnknownItemError
-from knn_al.projects.project import Project
-from tests.items_helpers import new_project, observed, ops, reopen
+from tests.items_helpers import everything, new_project, observed, reopen
 
 if TYPE_CHECKING:
     from tests.conftest import FakeClock
 
-
-def lease_rows(path: Path) -> list[tuple[Any, ...]]:
-    """The rows of a project's lease table."""
-    with sqlite3.connect(path / "log.sqlite") as db:
-        return db.execute("SELECT item_id, annotator, expires_at FROM leases ORDER BY item_id").fetchall()
-
-
-def everything(project: Project) -> tuple[Any, ...]:
-    """What a user can observe of ``project``, and what its log holds."""
-    return observed(project), ops(project.path), lease_rows(project.path)
 
 
 def test_a_leased_item_is_never_handed_out_to_anyone(tmp_path: Path, clock: FakeClock) -> None:

@@ -5,28 +5,17 @@ annotator is handed the item, exceed the label budget, or replay to another stat
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from knn_al.errors import InvalidInputError, StateError, UnknownItemError
-from knn_al.projects.project import Project
-from tests.items_helpers import new_project, observed, ops, reopen
+from tests.items_helpers import everything, lease_rows, new_project, ops, reopen
 
 if TYPE_CHECKING:
     from tests.conftest import FakeClock
 
-
-def lease_rows(path: Path) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(path / "log.sqlite") as db:
-        return db.execute("SELECT item_id, annotator, expires_at FROM leases ORDER BY item_id").fetchall()
-
-
-def everything(project: Project) -> tuple[Any, ...]:
-    """What a user can observe of ``project``, and what its log holds."""
-    return observed(project), ops(project.path), lease_rows(project.path)
 
 
 def test_an_undone_item_comes_back_leased_to_its_annotator_and_to_nobody_else(tmp_path: Path,
