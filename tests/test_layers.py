@@ -31,6 +31,8 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
                         *SHARED),
     "knn_al.simulation": ("knn_al.simulation", "knn_al.learner", "knn_al.dataset", "knn_al.embedding",
                           "knn_al.client", *SHARED),
+    # The Label Studio bridge reaches knn-al only as a client does.
+    "knn_al.label_studio": ("knn_al.label_studio", "knn_al.client", *RECORDS, *SHARED),
     # The codec checks metadata against the same bounds as the projects.
     "knn_al.v1": ("knn_al.v1", *RECORDS, "knn_al.learner.limits", *SHARED),
     "knn_al.server": ("knn_al.server", "knn_al.projects", "knn_al.learner", "knn_al.v1", *SHARED),
@@ -45,6 +47,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "knn_al.projects": ("grpc", "google.protobuf", "tensorflow", "tensorflow_hub"),
     "knn_al.client": ("faiss", "sqlite3", "tensorflow", "tensorflow_hub", "scipy"),
     "knn_al.v1": ("faiss", "sqlite3", "tensorflow", "tensorflow_hub", "scipy"),
+    "knn_al.label_studio": ("faiss", "sqlite3", "tensorflow", "tensorflow_hub", "scipy"),
 }
 
 
