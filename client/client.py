@@ -170,12 +170,14 @@ class Client(ItemCalls):
 
     # ------------------------------------------------------------- learning
     def next_sample(self, project: str, count: int = 1, *, strategy: str | None = None, annotator: str = "",
-                    lease_seconds: float = 0.0, include_outliers: bool = False, seed: int | None = None) -> SampleBatch:
+                    lease_seconds: float = 0.0, include_outliers: bool = False, seed: int | None = None,
+                    preview: bool = False) -> SampleBatch:
         """Lease up to ``count`` items to label next, best first. The list's ``progress``
-        says when labeling can stop (budget spent, target accuracy reached)."""
+        says when labeling can stop (budget spent, target accuracy reached). With
+        ``preview``, the same picks in the same order, but nothing is leased."""
         request = pb.NextSampleRequest(project=project, count=count, strategy=strategy_to_proto(strategy),
                                        annotator=annotator, lease_seconds=lease_seconds,
-                                       include_outliers=include_outliers, seed=seed)
+                                       include_outliers=include_outliers, seed=seed, preview=preview)
         reply = self._call(self._stub.NextSample, request)
         return SampleBatch((sample_from_proto(s) for s in reply.samples), progress=progress_from_proto(reply.progress))
 

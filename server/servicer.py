@@ -211,7 +211,7 @@ class ActiveLearningServicer(ItemRpcs, pb_grpc.ActiveLearningServicer):
                 project.next_sample(
                     request.count or 1, strategy=convert.strategy_name(request.strategy), annotator=request.annotator,
                     lease_seconds=request.lease_seconds or None, include_outliers=request.include_outliers,
-                    seed=request.seed if request.HasField("seed") else None, accept=fits)
+                    seed=request.seed if request.HasField("seed") else None, accept=fits, preview=request.preview)
                 return project.progress()
 
             def give_back(_: Any) -> None:
@@ -220,7 +220,8 @@ class ActiveLearningServicer(ItemRpcs, pb_grpc.ActiveLearningServicer):
                 if replies:
                     project.release([r.id for r in replies], force=True)
 
-            progress = await self._run(context, run, project=project, undo=give_back)
+            # A preview leases nothing, so there is nothing to give back.
+            progress = await self._run(context, run, project=project, undo=None if request.preview else give_back)
             return pb.NextSampleResponse(samples=replies, progress=convert.progress_to_proto(progress))
 
         return await self._once("NextSample", request, sample)

@@ -50,20 +50,23 @@ def check_seed(seed: int | None) -> None:
 
 def hand_out_picks(state: ProjectState, log: OperationLog, *, count: int, strategy: str, include_outliers: bool,
                    seed: int | None, lease: Lease, left: int | None,
-                   accept: Callable[[list[Sample]], object] | None, apply: Callable[..., Any]) -> list[Sample]:
+                   accept: Callable[[list[Sample]], object] | None, apply: Callable[..., Any],
+                   preview: bool = False) -> list[Sample]:
     """Pick up to ``count`` items (no more than the ``left`` labels of the budget, if it
     has one) and lease them under ``lease``. ``accept`` sees the samples before their
-    leases are committed and may refuse them by raising: then nothing changes."""
+    leases are committed and may refuse them by raising: then nothing changes. A
+    ``preview`` returns the same picks in the same order, leased until 0: nothing is
+    leased or logged (a ranking for a tool that orders its own queue)."""
     learner = state.learner
     if left is not None:
         count = min(count, left)
     picks = (learner.select(count, strategy=strategy, include_outliers=include_outliers, seed=seed)
              if count else [])
     ids = [p.id for p in picks]
-    samples = samples_of(learner, picks, state.metadata, lease_expires_at=lease.deadline)
+    samples = samples_of(learner, picks, state.metadata, lease_expires_at=0.0 if preview else lease.deadline)
     if accept is not None:
         accept(samples)
-    if ids:
+    if ids and not preview:
         learner.check_hand_out(ids)
         _grant(state, log, ids, lease)
         apply(learner.hand_out, ids)

@@ -136,7 +136,8 @@ class Project(ProjectCore):
     # --------------------------------------------------------------- leases
     def next_sample(self, count: int = 1, *, strategy: str | None = None, annotator: str = "",
                     lease_seconds: float | None = None, include_outliers: bool = False,
-                    seed: int | None = None, accept: Callable[[list[Sample]], object] | None = None) -> list[Sample]:
+                    seed: int | None = None, accept: Callable[[list[Sample]], object] | None = None,
+                    preview: bool = False) -> list[Sample]:
         """Pick up to ``count`` items, lease them to ``annotator``, and return them.
 
         Leased items are not candidates for anyone until labeled, released or expired,
@@ -144,6 +145,8 @@ class Project(ProjectCore):
         the label budget has left (see :meth:`progress`); none once the pool is exhausted.
         ``accept`` sees the samples before their leases are committed and may refuse them
         by raising (a transport whose reply would be too large): then nothing changes.
+        With ``preview``, the same picks in the same order (the same ``seed`` gives what a
+        real call would) but nothing is leased or logged: ``lease_expires_at`` is 0.
         """
         check_count(count)
         check_seed(seed)
@@ -153,7 +156,7 @@ class Project(ProjectCore):
             return hand_out_picks(self._state, self._log, count=count,
                                   strategy=strategy or self.settings.default_strategy,
                                   include_outliers=include_outliers, seed=seed, lease=Lease(now + lease, annotator),
-                                  left=self._budget_left(), accept=accept, apply=self._apply)
+                                  left=self._budget_left(), accept=accept, apply=self._apply, preview=preview)
 
     def lease(self, ids: Sequence[str], *, annotator: str = "", lease_seconds: float | None = None) -> float:
         """Lease chosen items (one found by search, say) to ``annotator``

@@ -18,7 +18,7 @@ async def next_items(api: Api, call: Call) -> Any:
     def run() -> Any:
         samples = project.next_sample(args["count"], strategy=args["strategy"], annotator=args["annotator"],
                                       lease_seconds=args["lease_seconds"], include_outliers=args["include_outliers"],
-                                      seed=args["seed"])
+                                      seed=args["seed"], preview=args["preview"])
         replies = [shapes.sample(s, api.links(project)) for s in samples]
         if args["explain"] and samples:
             for reply, neighbors in zip(replies, explained(project, project.predict([s.id for s in samples]))):
@@ -31,7 +31,8 @@ async def next_items(api: Api, call: Call) -> Any:
         if reply["samples"]:
             project.release([s["id"] for s in reply["samples"]], force=True)
 
-    return await api.run(run, project=project, undo=give_back)
+    # A preview leases nothing, so there is nothing to give back.
+    return await api.run(run, project=project, undo=None if args["preview"] else give_back)
 
 
 async def label(api: Api, call: Call) -> Any:
@@ -114,6 +115,8 @@ ROUTES = (
                 Field("strategy", "string", "default: the project's", choices=tuple(STRATEGY_NAMES)),
                 LEASE_SECONDS, Field("seed", "integer", "random seed of the pick (0 to 2**64 - 1)"),
                 Field("include_outliers", "boolean", "outliers may be picked too", default=False),
+                Field("preview", "boolean", "the same picks in the same order, but nothing is leased",
+                      default=False),
                 Field("explain", "boolean", "list the labeled neighbours behind each prediction", default=False))),
     Route("POST", f"{P}/labels", "submitLabels", "Label (or relabel) items; ends their leases", label,
           reply="LabelReceipt", once=True,

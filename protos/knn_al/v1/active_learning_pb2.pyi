@@ -330,7 +330,7 @@ class LoadDatasetResponse(_message.Message):
     def __init__(self, added: _Optional[int] = ..., labeled: _Optional[int] = ..., pool_size: _Optional[int] = ...) -> None: ...
 
 class NextSampleRequest(_message.Message):
-    __slots__ = ("project", "count", "strategy", "annotator", "lease_seconds", "seed", "include_outliers", "request_id")
+    __slots__ = ("project", "count", "strategy", "annotator", "lease_seconds", "seed", "include_outliers", "request_id", "preview")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
@@ -339,6 +339,7 @@ class NextSampleRequest(_message.Message):
     SEED_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_OUTLIERS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    PREVIEW_FIELD_NUMBER: _ClassVar[int]
     project: str
     count: int
     strategy: Strategy
@@ -347,7 +348,8 @@ class NextSampleRequest(_message.Message):
     seed: int
     include_outliers: bool
     request_id: str
-    def __init__(self, project: _Optional[str] = ..., count: _Optional[int] = ..., strategy: _Optional[_Union[Strategy, str]] = ..., annotator: _Optional[str] = ..., lease_seconds: _Optional[float] = ..., seed: _Optional[int] = ..., include_outliers: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+    preview: bool
+    def __init__(self, project: _Optional[str] = ..., count: _Optional[int] = ..., strategy: _Optional[_Union[Strategy, str]] = ..., annotator: _Optional[str] = ..., lease_seconds: _Optional[float] = ..., seed: _Optional[int] = ..., include_outliers: _Optional[bool] = ..., request_id: _Optional[str] = ..., preview: _Optional[bool] = ...) -> None: ...
 
 class ScoreBreakdown(_message.Message):
     __slots__ = ("score", "uncertainty", "density", "diversity", "uncertainty_term", "density_term", "diversity_term")
