@@ -17,19 +17,23 @@ from knn_al.errors import InvalidInputError, shown
 from knn_al.label_studio.config import LabelingConfig
 from knn_al.label_studio.mapping import label_from_result, project_id
 
-__all__ = ["Annotated", "Deleted", "Event", "TrainingRequested", "parse_webhook"]
+__all__ = ["ACTIONS", "Annotated", "Deleted", "Event", "TrainingRequested", "parse_webhook"]
+
+#: The webhook actions the bridge follows; the ML backend answers others "Unknown event".
+ACTIONS = ("ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATION_DELETED", "ANNOTATIONS_DELETED", "START_TRAINING")
 
 
 @dataclass(frozen=True)
 class Annotated:
     """An annotation was saved (created or updated). ``label`` None: it chose nothing
-    (a skipped task, or saved without a choice), so the task has no label from it."""
+    (a skipped task, ``cancelled``, or saved without a choice), so the task has no label from it."""
 
     project: int
     task: int
     annotation: int
     label: str | None
     annotator: str
+    cancelled: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,8 +86,7 @@ def parse_webhook(payload: object, *, config: LabelingConfig) -> Event | None:
     if not isinstance(payload, Mapping):
         raise InvalidInputError(f"a webhook payload must be a JSON object, got {shown(payload)}")
     action = payload.get("action")
-    if action not in ("ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATION_DELETED", "ANNOTATIONS_DELETED",
-                      "START_TRAINING"):
+    if action not in ACTIONS:
         return None
     project = project_id(payload.get("project"))
     if action == "START_TRAINING":
@@ -102,4 +105,5 @@ def parse_webhook(payload: object, *, config: LabelingConfig) -> Event | None:
         return Deleted(project=project, annotations=(number,), tasks=(task,))
     cancelled = annotation.get("was_cancelled") is True
     label = None if cancelled else label_from_result(annotation.get("result", []), config)
-    return Annotated(project=project, task=task, annotation=number, label=label, annotator=_annotator(annotation))
+    return Annotated(project=project, task=task, annotation=number, label=label, annotator=_annotator(annotation),
+                     cancelled=cancelled)
