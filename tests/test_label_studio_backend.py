@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
+import signal
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -261,3 +264,23 @@ def test_bad_requests_are_refused_with_a_message(backend: Backend) -> None:
                                               "label_config": CONFIG})
     assert status == 400 and "has no data field 'text'" in reply["error"]
     assert backend.client.get_project("label-studio-11").pool_size == 0
+
+
+def test_the_command_serves_the_backend_until_terminated(server: ServerProcess) -> None:
+    command = [sys.executable, "-m", "knn_al.cli", "label-studio", "--server", server.address, "--port", "0"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        try:
+            line = process.stdout.readline() if process.stdout else ""
+            found = re.fullmatch(r"knn-al label-studio backend on 127\.0\.0\.1:(\d+)\n", line)
+            assert found, line
+            url = f"http://127.0.0.1:{found.group(1)}"
+            with urllib.request.urlopen(url + "/health", timeout=30) as reply:
+                assert json.loads(reply.read()) == {"status": "UP", "model_class": "knn-al"}
+        finally:
+            process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    # A server that cannot be reached: one line and exit code 1, before listening.
+    nowhere = subprocess.run([*command[:5], "127.0.0.1:1", "--timeout", "2"], capture_output=True, text=True,
+                             timeout=120)
+    assert (nowhere.returncode, nowhere.stdout) == (1, "")
+    assert nowhere.stderr.startswith("knn-al label-studio: 127.0.0.1:1: UNAVAILABLE"), nowhere.stderr

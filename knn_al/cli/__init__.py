@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "knn_al.cli.serve",
     "knn_al.cli.simulate",
     "knn_al.cli.demo",
+    "knn_al.cli.label_studio",
 )
 
 

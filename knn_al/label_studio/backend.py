@@ -12,7 +12,6 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-import grpc
 from aiohttp import web
 
 from knn_al.client import ServiceError
@@ -22,16 +21,15 @@ from knn_al.label_studio.bridge import Bridge
 __all__ = ["BRIDGE", "make_app"]
 
 BRIDGE = web.AppKey("bridge", Bridge)
-#: The answer to a knn-al refusal, by its gRPC status; anything else is the server's
-#: trouble, not the request's (502).
-_HTTP_OF = {grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.NOT_FOUND: 404,
-            grpc.StatusCode.ALREADY_EXISTS: 409, grpc.StatusCode.FAILED_PRECONDITION: 409,
-            grpc.StatusCode.RESOURCE_EXHAUSTED: 413, grpc.StatusCode.UNAVAILABLE: 503}
+#: The answer to a knn-al refusal, by its gRPC status's name (the library never imports
+#: grpc); anything else is the server's trouble, not the request's (502).
+_HTTP_OF = {"INVALID_ARGUMENT": 400, "NOT_FOUND": 404, "ALREADY_EXISTS": 409, "FAILED_PRECONDITION": 409,
+            "RESOURCE_EXHAUSTED": 413, "UNAVAILABLE": 503}
 
 
 def _status(exc: KnnAlError) -> int:
     if isinstance(exc, ServiceError):
-        return _HTTP_OF.get(exc.code, 502)
+        return _HTTP_OF.get(exc.code.name, 502)
     return 404 if isinstance(exc, UnknownItemError) else 400 if isinstance(exc, InvalidInputError) else 500
 
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-import grpc
-
 from knn_al.client import Client, ServiceError
 from knn_al.client.types import ItemRecord
 from knn_al.errors import InvalidInputError, listing, shown
@@ -58,12 +56,12 @@ class Bridge:
         try:
             info = self.client.get_project(name)
         except ServiceError as exc:
-            if exc.code != grpc.StatusCode.NOT_FOUND:
+            if exc.code.name != "NOT_FOUND":
                 raise
             try:
                 info = self.client.create_project(name, labels=config.labels, encoder=config.encoder)
             except ServiceError as race:  # a concurrent request created it first
-                if race.code != grpc.StatusCode.ALREADY_EXISTS:
+                if race.code.name != "ALREADY_EXISTS":
                     raise
                 info = self.client.get_project(name)
         if info.encoder != config.encoder or set(info.labels) != set(config.labels):
@@ -126,7 +124,7 @@ class Bridge:
         try:
             return self.client.items(name, [item])[0]
         except ServiceError as exc:
-            if exc.code != grpc.StatusCode.NOT_FOUND:
+            if exc.code.name != "NOT_FOUND":
                 raise
         if not isinstance(task, Mapping):
             raise InvalidInputError(f"task {event.task} is not in knn-al project {name!r} yet and the webhook "
@@ -181,7 +179,7 @@ class Bridge:
             try:
                 found += self.client.items(name, [item])
             except ServiceError as exc:
-                if exc.code != grpc.StatusCode.NOT_FOUND:
+                if exc.code.name != "NOT_FOUND":
                     raise
         return found
 
