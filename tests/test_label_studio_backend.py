@@ -61,17 +61,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 
 class Backend:
-    """The ML backend app over a new Bridge (and client) on a free loopback port, on an
-    event loop of its own thread."""
+    """The ML backend app over a new Bridge (and client) on a loopback port (``port``, or a
+    free one), on an event loop of its own thread."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, *, port: int = 0) -> None:
         self.client = Client(address)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
-        self._runner = web.AppRunner(make_app(Bridge(self.client)))
+        self.bridge = Bridge(self.client)
+        self._runner = web.AppRunner(make_app(self.bridge))
         self._await(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         self._await(site.start())
         self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
 
@@ -112,8 +113,9 @@ def backend(server: ServerProcess) -> Iterator[Backend]:
 
 
 def setup(backend: Backend, project: int, schema: str = CONFIG) -> tuple[int, Any]:
-    return backend.call("/setup", {"project": f"{project}.1700000000", "schema": schema,
-                                   "hostname": "http://localhost:8080", "access_token": "t", "extra_params": {}})
+    # No hostname and access_token: this bridge cannot call back into a Label Studio (there is
+    # none here), so it neither syncs the pool nor pushes predictions (the end-to-end test does).
+    return backend.call("/setup", {"project": f"{project}.1700000000", "schema": schema, "extra_params": {}})
 
 
 def predict(backend: Backend, project: int, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -40,4 +40,10 @@ count mismatch is logged as an error.
 Sampling: Label Studio's uncertainty sampling hands out the unlabeled task with the
 **lowest** prediction score of the current model version first (``order_by('predictions__score')``),
 so the bridge gives knn-al's next pick the lowest score (see :mod:`knn_al.label_studio.predictions`).
+
+Calling back (:mod:`knn_al.label_studio.rest`, with the ``hostname`` and ``access_token`` of
+``/setup``): ``GET /api/tasks?project=ID&page=..&page_size=..`` (the pool sync),
+``GET /api/predictions?project=ID``, ``DELETE /api/predictions/{id}`` and ``POST
+/api/projects/{id}/import/predictions`` (pushes; stored without calling the backend). The
+bridge's ``Bridge`` docstring says when and how much.
 """

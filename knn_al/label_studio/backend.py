@@ -17,6 +17,7 @@ from aiohttp import web
 from knn_al.client import ServiceError
 from knn_al.errors import InvalidInputError, KnnAlError, UnknownItemError
 from knn_al.label_studio.bridge import Bridge
+from knn_al.label_studio.rest import LabelStudioError
 
 __all__ = ["BRIDGE", "make_app"]
 
@@ -30,6 +31,8 @@ _HTTP_OF = {"INVALID_ARGUMENT": 400, "NOT_FOUND": 404, "ALREADY_EXISTS": 409, "F
 def _status(exc: KnnAlError) -> int:
     if isinstance(exc, ServiceError):
         return _HTTP_OF.get(exc.code.name, 502)
+    if isinstance(exc, LabelStudioError):  # calling back into Label Studio failed: not this request's fault
+        return 502
     return 404 if isinstance(exc, UnknownItemError) else 400 if isinstance(exc, InvalidInputError) else 500
 
 
@@ -71,6 +74,11 @@ def make_app(bridge: Bridge) -> web.Application:
     """The ML backend over ``bridge``: GET /health and /, POST /setup, /predict, /webhook."""
     app = web.Application(client_max_size=64 * 2**20)  # a /predict of many long texts
     app[BRIDGE] = bridge
+
+    async def close(app: web.Application) -> None:
+        await asyncio.to_thread(app[BRIDGE].close)
+
+    app.on_cleanup.append(close)
     app.router.add_get("/health", _health)
     app.router.add_get("/", _health)
     app.router.add_post("/setup", _route(Bridge.setup))

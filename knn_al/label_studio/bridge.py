@@ -7,30 +7,53 @@ that a deletion, which names annotations only, finds its task, after a restart o
 
 Each change is computed from the item's current state and leaves it alone when it already
 is what the event asks for, so a replayed webhook changes nothing.
+
+Calling back into Label Studio: ``/setup`` carries Label Studio's ``hostname`` and a token
+(the one thing the bridge holds in memory, by project: it is a credential, not state, and
+Label Studio sends it again at its next ``/setup``). With them the bridge
+
+* adds every task of the project to the pool at setup (the pool sync), so density and
+  diversity see the whole pool, not only the tasks Label Studio asked predictions for, and
+* pushes refreshed predictions after every annotation event (and at setup, after the sync;
+  both on a worker thread, see :meth:`Bridge._later`), because Label
+  Studio asks for predictions lazily: the queue reorders without anyone pressing "retrain".
+  Bounded: scores rank only the next :data:`RANKED` picks (every other unlabeled task scores
+  1, after them), and a push sends only the unlabeled tasks whose prediction (label or
+  score) differs from the one the bridge stored before: the window's tasks, those leaving
+  it, those whose predicted label changed. The older prediction of a pushed task is deleted
+  first (only the bridge's own, by model version): with two predictions of one version,
+  Label Studio's ``order_by('predictions__score')`` would see both rows and rank the task by
+  the stale one too.
 """
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from knn_al.client import Client, ServiceError
 from knn_al.client.types import ItemRecord
-from knn_al.errors import InvalidInputError, listing, shown
+from knn_al.errors import InvalidInputError, KnnAlError, listing, shown
 from knn_al.label_studio.config import LabelingConfig, parse_config
 from knn_al.label_studio.events import ACTIONS, Annotated, Deleted, parse_webhook
 from knn_al.label_studio.mapping import item_id, item_metadata, project_id, project_name
 from knn_al.label_studio.predictions import build_prediction, pick_scores
+from knn_al.label_studio.rest import LabelStudioApi
 
 __all__ = ["ANNOTATION_KEY", "Bridge", "MODEL_VERSION", "RANKED"]
 
 #: The model version the bridge answers: knn-al learns from every label at once, so there
 #: is no trained model whose versions Label Studio would tell apart.
 MODEL_VERSION = "knn-al"
-#: How many of knn-al's next picks are ranked: the server's largest NextSample.
-RANKED = 1000
+#: How many of knn-al's next picks are ranked (scored below 1), in /predict and in pushes:
+#: a window a team labels through long before the next push, which keeps pushes small.
+RANKED = 100
 #: The item metadata key naming the annotation its label (or skip) came from.
 ANNOTATION_KEY = "ls_annotation"
 _PAGE = 1000
+_LOG = logging.getLogger(__name__)
 
 
 class Bridge:
@@ -41,13 +64,99 @@ class Bridge:
     def __init__(self, client: Client, *, prefix: str = "label-studio", seed: int = 0,
                  model_version: str = MODEL_VERSION) -> None:
         self.client, self.prefix, self.seed, self.model_version = client, prefix, seed, model_version
+        self._apis: dict[int, LabelStudioApi] = {}
+        self._work = ThreadPoolExecutor(max_workers=1, thread_name_prefix="knn-al-label-studio")
+        self._lock = threading.Lock()
+        self._queued: set[tuple[int, bool]] = set()
+        self._errors: list[str] = []
 
     # --------------------------------------------------------------- setup
     def setup(self, request: Mapping[str, Any]) -> dict[str, str]:
         """``/setup``: open (or create) the project for the labeling config ``schema``."""
         config = parse_config(_text(request.get("schema"), what="schema (the labeling config)"))
-        self._project(project_id(request.get("project")), config)
+        number = project_id(request.get("project"))
+        name = self._project(number, config)
+        hostname, token = request.get("hostname"), request.get("access_token")
+        if isinstance(hostname, str) and hostname and isinstance(token, str) and token:
+            self._apis[number] = LabelStudioApi(hostname=hostname, token=token)
+            self._later(number, name, config, sync=True)
         return {"model_version": self.model_version}
+
+    def _later(self, number: int, name: str, config: LabelingConfig, *, sync: bool = False) -> None:
+        """Queue a push (after a pool sync, with ``sync``) for project ``number`` on the
+        bridge's one worker thread: Label Studio waits 3 s for ``/setup`` and delivers webhooks
+        while the annotator waits, and embedding a pool takes longer. A push already queued
+        (not started) covers the new request: it reads knn-al's state when it runs."""
+        if number not in self._apis:
+            return  # no /setup since this bridge started: no token to call back with
+        with self._lock:
+            if (number, sync) in self._queued:
+                return
+            self._queued.add((number, sync))
+
+        def run() -> None:
+            with self._lock:
+                self._queued.discard((number, sync))
+            try:
+                api = self._apis[number]
+                if sync:
+                    self._sync(name, api.tasks(number), config)
+                self._push(number, name, config)
+            except KnnAlError as exc:  # the worker has no caller to refuse: logged, kept for settle()
+                _LOG.warning("Label Studio project %d: %s", number, exc)
+                with self._lock:
+                    self._errors.append(f"project {number}: {exc}")
+
+        self._work.submit(run)
+
+    def settle(self, timeout: float | None = None) -> list[str]:
+        """Wait until the queued syncs and pushes are done; returns (and forgets) the errors
+        they met since the last call."""
+        self._work.submit(lambda: None).result(timeout=timeout)  # one worker: runs after them
+        with self._lock:
+            errors, self._errors = self._errors, []
+        return errors
+
+    def close(self) -> None:
+        """Finish the queued work and stop the worker thread."""
+        self._work.shutdown(wait=True)
+
+    def _sync(self, name: str, tasks: Iterator[Mapping[str, Any]], config: LabelingConfig) -> int:
+        """Add the tasks the pool does not hold yet (texts are embedded only for those);
+        returns how many were added."""
+        known = {r.id for r in self._listed(name, None)}
+        new = [t for t in tasks if item_id(item_metadata(t, config)["ls_task"]) not in known]
+        if new:
+            self._add(name, new, config)
+        return len(new)
+
+    def _push(self, number: int, name: str, config: LabelingConfig) -> int:
+        """Store refreshed predictions in Label Studio for the unlabeled tasks whose
+        prediction changed (see the module's docstring); returns how many. Nothing to do
+        before Label Studio's first /setup since this bridge started: it has no token."""
+        api = self._apis.get(number)
+        if api is None:
+            return 0
+        order = [s.id for s in self.client.next_sample(name, RANKED, seed=self.seed, preview=True)]
+        unlabeled = list(self._listed(name, "unlabeled"))
+        scores = pick_scores(order, [r.id for r in unlabeled])
+        stored: dict[int, list[Mapping[str, Any]]] = {}
+        for prediction in api.predictions(number):
+            if prediction.get("model_version") == self.model_version:
+                stored.setdefault(prediction["task"], []).append(prediction)
+        pushed = []
+        for record in unlabeled:
+            task = int(record.metadata["ls_task"])
+            new = build_prediction(config=config, label=record.predicted_label, score=scores[record.id],
+                                   model_version=self.model_version)
+            old = stored.get(task, [])
+            if [(p.get("result"), p.get("score")) for p in old] == [(new["result"], new["score"])]:
+                continue
+            for prediction in old:
+                api.delete_prediction(prediction["id"])
+            pushed.append({**new, "task": task})
+        api.import_predictions(number, pushed)
+        return len(pushed)
 
     def _project(self, number: int, config: LabelingConfig) -> str:
         """The knn-al project of Label Studio project ``number``, created with the config's
@@ -112,10 +221,14 @@ class Bridge:
         event = parse_webhook(payload, config=config)
         if isinstance(event, Annotated):
             name = self._project(event.project, config)
-            return {"task": event.task, "state": self._annotated(name, event, payload.get("task"), config)}
+            state = self._annotated(name, event, payload.get("task"), config)
+            self._later(event.project, name, config)
+            return {"task": event.task, "state": state}
         if isinstance(event, Deleted):
             name = self._project(event.project, config)
-            return {"tasks": self._deleted(name, event)}
+            tasks = self._deleted(name, event)
+            self._later(event.project, name, config)
+            return {"tasks": tasks}
         return {}  # training: labels count the moment they arrive, there is nothing to train
 
     def _item(self, name: str, event: Annotated, task: object, config: LabelingConfig) -> ItemRecord:
@@ -183,7 +296,7 @@ class Bridge:
                     raise
         return found
 
-    def _listed(self, name: str, state: str) -> Iterator[ItemRecord]:
+    def _listed(self, name: str, state: str | None) -> Iterator[ItemRecord]:
         token = ""
         while True:
             page = self.client.list_items(name, state=state, page_size=_PAGE, page_token=token)
