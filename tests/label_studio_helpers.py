@@ -37,6 +37,8 @@ errors to HumanSignal's Sentry), ``ML_BLOCK_LOCAL_IP=false`` (else an ML backend
 127.0.0.1 is refused), ``SSRF_PROTECTION_ENABLED=false`` (else the webhook Label Studio
 creates for a local ML backend fails validation silently and is never made), and
 ``HOST=http://127.0.0.1:P`` (the ``hostname`` sent in ``/setup``; else ``localhost:8080``).
+Local-files storage is served from ``DATA_DIR/files`` (``LOCAL_FILES_SERVING_ENABLED=true``,
+``LOCAL_FILES_DOCUMENT_ROOT``): a storage's path must lie under it.
 """
 from __future__ import annotations
 
@@ -66,7 +68,8 @@ STOP_SECONDS = 15
 @dataclass(frozen=True)
 class LabelStudio:
     """A running Label Studio: ``url`` (no trailing slash) and the legacy API ``token``
-    (``Authorization: Token TOKEN``) of the user ``username`` / ``password``."""
+    (``Authorization: Token TOKEN``) of the user ``username`` / ``password``; local-files
+    storage may serve files under ``data_dir / "files"``."""
 
     url: str
     token: str
@@ -90,6 +93,23 @@ class LabelStudio:
         if (expect is None and not 200 <= status < 300) or (expect is not None and status != expect):
             pytest.fail(f"Label Studio {method} {path} -> {status}: {content[:2000]!r}")
         return json.loads(content) if content else None
+
+    def upload(self, project: int, files: dict[str, bytes]) -> Any:
+        """Import ``files`` (name -> content) into ``project`` as the "Upload files" button
+        does (multipart ``POST /api/projects/{id}/import``): a task per file."""
+        boundary = "knn-al-test-boundary"
+        parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{name}"\r\n'
+                 f"Content-Type: application/octet-stream\r\n\r\n".encode() + content + b"\r\n"
+                 for name, content in files.items()]
+        request = urllib.request.Request(
+            f"{self.url}/api/projects/{project}/import", data=b"".join(parts) + f"--{boundary}--\r\n".encode(),
+            method="POST", headers={"Authorization": f"Token {self.token}",
+                                    "Content-Type": f"multipart/form-data; boundary={boundary}"})
+        try:
+            with urllib.request.urlopen(request, timeout=120) as reply:
+                return json.loads(reply.read())
+        except urllib.error.HTTPError as error:
+            pytest.fail(f"Label Studio upload -> {error.code}: {error.read()[:2000]!r}")
 
 
 def label_studio_venv() -> Path:
@@ -148,10 +168,12 @@ def running_label_studio(data_dir: Path) -> Iterator[LabelStudio]:
     url = f"http://127.0.0.1:{port}"
     server = LabelStudio(url=url, token="knn-al-test-token", username="test@knn-al.invalid",
                          password="knn-al-test-password", data_dir=data_dir, log=data_dir / "label-studio.log")
+    (data_dir / "files").mkdir(exist_ok=True)
     env = {**os.environ, "LABEL_STUDIO_BASE_DATA_DIR": str(data_dir), "HOST": url,
            "LATEST_VERSION_CHECK": "false", "COLLECT_ANALYTICS": "false",
            "SENTRY_DSN": "", "FRONTEND_SENTRY_DSN": "", "LOG_LEVEL": "WARNING",
-           "ML_BLOCK_LOCAL_IP": "false", "SSRF_PROTECTION_ENABLED": "false", "PYTHONUNBUFFERED": "1"}
+           "ML_BLOCK_LOCAL_IP": "false", "SSRF_PROTECTION_ENABLED": "false", "PYTHONUNBUFFERED": "1",
+           "LOCAL_FILES_SERVING_ENABLED": "true", "LOCAL_FILES_DOCUMENT_ROOT": str(data_dir / "files")}
     command = [str(venv / "bin" / "label-studio"), "start", "--no-browser", "--internal-host", "127.0.0.1",
                "--port", str(port), "--username", server.username, "--password", server.password,
                "--user-token", server.token, "--enable-legacy-api-token"]

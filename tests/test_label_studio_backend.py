@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import re
 import signal
@@ -61,15 +62,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 
 class Backend:
-    """The ML backend app over a new Bridge (and client) on a loopback port (``port``, or a
-    free one), on an event loop of its own thread."""
+    """The ML backend app over a new Bridge (with ``options``, and a client) on a loopback
+    port (``port``, or a free one), on an event loop of its own thread."""
 
-    def __init__(self, address: str, *, port: int = 0) -> None:
+    def __init__(self, address: str, *, port: int = 0, **options: Any) -> None:
         self.client = Client(address)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
-        self.bridge = Bridge(self.client)
+        self.bridge = Bridge(self.client, **options)
         self._runner = web.AppRunner(make_app(self.bridge))
         self._await(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", port)
@@ -256,6 +257,25 @@ def test_a_restarted_bridge_predicts_the_same(backend: Backend, server: ServerPr
         again.stop()
 
 
+def test_deleted_tasks_leave_the_pool_and_a_replay_changes_nothing(backend: Backend) -> None:
+    name, project = "label-studio-12", {"id": 12, "label_config": CONFIG}
+    assert setup(backend, 12)[0] == 200
+    predict(backend, 12, TASKS[:5])
+    backend.ok("/webhook", annotation(12, "ANNOTATION_CREATED", annotation=1, task=100, label="Sport"))
+    gone = {"action": "TASKS_DELETED", "project": project, "tasks": [{"id": 100}, {"id": 101}, {"id": 999}]}
+    assert backend.ok("/webhook", gone) == {"result": {"created": 0, "removed": 2}, "status": "ok"}
+    after = state(backend.client, name)
+    assert backend.client.get_project(name).pool_size == 3
+    assert {r.id for r in backend.client.list_items(name, page_size=100).items} == {"task-102", "task-103", "task-104"}
+    assert backend.ok("/webhook", gone) == {"result": {"created": 0, "removed": 0}, "status": "ok"}
+    assert state(backend.client, name) == after
+    # Without a way to call back into Label Studio (no hostname and token here), created tasks
+    # wait for their /predict or annotation to join.
+    created = {"action": "TASKS_CREATED", "project": project, "tasks": [{"id": 105, "data": {"text": TEXTS[5]}}]}
+    assert backend.ok("/webhook", created) == {"result": {"created": 1, "removed": 0}, "status": "ok"}
+    assert backend.bridge.settle(60) == [] and state(backend.client, name) == after
+
+
 def test_bad_requests_are_refused_with_a_message(backend: Backend) -> None:
     assert setup(backend, 11)[0] == 200
     request = urllib.request.Request(backend.url + "/predict", data=b"{not json", method="POST")
@@ -286,3 +306,23 @@ def test_the_command_serves_the_backend_until_terminated(server: ServerProcess) 
                              timeout=120)
     assert (nowhere.returncode, nowhere.stdout) == (1, "")
     assert nowhere.stderr.startswith("knn-al label-studio: 127.0.0.1:1: UNAVAILABLE"), nowhere.stderr
+
+
+@pytest.mark.parametrize(("options", "token", "code", "message"), [
+    (["--label-studio-url", "http://127.0.0.1:1"], None, 2,
+     "--label-studio-url needs Label Studio's token: --label-studio-token-file FILE or $LABEL_STUDIO_API_KEY"),
+    (["--label-studio-url", "http://127.0.0.1:1"], "eyJh.eyJ0.sig", 2, "that is a personal access token"),
+    (["--label-studio-url", "localhost:8080"], "abc", 2, "Label Studio's hostname must be an http(s) URL"),
+    (["--label-studio-url", "http://127.0.0.1:1"], "abc", 1,
+     "Label Studio GET /api/current-user/whoami: 127.0.0.1:1 cannot be reached"),
+])
+def test_the_commands_label_studio_options_are_checked_before_it_listens(
+        server: ServerProcess, tmp_path: Any, options: list[str], token: str | None, code: int, message: str) -> None:
+    command = [sys.executable, "-m", "knn_al.cli", "label-studio", "--server", server.address, "--port", "0", *options]
+    if token is not None:
+        (tmp_path / "token").write_text(token + "\n")
+        command += ["--label-studio-token-file", str(tmp_path / "token")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABEL_STUDIO_")}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert (done.returncode, done.stdout) == (code, "")
+    assert done.stderr.startswith(f"knn-al label-studio: {message}"), done.stderr

@@ -12,7 +12,7 @@ import pytest
 
 from knn_al.errors import InvalidInputError, UnknownLabelError
 from knn_al.label_studio.config import LabelingConfig, UnsupportedConfigError, parse_config
-from knn_al.label_studio.events import Annotated, Deleted, TrainingRequested, parse_webhook
+from knn_al.label_studio.events import Annotated, Deleted, TasksChanged, TrainingRequested, parse_webhook
 from knn_al.label_studio.mapping import (item_id, item_metadata, label_from_result, project_id, project_name,
                                          task_id)
 from knn_al.label_studio.predictions import UNRANKED_SCORE, build_prediction, pick_scores
@@ -213,7 +213,19 @@ def test_deletions_name_their_annotations_and_the_task_when_the_payload_has_it()
 def test_training_is_a_cue_and_other_actions_are_not_followed() -> None:
     assert parse_webhook({"action": "START_TRAINING", "project": PROJECT}, config=config()) == \
         TrainingRequested(project=2)
-    assert parse_webhook({"action": "TASKS_CREATED", "tasks": [], "project": PROJECT}, config=config()) is None
+    assert parse_webhook({"action": "PROJECT_UPDATED", "project": PROJECT}, config=config()) is None
+
+
+def test_created_and_deleted_tasks_are_named_by_id() -> None:
+    created = {"action": "TASKS_CREATED", "project": PROJECT,
+               "tasks": [{"id": 7, "data": {"text": "a"}, "project": 2}, {"id": 8, "data": {"text": "b"}}]}
+    assert parse_webhook(created, config=config()) == TasksChanged(project=2, created=(7, 8))
+    deleted = {"action": "TASKS_DELETED", "project": PROJECT, "tasks": [{"id": 7}]}
+    assert parse_webhook(deleted, config=config()) == TasksChanged(project=2, deleted=(7,))
+    with pytest.raises(InvalidInputError, match='expected "tasks"'):
+        parse_webhook({"action": "TASKS_DELETED", "project": PROJECT}, config=config())
+    with pytest.raises(InvalidInputError, match="a task must be a Label Studio id"):
+        parse_webhook({"action": "TASKS_CREATED", "project": PROJECT, "tasks": [{"id": "x"}]}, config=config())
 
 
 def test_a_malformed_webhook_is_refused_saying_what_is_missing() -> None:

@@ -8,22 +8,25 @@ that a deletion, which names annotations only, finds its task, after a restart o
 Each change is computed from the item's current state and leaves it alone when it already
 is what the event asks for, so a replayed webhook changes nothing.
 
-Calling back into Label Studio: ``/setup`` carries Label Studio's ``hostname`` and a token
-(the one thing the bridge holds in memory, by project: it is a credential, not state, and
-Label Studio sends it again at its next ``/setup``). With them the bridge
+Calling back into Label Studio: the bridge's ``label_studio`` setting (``knn-al label-studio
+--label-studio-url``), else the ``hostname`` and token of each project's ``/setup`` (held in
+memory, by project: a credential, not state; Label Studio sends it again at its next
+``/setup``). With them the bridge
 
-* adds every task of the project to the pool at setup (the pool sync), so density and
-  diversity see the whole pool, not only the tasks Label Studio asked predictions for, and
-* pushes refreshed predictions after every annotation event (and at setup, after the sync;
-  both on a worker thread, see :meth:`Bridge._later`), because Label
-  Studio asks for predictions lazily: the queue reorders without anyone pressing "retrain".
-  Bounded: scores rank only the next :data:`RANKED` picks (every other unlabeled task scores
-  1, after them), and a push sends only the unlabeled tasks whose prediction (label or
-  score) differs from the one the bridge stored before: the window's tasks, those leaving
-  it, those whose predicted label changed. The older prediction of a pushed task is deleted
-  first (only the bridge's own, by model version): with two predictions of one version,
-  Label Studio's ``order_by('predictions__score')`` would see both rows and rank the task by
-  the stale one too.
+* keeps the pool equal to the project's tasks (:class:`~knn_al.label_studio.pool.TaskPool`):
+  a sync at setup adds the tasks it lacks (texts from their data, images fetched from Label
+  Studio) and removes those deleted meanwhile, so density and diversity see the whole pool,
+  not only the tasks Label Studio asked predictions for; ``TASKS_CREATED`` adds its tasks,
+  ``TASKS_DELETED`` removes their items at once;
+* pushes refreshed predictions after every annotation event (and after each sync; both on
+  a worker thread, see :meth:`Bridge._later`), because Label Studio asks for predictions
+  lazily: the queue reorders without anyone pressing "retrain". Bounded: scores rank only
+  the next :data:`RANKED` picks (every other unlabeled task scores 1, after them), and a
+  push sends only the unannotated tasks whose prediction (label or score) differs from the
+  one the bridge stored before: the window's tasks, those leaving it, those whose
+  predicted label changed. The older prediction of a pushed task is deleted first (only
+  the bridge's own, by model version): with two predictions of one version, Label Studio's
+  ``order_by('predictions__score')`` would see both rows and rank the task by the stale one too.
 """
 from __future__ import annotations
 
@@ -37,9 +40,10 @@ from knn_al.client import Client, ServiceError
 from knn_al.client.types import ItemRecord
 from knn_al.errors import InvalidInputError, KnnAlError, listing, shown
 from knn_al.label_studio.config import LabelingConfig, parse_config
-from knn_al.label_studio.events import ACTIONS, Annotated, Deleted, parse_webhook
+from knn_al.label_studio.events import ACTIONS, Annotated, Deleted, TasksChanged, parse_webhook
 from knn_al.label_studio.mapping import item_id, item_metadata, project_id, project_name
-from knn_al.label_studio.predictions import build_prediction, pick_scores
+from knn_al.label_studio.pool import TaskPool, known, listed
+from knn_al.label_studio.predictions import UNRANKED_SCORE, build_prediction, pick_scores
 from knn_al.label_studio.rest import LabelStudioApi
 
 __all__ = ["ANNOTATION_KEY", "Bridge", "MODEL_VERSION", "RANKED"]
@@ -52,22 +56,25 @@ MODEL_VERSION = "knn-al"
 RANKED = 100
 #: The item metadata key naming the annotation its label (or skip) came from.
 ANNOTATION_KEY = "ls_annotation"
-_PAGE = 1000
 _LOG = logging.getLogger(__name__)
 
 
 class Bridge:
     """Serves Label Studio project ``N`` with knn-al project ``{prefix}-N`` on ``client``'s
     server. ``seed`` fixes the pick order the scores follow (the same for every request,
-    so scores of tasks predicted in separate requests compare)."""
+    so scores of tasks predicted in separate requests compare). ``label_studio``, when
+    given, is how the bridge calls back into Label Studio for every project, from the start
+    (else with the hostname and token of each project's ``/setup``)."""
 
     def __init__(self, client: Client, *, prefix: str = "label-studio", seed: int = 0,
-                 model_version: str = MODEL_VERSION) -> None:
+                 model_version: str = MODEL_VERSION, label_studio: LabelStudioApi | None = None) -> None:
         self.client, self.prefix, self.seed, self.model_version = client, prefix, seed, model_version
+        self.label_studio = label_studio
         self._apis: dict[int, LabelStudioApi] = {}
         self._work = ThreadPoolExecutor(max_workers=1, thread_name_prefix="knn-al-label-studio")
         self._lock = threading.Lock()
         self._queued: set[tuple[int, bool]] = set()
+        self._new_tasks: dict[int, list[Mapping[str, Any]]] = {}
         self._errors: list[str] = []
 
     # --------------------------------------------------------------- setup
@@ -79,17 +86,29 @@ class Bridge:
         hostname, token = request.get("hostname"), request.get("access_token")
         if isinstance(hostname, str) and hostname and isinstance(token, str) and token:
             self._apis[number] = LabelStudioApi(hostname=hostname, token=token)
-            self._later(number, name, config, sync=True)
+        self._later(number, name, config, sync=True)
         return {"model_version": self.model_version}
 
-    def _later(self, number: int, name: str, config: LabelingConfig, *, sync: bool = False) -> None:
-        """Queue a push (after a pool sync, with ``sync``) for project ``number`` on the
-        bridge's one worker thread: Label Studio waits 3 s for ``/setup`` and delivers webhooks
-        while the annotator waits, and embedding a pool takes longer. A push already queued
-        (not started) covers the new request: it reads knn-al's state when it runs."""
-        if number not in self._apis:
+    def _api(self, number: int) -> LabelStudioApi | None:
+        """How to call back into Label Studio for project ``number``: the bridge's own
+        setting, else what the project's last /setup said; None before either."""
+        return self.label_studio or self._apis.get(number)
+
+    def _pool(self, number: int, name: str, config: LabelingConfig) -> TaskPool:
+        return TaskPool(self.client, name, config, self._api(number))
+
+    def _later(self, number: int, name: str, config: LabelingConfig, *, sync: bool = False,
+               tasks: Sequence[Mapping[str, Any]] = ()) -> None:
+        """Queue a push for project ``number`` on the bridge's one worker thread, after a
+        pool sync (``sync``) or after adding new ``tasks``: Label Studio waits 3 s for
+        ``/setup`` and delivers webhooks while the annotator waits, and embedding a pool
+        takes longer. A push already queued (not started) covers the new request: it reads
+        knn-al's state when it runs, and adds the tasks handed to it meanwhile."""
+        api = self._api(number)
+        if api is None:
             return  # no /setup since this bridge started: no token to call back with
         with self._lock:
+            self._new_tasks.setdefault(number, []).extend(tasks)
             if (number, sync) in self._queued:
                 return
             self._queued.add((number, sync))
@@ -97,21 +116,28 @@ class Bridge:
         def run() -> None:
             with self._lock:
                 self._queued.discard((number, sync))
+                new = self._new_tasks.pop(number, [])
+            pool = self._pool(number, name, config)
             try:
-                api = self._apis[number]
-                if sync:
-                    self._sync(name, api.tasks(number), config)
+                # A sync lists every task, the new ones too; new tasks alone join without
+                # listing the project (an import of ten tasks into 100k costs ten).
+                self._problems(number, pool.sync(api.tasks(number)) if sync else pool.add(new))
                 self._push(number, name, config)
             except KnnAlError as exc:  # the worker has no caller to refuse: logged, kept for settle()
-                _LOG.warning("Label Studio project %d: %s", number, exc)
-                with self._lock:
-                    self._errors.append(f"project {number}: {exc}")
+                self._problems(number, [str(exc)])
 
         self._work.submit(run)
 
+    def _problems(self, number: int, problems: list[str]) -> None:
+        """Log what went wrong for project ``number`` and keep it for :meth:`settle`."""
+        for problem in problems:
+            _LOG.warning("Label Studio project %d: %s", number, problem)
+        with self._lock:
+            self._errors += [f"project {number}: {p}" for p in problems]
+
     def settle(self, timeout: float | None = None) -> list[str]:
-        """Wait until the queued syncs and pushes are done; returns (and forgets) the errors
-        they met since the last call."""
+        """Wait until the queued syncs and pushes are done; returns (and forgets) the problems
+        met since the last call: failed syncs and pushes, tasks left out of the pool."""
         self._work.submit(lambda: None).result(timeout=timeout)  # one worker: runs after them
         with self._lock:
             errors, self._errors = self._errors, []
@@ -121,24 +147,18 @@ class Bridge:
         """Finish the queued work and stop the worker thread."""
         self._work.shutdown(wait=True)
 
-    def _sync(self, name: str, tasks: Iterator[Mapping[str, Any]], config: LabelingConfig) -> int:
-        """Add the tasks the pool does not hold yet (texts are embedded only for those);
-        returns how many were added."""
-        known = {r.id for r in self._listed(name, None)}
-        new = [t for t in tasks if item_id(item_metadata(t, config)["ls_task"]) not in known]
-        if new:
-            self._add(name, new, config)
-        return len(new)
-
     def _push(self, number: int, name: str, config: LabelingConfig) -> int:
-        """Store refreshed predictions in Label Studio for the unlabeled tasks whose
+        """Store refreshed predictions in Label Studio for the unannotated tasks whose
         prediction changed (see the module's docstring); returns how many. Nothing to do
         before Label Studio's first /setup since this bridge started: it has no token."""
-        api = self._apis.get(number)
+        api = self._api(number)
         if api is None:
             return 0
         order = [s.id for s in self.client.next_sample(name, RANKED, seed=self.seed, preview=True)]
-        unlabeled = list(self._listed(name, "unlabeled"))
+        # Propagated items (knn-al labeled them as near-duplicates of a labeled one) are tasks
+        # nobody annotated in Label Studio: they keep a prediction, their propagated label,
+        # scored after every task knn-al would pick.
+        unlabeled = [r for state in ("unlabeled", "propagated") for r in listed(self.client, name, state)]
         scores = pick_scores(order, [r.id for r in unlabeled])
         stored: dict[int, list[Mapping[str, Any]]] = {}
         for prediction in api.predictions(number):
@@ -188,26 +208,21 @@ class Bridge:
         tasks = request.get("tasks")
         if not isinstance(tasks, list) or not all(isinstance(t, Mapping) for t in tasks):
             raise InvalidInputError(f"/predict: \"tasks\" must be a list of task objects, got {shown(tasks)}")
-        name = self._project(project_id(request.get("project")), config)
+        number = project_id(request.get("project"))
+        name = self._project(number, config)
         ids = [item_id(t.get("id")) for t in tasks]
         if not ids:
             return {"results": []}
-        self._add(name, tasks, config)
+        for task in tasks:
+            item_metadata(task, config)  # a task without the config's data field is a bad request
+        pool = self._pool(number, name, config)
+        self._problems(number, pool.add(tasks))  # an image that cannot be had: predicted nothing, ranked last
         order = [s.id for s in self.client.next_sample(name, RANKED, seed=self.seed, preview=True)]
         scores = pick_scores(order, ids)
-        records = self.client.items(name, ids)
-        return {"results": [build_prediction(config=config, label=r.predicted_label, score=scores[r.id],
-                                             model_version=self.model_version) for r in records]}
-
-    def _add(self, name: str, tasks: Sequence[Mapping[str, Any]], config: LabelingConfig) -> None:
-        """Add ``tasks`` to the pool; those already in it are left as they are (their
-        metadata keeps the annotation a label came from)."""
-        if config.kind != "text":
-            raise InvalidInputError("the bridge adds text tasks only so far: images, which it must fetch from "
-                                    "Label Studio with its token, are not supported yet")
-        metadata = [item_metadata(t, config) for t in tasks]
-        self.client.add_items(name, [item_id(m["ls_task"]) for m in metadata], metadata=metadata,
-                              texts=[m[config.kind] for m in metadata], on_conflict="skip")
+        labels = {r.id: r.predicted_label for r in pool.known(ids)}
+        return {"results": [build_prediction(config=config, label=labels.get(i, ""),
+                                             score=scores[i] if i in labels else UNRANKED_SCORE,
+                                             model_version=self.model_version) for i in ids]}
 
     # ------------------------------------------------------------- webhook
     def webhook(self, payload: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -229,6 +244,14 @@ class Bridge:
             tasks = self._deleted(name, event)
             self._later(event.project, name, config)
             return {"tasks": tasks}
+        if isinstance(event, TasksChanged):
+            # New tasks join on the worker (embedding them, and fetching images, outlasts a
+            # synchronous webhook); deleted ones leave the pool at once, before any push
+            # could send a prediction for a task that is gone.
+            name = self._project(event.project, config)
+            removed = self._pool(event.project, name, config).remove(event.deleted) if event.deleted else 0
+            self._later(event.project, name, config, tasks=payload["tasks"] if event.created else ())
+            return {"created": len(event.created), "removed": removed}
         return {}  # training: labels count the moment they arrive, there is nothing to train
 
     def _item(self, name: str, event: Annotated, task: object, config: LabelingConfig) -> ItemRecord:
@@ -242,7 +265,9 @@ class Bridge:
         if not isinstance(task, Mapping):
             raise InvalidInputError(f"task {event.task} is not in knn-al project {name!r} yet and the webhook "
                                     "does not carry its data (\"task\")") from None
-        self._add(name, [{**task, "id": event.task}], config)
+        problems = self._pool(event.project, name, config).add([{**task, "id": event.task}])
+        if problems:
+            raise InvalidInputError(f"task {event.task} cannot join knn-al project {name!r}: {problems[0]}")
         return self.client.items(name, [item])[0]
 
     def _annotated(self, name: str, event: Annotated, task: object, config: LabelingConfig) -> str:
@@ -272,9 +297,9 @@ class Bridge:
         label came from one of them; returns those items' tasks."""
         deleted = set(event.annotations)
         if event.tasks:
-            candidates: Iterator[ItemRecord] = iter(self._known(name, [item_id(t) for t in event.tasks]))
+            candidates: Iterator[ItemRecord] = iter(known(self.client, name, [item_id(t) for t in event.tasks]))
         else:  # the bulk deletion names no task: only an item labeled or skipped holds an annotation id
-            candidates = (r for state in ("labeled", "skipped") for r in self._listed(name, state))
+            candidates = (r for state in ("labeled", "skipped") for r in listed(self.client, name, state))
         undone = [r for r in candidates if r.metadata.get(ANNOTATION_KEY) in deleted]
         for record in undone:
             if record.state == "labeled":
@@ -284,26 +309,6 @@ class Bridge:
             rest = {k: v for k, v in record.metadata.items() if k != ANNOTATION_KEY}
             self.client.update_metadata(name, {record.id: rest})
         return sorted(int(r.metadata["ls_task"]) for r in undone)
-
-    def _known(self, name: str, ids: list[str]) -> list[ItemRecord]:
-        """The items of ``ids`` knn-al has (a task it never saw has nothing to undo)."""
-        found = []
-        for item in ids:
-            try:
-                found += self.client.items(name, [item])
-            except ServiceError as exc:
-                if exc.code.name != "NOT_FOUND":
-                    raise
-        return found
-
-    def _listed(self, name: str, state: str | None) -> Iterator[ItemRecord]:
-        token = ""
-        while True:
-            page = self.client.list_items(name, state=state, page_size=_PAGE, page_token=token)
-            yield from page.items
-            token = page.next_page_token
-            if not token:
-                return
 
 
 def _text(value: object, *, what: str) -> str:

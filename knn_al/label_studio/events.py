@@ -5,7 +5,10 @@ Shapes (Label Studio ``docs/source/guide/webhook_reference.md``; the ML backend'
 ``annotation`` (``id``, ``task``, ``result``, ``was_cancelled``, ``completed_by``); a deletion is
 ``ANNOTATIONS_DELETED`` with ``annotations: [{"id": ..}]`` and no task ids, or the singular
 ``ANNOTATION_DELETED`` the ML backend also lists, with ``annotation``. ``START_TRAINING`` is
-the "train" button. Every payload carries ``project`` (``id``, ``label_config``).
+the "train" button. ``TASKS_CREATED`` carries ``tasks`` (whole tasks, with ``data``) and
+``TASKS_DELETED`` their ids only (``tasks: [{"id": ..}]``). Every payload the bridge follows
+carries ``project`` (``id``, ``label_config``): Label Studio sends the ML backend's webhook
+(registered with ``send_for_all_actions``) only for events of its project.
 """
 from __future__ import annotations
 
@@ -17,10 +20,11 @@ from knn_al.errors import InvalidInputError, shown
 from knn_al.label_studio.config import LabelingConfig
 from knn_al.label_studio.mapping import label_from_result, project_id
 
-__all__ = ["ACTIONS", "Annotated", "Deleted", "Event", "TrainingRequested", "parse_webhook"]
+__all__ = ["ACTIONS", "Annotated", "Deleted", "Event", "TasksChanged", "TrainingRequested", "parse_webhook"]
 
 #: The webhook actions the bridge follows; the ML backend answers others "Unknown event".
-ACTIONS = ("ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATION_DELETED", "ANNOTATIONS_DELETED", "START_TRAINING")
+ACTIONS = ("ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATION_DELETED", "ANNOTATIONS_DELETED", "START_TRAINING",
+           "TASKS_CREATED", "TASKS_DELETED")
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,16 @@ class TrainingRequested:
     project: int
 
 
-Event = Annotated | Deleted | TrainingRequested
+@dataclass(frozen=True)
+class TasksChanged:
+    """Tasks were created (``created``: the new tasks' ids) or deleted (``deleted``)."""
+
+    project: int
+    created: tuple[int, ...] = ()
+    deleted: tuple[int, ...] = ()
+
+
+Event = Annotated | Deleted | TrainingRequested | TasksChanged
 
 
 def _number(value: object, *, what: str) -> int:
@@ -91,6 +104,14 @@ def parse_webhook(payload: object, *, config: LabelingConfig) -> Event | None:
     project = project_id(payload.get("project"))
     if action == "START_TRAINING":
         return TrainingRequested(project=project)
+    if action in ("TASKS_CREATED", "TASKS_DELETED"):
+        entries = payload.get("tasks")
+        if not isinstance(entries, list):
+            raise InvalidInputError(f"webhook payload {action}: expected \"tasks\", a list of tasks, got {shown(entries)}")
+        ids = tuple(_number(e, what="a task") for e in entries)
+        if action == "TASKS_CREATED":
+            return TasksChanged(project=project, created=ids)
+        return TasksChanged(project=project, deleted=ids)
     if action == "ANNOTATIONS_DELETED":
         entries = payload.get("annotations")
         if not isinstance(entries, list) or not entries:
