@@ -1,8 +1,11 @@
 """Label Studio bridge: knn-al as the ML backend of a Label Studio project (issue 14).
 
-This package holds the bridge's pure core: parsing the labeling config, mapping tasks to
-items and annotations to labels, reading webhook payloads, and building predictions whose
-score carries knn-al's pick order. It talks to knn-al only through ``knn_al.client``.
+The pure core: :mod:`.config` (the labeling config), :mod:`.mapping` (tasks as items,
+annotations as labels), :mod:`.events` (webhook payloads), :mod:`.predictions` (scores that
+carry knn-al's pick order). Over it: :mod:`.rest` (calls back into Label Studio),
+:mod:`.pool` (tasks into the pool), :mod:`.bridge` (the work behind each request) and
+:mod:`.backend` (the HTTP app; ``knn-al label-studio`` runs it). It talks to knn-al only
+through ``knn_al.client``.
 
 The protocol, as read (not guessed) from the sources:
 
@@ -41,9 +44,16 @@ Sampling: Label Studio's uncertainty sampling hands out the unlabeled task with 
 **lowest** prediction score of the current model version first (``order_by('predictions__score')``),
 so the bridge gives knn-al's next pick the lowest score (see :mod:`knn_al.label_studio.predictions`).
 
+Webhooks the bridge also follows (Label Studio registers the ML backend's webhook with
+``send_for_all_actions``, so every event of the project arrives): ``TASKS_CREATED`` with
+``tasks`` (whole tasks, ``data`` included; imports, storage syncs) and ``TASKS_DELETED``
+with ``tasks: [{"id": ..}]``.
+
 Calling back (:mod:`knn_al.label_studio.rest`, with the ``hostname`` and ``access_token`` of
-``/setup``): ``GET /api/tasks?project=ID&page=..&page_size=..`` (the pool sync),
-``GET /api/predictions?project=ID``, ``DELETE /api/predictions/{id}`` and ``POST
-/api/projects/{id}/import/predictions`` (pushes; stored without calling the backend). The
-bridge's ``Bridge`` docstring says when and how much.
+``/setup``, or the bridge's own ``--label-studio-url``): ``GET /api/tasks?project=ID&page=..
+&page_size=..`` (the pool sync), ``GET /api/predictions?project=ID``, ``DELETE
+/api/predictions/{id}`` and ``POST /api/projects/{id}/import/predictions`` (pushes; stored
+without calling the backend), and the image tasks' files: uploads are
+``/data/upload/{project}/{file}`` and local-files storage ``{HOST}/data/local-files/?d=..``
+(both need the token). The bridge's ``Bridge`` docstring says when and how much.
 """

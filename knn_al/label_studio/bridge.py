@@ -20,13 +20,10 @@ memory, by project: a credential, not state; Label Studio sends it again at its 
   ``TASKS_DELETED`` removes their items at once;
 * pushes refreshed predictions after every annotation event (and after each sync; both on
   a worker thread, see :meth:`Bridge._later`), because Label Studio asks for predictions
-  lazily: the queue reorders without anyone pressing "retrain". Bounded: scores rank only
-  the next :data:`RANKED` picks (every other unlabeled task scores 1, after them), and a
-  push sends only the unannotated tasks whose prediction (label or score) differs from the
-  one the bridge stored before: the window's tasks, those leaving it, those whose
-  predicted label changed. The older prediction of a pushed task is deleted first (only
-  the bridge's own, by model version): with two predictions of one version, Label Studio's
-  ``order_by('predictions__score')`` would see both rows and rank the task by the stale one too.
+  lazily: the queue reorders without anyone pressing "retrain". Scores rank the next
+  :data:`RANKED` picks (every other unannotated task scores 1, after them), written with
+  the fewest requests that restore the order (:mod:`.push`); predicted labels of tasks
+  outside that window are refreshed last, and left to the next push when one waits.
 """
 from __future__ import annotations
 
@@ -41,9 +38,10 @@ from knn_al.client.types import ItemRecord
 from knn_al.errors import InvalidInputError, KnnAlError, listing, shown
 from knn_al.label_studio.config import LabelingConfig, parse_config
 from knn_al.label_studio.events import ACTIONS, Annotated, Deleted, TasksChanged, parse_webhook
-from knn_al.label_studio.mapping import item_id, item_metadata, project_id, project_name
+from knn_al.label_studio.mapping import item_id, item_metadata, project_id, project_name, task_id
 from knn_al.label_studio.pool import TaskPool, known, listed
 from knn_al.label_studio.predictions import UNRANKED_SCORE, build_prediction, pick_scores
+from knn_al.label_studio.push import plan_push
 from knn_al.label_studio.rest import LabelStudioApi
 
 __all__ = ["ANNOTATION_KEY", "Bridge", "MODEL_VERSION", "RANKED"]
@@ -148,35 +146,33 @@ class Bridge:
         self._work.shutdown(wait=True)
 
     def _push(self, number: int, name: str, config: LabelingConfig) -> int:
-        """Store refreshed predictions in Label Studio for the unannotated tasks whose
-        prediction changed (see the module's docstring); returns how many. Nothing to do
-        before Label Studio's first /setup since this bridge started: it has no token."""
+        """Bring the bridge's predictions in Label Studio to knn-al's state with the fewest
+        writes (:mod:`.push`); returns how many were made. Nothing to do before Label
+        Studio's first /setup since this bridge started: it has no token."""
         api = self._api(number)
         if api is None:
             return 0
-        order = [s.id for s in self.client.next_sample(name, RANKED, seed=self.seed, preview=True)]
+        order = [task_id(s.id) for s in self.client.next_sample(name, RANKED, seed=self.seed, preview=True)]
         # Propagated items (knn-al labeled them as near-duplicates of a labeled one) are tasks
         # nobody annotated in Label Studio: they keep a prediction, their propagated label,
         # scored after every task knn-al would pick.
-        unlabeled = [r for state in ("unlabeled", "propagated") for r in listed(self.client, name, state)]
-        scores = pick_scores(order, [r.id for r in unlabeled])
-        stored: dict[int, list[Mapping[str, Any]]] = {}
-        for prediction in api.predictions(number):
-            if prediction.get("model_version") == self.model_version:
-                stored.setdefault(prediction["task"], []).append(prediction)
-        pushed = []
-        for record in unlabeled:
-            task = int(record.metadata["ls_task"])
-            new = build_prediction(config=config, label=record.predicted_label, score=scores[record.id],
-                                   model_version=self.model_version)
-            old = stored.get(task, [])
-            if [(p.get("result"), p.get("score")) for p in old] == [(new["result"], new["score"])]:
-                continue
-            for prediction in old:
-                api.delete_prediction(prediction["id"])
-            pushed.append({**new, "task": task})
-        api.import_predictions(number, pushed)
-        return len(pushed)
+        labels = {task_id(r.id): r.predicted_label for state in ("unlabeled", "propagated")
+                  for r in listed(self.client, name, state)}
+        stored = [p for p in api.predictions(number) if p.get("model_version") == self.model_version]
+        plan = plan_push(order=order, labels=labels, stored=stored, config=config, model_version=self.model_version)
+        for prediction in plan.delete:
+            api.delete_prediction(prediction)
+        for prediction, fields in plan.update:
+            api.update_prediction(prediction, fields)
+        api.import_predictions(number, plan.create)
+        done = len(plan) - len(plan.labels)
+        for prediction, fields in plan.labels:  # change no order: a newer push waiting redoes them
+            with self._lock:
+                if (number, False) in self._queued or (number, True) in self._queued:
+                    break
+            api.update_prediction(prediction, fields)
+            done += 1
+        return done
 
     def _project(self, number: int, config: LabelingConfig) -> str:
         """The knn-al project of Label Studio project ``number``, created with the config's

@@ -1,6 +1,6 @@
 """The few calls of Label Studio's REST API the bridge makes back into Label Studio, and the
 image files of tasks, over plain HTTP (urllib: label-studio-sdk would be a heavy dependency
-for six calls).
+for seven calls).
 
 Label Studio's ``/setup`` carries the ``hostname`` and the project creator's legacy token
 (``access_token``, sent as ``Authorization: Token T``); the bridge reaches the API with them.
@@ -110,6 +110,10 @@ class LabelStudioApi:
 
     def delete_prediction(self, prediction: int) -> None:
         self.call("DELETE", f"/api/predictions/{int(prediction)}")
+
+    def update_prediction(self, prediction: int, fields: Mapping[str, Any]) -> None:
+        """Change a stored prediction's ``fields`` (its result and score) in place."""
+        self.call("PATCH", f"/api/predictions/{int(prediction)}", dict(fields))
 
     def import_predictions(self, project: int, predictions: Sequence[Mapping[str, Any]]) -> None:
         """Store ``predictions`` (each with its ``task``) in one request; Label Studio does
