@@ -25,6 +25,7 @@ from aiohttp import web
 from knn_al.client import Client
 from knn_al.label_studio.backend import make_app
 from knn_al.label_studio.bridge import ANNOTATION_KEY, Bridge
+from knn_al.label_studio.predictions import RANKED
 from knn_al.simulation.server_process import ServerProcess
 
 CONFIG = """<View>
@@ -185,7 +186,8 @@ def test_predictions_come_in_task_order_and_their_scores_order_tasks_as_knn_al_p
     assert [predict(backend, 5, [t])[0] for t in shuffled[:5]] == results[:5]
     by_score = sorted((r["score"], t) for t, r in by_task.items() if t not in (100, 110, 120))
     picked = backend.client.next_sample(name, 1000, seed=0)  # what knn-al hands out next, for real
-    assert [f"task-{t}" for _, t in by_score] == [s.id for s in picked]
+    assert [f"task-{t}" for _, t in by_score[:RANKED]] == [s.id for s in picked[:RANKED]]
+    assert {score for score, _ in by_score[RANKED:]} == {1.0}  # past the window: after it, unordered
 
 
 def test_annotations_label_relabel_skip_and_their_deletion_undoes_them_and_replays_change_nothing(

@@ -18,7 +18,7 @@ from typing import Any
 
 from knn_al.client import Client
 from knn_al.label_studio.mapping import item_id, project_name
-from knn_al.label_studio.predictions import UNRANKED_SCORE
+from knn_al.label_studio.predictions import RANKED, UNRANKED_SCORE
 from knn_al.label_studio.rest import LabelStudioApi
 from knn_al.simulation.bbc_news import corpus_dir
 from knn_al.simulation.server_process import ServerProcess
@@ -57,7 +57,7 @@ def check_order(ls: LabelStudio, pid: int, client: Client, name: str) -> dict[in
         result = stored[int(i[5:])][0][1]
         assert [r["value"]["choices"] for r in result] == ([[record.predicted_label]] if record.predicted_label else [])
     by_score = sorted(unlabeled, key=lambda i: stored[int(i[5:])][0][0])
-    order = [s.id for s in client.next_sample(name, 100, seed=0, preview=True)]
+    order = [s.id for s in client.next_sample(name, RANKED, seed=0, preview=True)]
     assert by_score[:len(order)] == order
     assert all(stored[int(i[5:])][0][0] == UNRANKED_SCORE for i in by_score[len(order):])
     return stored

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from knn_al.cli.connection import ConnectionOptionError, add_connection_arguments, connection_options
 from knn_al.cli.exits import EXIT_REFUSED, EXIT_USAGE
+from knn_al.label_studio.predictions import RANKED
 
 if TYPE_CHECKING:
     from knn_al.label_studio.bridge import Bridge
@@ -42,10 +43,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     back.add_argument("--label-studio-token-file", type=Path, metavar="FILE",
                       help="read Label Studio's legacy API token (Account & Settings) from this file "
                            "(default: $LABEL_STUDIO_API_KEY)")
+    parser.add_argument("--window", type=_window, default=RANKED, metavar="N",
+                        help=f"how many of knn-al's next picks get ranked scores, the rest scoring 1 (default {RANKED}; at "
+                             "least the number of annotators labeling at once + 1: Label Studio hands each of them "
+                             "one of the lowest scores)")
     parser.add_argument("--project-prefix", default="label-studio", metavar="PREFIX",
                         help="Label Studio project N is served by knn-al project PREFIX-N (default label-studio; "
                              "give each Label Studio instance sharing a knn-al server its own)")
     parser.set_defaults(func=run)
+
+
+def _window(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 10_000:
+        raise argparse.ArgumentTypeError(f"must be a whole number between 1 and 10000, got {text!r}")
+    return int(text)
 
 
 def label_studio_api(args: argparse.Namespace) -> LabelStudioApi | None:
@@ -99,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         except ServiceError as exc:
             print(f"{PROG}: {args.server}: {exc.code.name}: {exc.message}", file=sys.stderr)
             return EXIT_REFUSED
-        bridge = Bridge(client, prefix=args.project_prefix, label_studio=api)
+        bridge = Bridge(client, prefix=args.project_prefix, ranked=args.window, label_studio=api)
         try:
             asyncio.run(_serve(bridge, host=args.host, port=args.port))
         except OSError as exc:

@@ -14,21 +14,24 @@ memory, by project: a credential, not state; Label Studio sends it again at its 
 ``/setup``). With them the bridge
 
 * keeps the pool equal to the project's tasks (:class:`~knn_al.label_studio.pool.TaskPool`):
-  a sync at setup adds the tasks it lacks (texts from their data, images fetched from Label
-  Studio) and removes those deleted meanwhile, so density and diversity see the whole pool,
-  not only the tasks Label Studio asked predictions for; ``TASKS_CREATED`` adds its tasks,
+  the first ``/setup`` of a project since the bridge started syncs it (adds the tasks the
+  pool lacks, texts from their data, images fetched from Label Studio, and removes those
+  deleted meanwhile), so density and diversity see the whole pool, not only the tasks
+  Label Studio asked predictions for; then ``TASKS_CREATED`` adds its tasks and
   ``TASKS_DELETED`` removes their items at once;
 * pushes refreshed predictions after every annotation event (and after each sync; both on
   a worker thread, see :meth:`Bridge._later`), because Label Studio asks for predictions
-  lazily: the queue reorders without anyone pressing "retrain". Scores rank the next
-  :data:`RANKED` picks (every other unannotated task scores 1, after them), written with
-  the fewest requests that restore the order (:mod:`.push`); predicted labels of tasks
-  outside that window are refreshed last, and left to the next push when one waits.
+  lazily: the queue reorders without anyone pressing "retrain". Scores rank the next picks
+  (:data:`~knn_al.label_studio.predictions.RANKED` by default; every other unannotated task
+  scores 1, after them), written with the fewest requests that restore the order
+  (:mod:`.push`); predicted labels of tasks outside that window follow, :data:`LABEL_WRITES`
+  per round, yielding to any push that waits.
 """
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -40,18 +43,20 @@ from knn_al.label_studio.config import LabelingConfig, parse_config
 from knn_al.label_studio.events import ACTIONS, Annotated, Deleted, TasksChanged, parse_webhook
 from knn_al.label_studio.mapping import item_id, item_metadata, project_id, project_name, task_id
 from knn_al.label_studio.pool import TaskPool, known, listed
-from knn_al.label_studio.predictions import UNRANKED_SCORE, build_prediction, pick_scores
+from knn_al.label_studio.predictions import RANKED, UNRANKED_SCORE, build_prediction, pick_scores
 from knn_al.label_studio.push import plan_push
-from knn_al.label_studio.rest import LabelStudioApi
+from knn_al.label_studio.rest import LabelStudioApi, LabelStudioError
 
-__all__ = ["ANNOTATION_KEY", "Bridge", "MODEL_VERSION", "RANKED"]
+__all__ = ["ANNOTATION_KEY", "Bridge", "LABEL_WRITES", "MODEL_VERSION"]
 
 #: The model version the bridge answers: knn-al learns from every label at once, so there
 #: is no trained model whose versions Label Studio would tell apart.
 MODEL_VERSION = "knn-al"
-#: How many of knn-al's next picks are ranked (scored below 1), in /predict and in pushes:
-#: a window a team labels through long before the next push, which keeps pushes small.
-RANKED = 100
+#: Predicted-label changes outside the window written per push, at most (~30 ms each in
+#: Label Studio): early labels change most tasks' predicted labels, and hundreds of writes
+#: would keep the next push (and the annotators' own requests) waiting; the rest follow
+#: in further rounds.
+LABEL_WRITES = 10
 #: The item metadata key naming the annotation its label (or skip) came from.
 ANNOTATION_KEY = "ls_annotation"
 _LOG = logging.getLogger(__name__)
@@ -60,13 +65,15 @@ _LOG = logging.getLogger(__name__)
 class Bridge:
     """Serves Label Studio project ``N`` with knn-al project ``{prefix}-N`` on ``client``'s
     server. ``seed`` fixes the pick order the scores follow (the same for every request,
-    so scores of tasks predicted in separate requests compare). ``label_studio``, when
+    so scores of tasks predicted in separate requests compare); ``ranked`` of knn-al's next
+    picks are scored in their order, the others after them. ``label_studio``, when
     given, is how the bridge calls back into Label Studio for every project, from the start
     (else with the hostname and token of each project's ``/setup``)."""
 
-    def __init__(self, client: Client, *, prefix: str = "label-studio", seed: int = 0,
+    def __init__(self, client: Client, *, prefix: str = "label-studio", seed: int = 0, ranked: int = RANKED,
                  model_version: str = MODEL_VERSION, label_studio: LabelStudioApi | None = None) -> None:
         self.client, self.prefix, self.seed, self.model_version = client, prefix, seed, model_version
+        self.ranked = ranked
         self.label_studio = label_studio
         self._apis: dict[int, LabelStudioApi] = {}
         self._work = ThreadPoolExecutor(max_workers=1, thread_name_prefix="knn-al-label-studio")
@@ -74,6 +81,12 @@ class Bridge:
         self._queued: set[tuple[int, bool]] = set()
         self._new_tasks: dict[int, list[Mapping[str, Any]]] = {}
         self._errors: list[str] = []
+        #: Per project, when the last push had written what orders the queue (time.monotonic()).
+        self.ordered_at_: dict[int, float] = {}
+        self._written: dict[int, set[tuple[int, str]]] = {}
+        self._synced: set[int] = set()  # projects synced since this bridge started
+        self._pending = 0  # syncs and pushes submitted and not finished
+        self._idle = threading.Condition(self._lock)  # the label writes of each project's last round
 
     # --------------------------------------------------------------- setup
     def setup(self, request: Mapping[str, Any]) -> dict[str, str]:
@@ -83,8 +96,15 @@ class Bridge:
         name = self._project(number, config)
         hostname, token = request.get("hostname"), request.get("access_token")
         if isinstance(hostname, str) and hostname and isinstance(token, str) and token:
-            self._apis[number] = LabelStudioApi(hostname=hostname, token=token)
-        self._later(number, name, config, sync=True)
+            api = LabelStudioApi(hostname=hostname, token=token)
+            if api.key != getattr(self._apis.get(number), "key", None):
+                self._synced.discard(number)  # another Label Studio (or user) now: sync with it
+            self._apis[number] = api
+        # Label Studio sends /setup again and again (before predictions, on opening the
+        # project); tasks created and deleted since arrive by webhook, so one sync per
+        # project and start (to catch up on what happened while the bridge was away) serves.
+        if number not in self._synced:
+            self._later(number, name, config, sync=True)
         return {"model_version": self.model_version}
 
     def _api(self, number: int) -> LabelStudioApi | None:
@@ -119,11 +139,21 @@ class Bridge:
             try:
                 # A sync lists every task, the new ones too; new tasks alone join without
                 # listing the project (an import of ten tasks into 100k costs ten).
-                self._problems(number, pool.sync(api.tasks(number)) if sync else pool.add(new))
+                if sync:
+                    self._problems(number, pool.sync(api.tasks(number)))
+                    self._synced.add(number)
+                else:
+                    self._problems(number, pool.add(new))
                 self._push(number, name, config)
             except KnnAlError as exc:  # the worker has no caller to refuse: logged, kept for settle()
                 self._problems(number, [str(exc)])
+            finally:
+                with self._lock:  # a round it queued counted before this one ends: never 0 between
+                    self._pending -= 1
+                    self._idle.notify_all()
 
+        with self._lock:
+            self._pending += 1
         self._work.submit(run)
 
     def _problems(self, number: int, problems: list[str]) -> None:
@@ -136,8 +166,9 @@ class Bridge:
     def settle(self, timeout: float | None = None) -> list[str]:
         """Wait until the queued syncs and pushes are done; returns (and forgets) the problems
         met since the last call: failed syncs and pushes, tasks left out of the pool."""
-        self._work.submit(lambda: None).result(timeout=timeout)  # one worker: runs after them
-        with self._lock:
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._pending == 0, timeout=timeout):
+                raise TimeoutError(f"the bridge's syncs and pushes did not finish within {timeout} s")
             errors, self._errors = self._errors, []
         return errors
 
@@ -152,7 +183,7 @@ class Bridge:
         api = self._api(number)
         if api is None:
             return 0
-        order = [task_id(s.id) for s in self.client.next_sample(name, RANKED, seed=self.seed, preview=True)]
+        order = [task_id(s.id) for s in self.client.next_sample(name, self.ranked, seed=self.seed, preview=True)]
         # Propagated items (knn-al labeled them as near-duplicates of a labeled one) are tasks
         # nobody annotated in Label Studio: they keep a prediction, their propagated label,
         # scored after every task knn-al would pick.
@@ -165,14 +196,34 @@ class Bridge:
         for prediction, fields in plan.update:
             api.update_prediction(prediction, fields)
         api.import_predictions(number, plan.create)
+        self.ordered_at_[number] = time.monotonic()
+        _LOG.info("project %d: push wrote %d changed, %d new, %d deleted predictions; %d label changes to follow",
+                  number, len(plan.update), len(plan.create), len(plan.delete), len(plan.labels))
         done = len(plan) - len(plan.labels)
-        for prediction, fields in plan.labels:  # change no order: a newer push waiting redoes them
-            with self._lock:
-                if (number, False) in self._queued or (number, True) in self._queued:
-                    break
+        batch = plan.labels[:LABEL_WRITES]
+        again = {(prediction, repr(fields)) for prediction, fields in batch} & self._written.get(number, set())
+        if again:
+            # Writes made in the round before: Label Studio did not keep them, and another
+            # round would loop. Say so, and leave the labels to the next annotation's push.
+            raise LabelStudioError(f"Label Studio did not keep {len(again)} prediction changes the bridge made; "
+                                   "predicted labels outside the queue's head may be stale")
+        self._written[number] = set()
+        for prediction, fields in batch:  # change no order: a newer push redoes them
+            if self._waiting(number):
+                _LOG.debug("project %d: label writes yield to a waiting push", number)
+                return done
             api.update_prediction(prediction, fields)
+            self._written[number].add((prediction, repr(fields)))
             done += 1
+        if len(plan.labels) > LABEL_WRITES:
+            _LOG.debug("project %d: %d label writes for another round", number, len(plan.labels) - LABEL_WRITES)
+            self._later(number, name, config)  # the rest in another round, after any push waiting now
         return done
+
+    def _waiting(self, number: int) -> bool:
+        """Whether a sync or push of project ``number`` waits in the queue."""
+        with self._lock:
+            return (number, False) in self._queued or (number, True) in self._queued
 
     def _project(self, number: int, config: LabelingConfig) -> str:
         """The knn-al project of Label Studio project ``number``, created with the config's
@@ -213,7 +264,7 @@ class Bridge:
             item_metadata(task, config)  # a task without the config's data field is a bad request
         pool = self._pool(number, name, config)
         self._problems(number, pool.add(tasks))  # an image that cannot be had: predicted nothing, ranked last
-        order = [s.id for s in self.client.next_sample(name, RANKED, seed=self.seed, preview=True)]
+        order = [s.id for s in self.client.next_sample(name, self.ranked, seed=self.seed, preview=True)]
         scores = pick_scores(order, ids)
         labels = {r.id: r.predicted_label for r in pool.known(ids)}
         return {"results": [build_prediction(config=config, label=labels.get(i, ""),

@@ -19,8 +19,14 @@ from typing import Any
 from knn_al.errors import InvalidInputError, UnknownLabelError, listing, shown
 from knn_al.label_studio.config import LabelingConfig
 
-__all__ = ["UNRANKED_SCORE", "build_prediction", "pick_scores"]
+__all__ = ["RANKED", "UNRANKED_SCORE", "build_prediction", "pick_scores"]
 
+#: How many of knn-al's next picks are ranked (scored below 1), in /predict and in pushes,
+#: by default. Label Studio's uncertainty sampling hands out the lowest score (to a team of
+#: N annotators, one of the N + 1 lowest), so a short window serves, and it keeps pushes
+#: small: the combined strategy's next picks change after each label, and a window of 100
+#: cost ~150 writes (~5 s in Label Studio) per annotation, against ~20 for 10.
+RANKED = 10
 #: The score of a task outside knn-al's pick order: after every ranked one.
 UNRANKED_SCORE = 1.0
 

@@ -41,6 +41,11 @@ class LabelStudioApi:
             raise LabelStudioError(f"Label Studio's hostname must be an http(s) URL, got {shown(hostname)}")
         self.hostname, self._token = hostname.rstrip("/"), token
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """(hostname, token): which Label Studio, as whom."""
+        return self.hostname, self._token
+
     def call(self, method: str, path: str, body: Any = None) -> Any:
         """``method path`` with a JSON body; the decoded JSON reply (None when empty)."""
         data = None if body is None else json.dumps(body).encode()
