@@ -20,6 +20,7 @@ import numpy as np
 
 from knn_al.errors import InvalidInputError, StateError, shown
 from knn_al.learner.classifier import KnnClassifier
+from knn_al.learner.graph_model import GraphModel
 from knn_al.learner.groups import DuplicateGroups
 from knn_al.learner.params import LEARNER_PARAMS, check, defaults
 from knn_al.learner.picks import Picker
@@ -59,6 +60,10 @@ class Learner(LearnerReadout):
     classes : a fixed label set; labels outside it are rejected. ``None``: any label is
         accepted and becomes a known class from then on.
     seed : default seed of picks and of the approximate density index.
+    model : what predicts: ``"knn"``, the labeled neighbours' vote, or ``"graph"``, labels
+        propagated over the pool's neighbour graph (:mod:`knn_al.learner.graph_model`).
+        Probabilities, uncertainty, leave-one-out and predictions follow the model; the
+        diversity of picks and the explanations are the labeled neighbours' either way.
     """
 
     def __init__(self, *, dimension: int, k: int = _DEFAULTS["k"], smoothing: float = _DEFAULTS["smoothing"],
@@ -67,7 +72,7 @@ class Learner(LearnerReadout):
                  duplicate_threshold: float = _DEFAULTS["duplicate_threshold"],
                  outlier_quantile: float = _DEFAULTS["outlier_quantile"],
                  max_candidates: int = _DEFAULTS["max_candidates"], classes: Sequence[str] | None = None,
-                 seed: int = _DEFAULTS["seed"]) -> None:
+                 seed: int = _DEFAULTS["seed"], model: str = _DEFAULTS["model"]) -> None:
         check(LEARNER_PARAMS, locals())  # every parameter of the table is an argument of the same name
         self.dimension = dimension
         self.k = k
@@ -78,20 +83,24 @@ class Learner(LearnerReadout):
         self.outlier_quantile = float(outlier_quantile)
         self.max_candidates = max_candidates
         self.seed = seed
+        self.model = model
         self._pool = Pool(dimension=dimension, outlier_quantile=self.outlier_quantile)
         self._states = ItemStates()
         self._groups = DuplicateGroups()
         self._knn = KnnClassifier(dimension=dimension, k=k, smoothing=self.smoothing, classes=classes,
                                   measure=DEFAULT_MEASURE)
+        self._graph = GraphModel(classes=self._knn.classes) if model == "graph" else None
         self._picker = Picker(pool=self._pool, states=self._states, groups=self._groups, knn=self._knn,
-                              max_candidates=max_candidates, seed=seed)
+                              uncertainty=(self._graph or self._knn).uncertainty, max_candidates=max_candidates,
+                              seed=seed)
         # Fitted results that are objects of the parts, updated in place and never replaced:
         self.ids_ = self._pool.ids_
         self.classes_ = self._knn.classes.names_  #: in the order of every probability's columns
         self.handed_out_ = self._states.handed_out_  #: rows handed out now
         self.tables_ = self._knn.tables_  #: each pool row's k nearest labeled items
         self.loo_tables_ = self._knn.loo.tables_  #: each labeled slot's k + 1 nearest labeled slots
-        self.uncertainty_ = self._knn.uncertainty.values_  #: every row's uncertainty, per measure used so far
+        #: every row's uncertainty under the model, per measure used so far
+        self.uncertainty_ = (self._graph or self._knn).uncertainty.values_
 
     @classmethod
     def from_settings(cls, settings: object, **overrides: Any) -> Learner:
@@ -113,10 +122,15 @@ class Learner(LearnerReadout):
         """
         encoded, x = self._pool.checked(ids, vectors)
         survey = self._survey(x, append=False) if survey is None else survey
+        if self._graph is not None and survey.neighbors is None:  # a survey read back from files
+            survey = self._survey(x, append=False)
         self._pool.append(encoded, x, survey.density)
         self._states.grow(len(x))
         self._knn.add_rows(self.vectors_)
         self._groups.surveyed(survey.groups, self.status_)
+        if self._graph is not None:
+            assert survey.neighbors is not None
+            self._graph.regraph(survey.neighbors, self._knn.labeled())
 
     def survey(self, vectors: np.ndarray, *, append: bool = False, without: Sequence[str] = ()) -> PoolSurvey:
         """The pool's survey after adding ``vectors`` (unit rows), without adding them.
@@ -133,7 +147,9 @@ class Learner(LearnerReadout):
     def _survey(self, x: np.ndarray, *, append: bool, without: np.ndarray | None = None) -> PoolSurvey:
         """:meth:`survey` of unit rows ``x``."""
         return survey_addition(self.vectors_, self._pool.live_rows(without=without), x,
-                               before=PoolSurvey(density=self.density_, groups=self.groups_), append=append,
+                               before=PoolSurvey(density=self.density_, groups=self.groups_,
+                                                 neighbors=None if self._graph is None else self._graph.neighbors_),
+                               append=append,
                                neighbors=self.density_neighbors, exact_limit=self.exact_density_limit,
                                duplicate_threshold=self.duplicate_threshold, seed=self.seed)
 
@@ -152,6 +168,8 @@ class Learner(LearnerReadout):
         self._states.remove(rows)
         self._groups.detach(rows, self.status_)
         self._pool.remove(rows)
+        if self._graph is not None:
+            self._graph.remove(rows, self._knn.labeled())
 
     def check_remove(self, ids: Sequence[str]) -> np.ndarray:
         """Raise what :meth:`remove` would raise, changing nothing; returns the rows."""
@@ -173,7 +191,10 @@ class Learner(LearnerReadout):
         """
         ids, labels = list(ids), list(labels)
         rows = self.check_label(ids, labels)
+        old = self._codes(rows) if self._graph is not None else None
         new_rows = self._knn.label(rows, labels, self.vectors_)
+        if self._graph is not None and old is not None:
+            self._graph.relabel(rows, old, self._codes(rows))
         if len(new_rows):
             self._states.labeled(new_rows)
             self._groups.refresh_blocked(self.status_)
@@ -208,9 +229,19 @@ class Learner(LearnerReadout):
         if not labeled.all():
             self._groups.detach(rows[~labeled], self.status_)
         if labeled.any():
+            old = self._codes(rows[labeled])
             self._knn.unlabel(rows[labeled], self.vectors_)
             self._states.unlabeled(rows[labeled])
+            if self._graph is not None:
+                self._graph.relabel(rows[labeled], old, np.full(len(old), -1))
         self._groups.refresh_blocked(self.status_)
+
+    def _codes(self, rows: np.ndarray) -> np.ndarray:
+        """The class code of each row's label, -1 where it has none."""
+        slots = self.row_slot_[rows]
+        codes = np.full(len(rows), -1, dtype=np.int64)
+        codes[slots >= 0] = self.slot_class_[slots[slots >= 0]]
+        return codes
 
     def check_unlabel(self, ids: Sequence[str]) -> np.ndarray:
         """Raise what :meth:`unlabel` would raise, changing nothing; returns the rows."""

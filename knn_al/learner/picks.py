@@ -17,18 +17,20 @@ from knn_al.learner.pool import Pool
 from knn_al.learner.states import AVAILABLE, ItemStates
 from knn_al.learner.strategies import Candidates, make_strategy
 from knn_al.learner.types import Pick
+from knn_al.learner.uncertainty_cache import UncertaintyCache
 
 __all__ = ["Picker"]
 
 
 class Picker:
-    """Picks from the items of ``pool`` by their ``states``, ``groups`` and the
-    classifier ``knn``; at most ``max_candidates`` are scored per pick, and ``seed``
-    seeds unseeded picks."""
+    """Picks from the items of ``pool`` by their ``states``, ``groups``, the classifier
+    ``knn`` (similarity to the labeled items) and the model's ``uncertainty``; at most
+    ``max_candidates`` are scored per pick, and ``seed`` seeds unseeded picks."""
 
     def __init__(self, *, pool: Pool, states: ItemStates, groups: DuplicateGroups, knn: KnnClassifier,
-                 max_candidates: int, seed: int) -> None:
+                 uncertainty: UncertaintyCache, max_candidates: int, seed: int) -> None:
         self._pool, self._states, self._groups, self._knn = pool, states, groups, knn
+        self._uncertainty = uncertainty
         self.max_candidates = max_candidates
         self.seed = seed
         #: Picks asked for so far: each unseeded one draws from a stream of its own.
@@ -50,7 +52,7 @@ class Picker:
         pool = self._pool
         candidates = Candidates(
             rows=rows,
-            uncertainty=lambda name: self._knn.uncertainty.of(rows, name),
+            uncertainty=lambda name: self._uncertainty.of(rows, name),
             density=pool.density_[rows],
             similarity=np.maximum(self._knn.tables_.sim_[rows, 0], np.float32(-1)),
             handed_out_vectors=pool.vectors[self._states.handed_out_rows()],
@@ -66,7 +68,7 @@ class Picker:
         rows = self.candidates(np.random.default_rng(self.seed if seed is None else seed))
         if len(rows) == 0:
             return 1.0
-        return float(np.mean(self._knn.uncertainty.of(rows, measure)))
+        return float(np.mean(self._uncertainty.of(rows, measure)))
 
     def candidates(self, rng: np.random.Generator, *, skip_outliers: bool = False) -> np.ndarray:
         """The rows a pick may choose from, ascending: available, not kept out by their

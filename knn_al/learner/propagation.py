@@ -44,15 +44,16 @@ DEFAULT_TOLERANCE = 1e-4
 @numba.njit(cache=True, nogil=True)
 def _push(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, degree: np.ndarray, p: np.ndarray,
           r: np.ndarray, start: np.ndarray, alpha: float, tolerance: float, queued: np.ndarray, queue: np.ndarray,
-          touched: np.ndarray, n_touched: int) -> int:
+          touched: np.ndarray, pushed: np.ndarray) -> tuple[int, int]:
     """Push from the nodes ``start`` until no residual exceeds tolerance · degree.
 
-    ``queued`` (all False), ``queue`` (n slots, used as a ring) are scratch; nodes other
-    than ``start`` whose p and r were both zero when residual reached them are appended to
-    ``touched`` from ``n_touched``; returns its new length (callers that keep dense p and r
-    ignore it)."""
+    ``queued`` (all False), ``queue`` (n slots, used as a ring) are scratch. Returns how
+    many nodes it wrote to ``touched`` (those other than ``start`` whose p and r were both
+    zero when residual reached them: what a scratch p and r need reset) and to ``pushed``
+    (every push, repeats included: whose p changed), each up to its length."""
     n = len(degree)
     head, size = 0, 0
+    n_touched, n_pushed = 0, 0
     for u in start:
         if not queued[u]:
             queued[u] = True
@@ -68,6 +69,9 @@ def _push(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, degree: 
         if abs(ru) <= tolerance * (d if d > 0 else 1.0):
             continue
         r[u] = 0.0
+        if n_pushed < len(pushed):
+            pushed[n_pushed] = u
+            n_pushed += 1
         if d <= 0:
             p[u] += ru  # an isolated item keeps its whole share
             continue
@@ -83,7 +87,7 @@ def _push(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, degree: 
                 queued[v] = True
                 queue[(head + size) % n] = v
                 size += 1
-    return n_touched
+    return n_touched, n_pushed
 
 
 class Propagation:
@@ -105,6 +109,7 @@ class Propagation:
         self._queued = np.zeros(n, dtype=np.bool_)
         self._queue = np.empty(n, dtype=np.int64)
         self._touched = np.empty(n, dtype=np.int64)
+        self._pushed = np.empty(4 * n + 64, dtype=np.int64)
         self._p = np.zeros(n, dtype=np.float64)
         self._r = np.zeros(n, dtype=np.float64)
 
@@ -121,27 +126,33 @@ class Propagation:
             self.scores_ = np.concatenate([self.scores_, extra])
             self.residual_ = np.concatenate([self.residual_, extra.copy()])
 
-    def _push_class(self, code: int, start: np.ndarray) -> None:
+    def _push_class(self, code: int, start: np.ndarray) -> np.ndarray | None:
+        """Push class ``code`` from ``start``; the rows whose scores changed (None: too
+        many to list, take every row)."""
         g = self.graph
-        _push(g.indptr, g.indices, g.weights, g.degree, self.scores_[code], self.residual_[code],
-              start.astype(np.int64), self.alpha, self.tolerance, self._queued, self._queue, self._touched, 0)
+        _, n_pushed = _push(g.indptr, g.indices, g.weights, g.degree, self.scores_[code], self.residual_[code],
+                            start.astype(np.int64), self.alpha, self.tolerance, self._queued, self._queue,
+                            self._touched, self._pushed)
+        return None if n_pushed == len(self._pushed) else np.unique(self._pushed[:n_pushed])
 
-    def add(self, row: int, code: int, sign: float = 1.0) -> None:
-        """Add (``sign`` 1) or withdraw (−1) a label of class ``code`` on ``row``."""
+    def add(self, row: int, code: int, sign: float = 1.0) -> np.ndarray | None:
+        """Add (``sign`` 1) or withdraw (−1) a label of class ``code`` on ``row``; returns
+        the rows whose scores changed (None: too many to list, take every row)."""
         self._grow_classes(code + 1)
         self.residual_[code, row] += sign
-        self._push_class(code, np.array([row]))
+        changed = self._push_class(code, np.array([row]))
         if sign > 0:
             self.self_scores_[row] = self._self_score(row)
         else:
             self.self_scores_.pop(row, None)
+        return changed
 
     def _self_score(self, row: int) -> float:
         """π_row(row) by a push from ``row`` alone, in scratch vectors reset afterwards."""
         g, p, r = self.graph, self._p, self._r
         r[row] = 1.0
-        n_touched = _push(g.indptr, g.indices, g.weights, g.degree, p, r, np.array([row], dtype=np.int64),
-                          self.alpha, self.tolerance, self._queued, self._queue, self._touched, 0)
+        n_touched, _ = _push(g.indptr, g.indices, g.weights, g.degree, p, r, np.array([row], dtype=np.int64),
+                             self.alpha, self.tolerance, self._queued, self._queue, self._touched, self._pushed)
         value = float(p[row])
         touched = self._touched[:n_touched]
         p[touched] = 0.0
@@ -168,6 +179,7 @@ class Propagation:
         for scratch in ("_queued", "_queue", "_touched", "_p", "_r"):
             old = getattr(self, scratch)
             setattr(self, scratch, np.zeros(n, dtype=old.dtype))
+        self._pushed = np.empty(4 * n + 64, dtype=np.int64)
         threshold = self.tolerance * np.where(graph.degree > 0, graph.degree, 1.0)
         for code in range(self.n_classes):
             self._push_class(code, np.flatnonzero(np.abs(self.residual_[code]) > threshold))

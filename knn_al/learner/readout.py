@@ -12,6 +12,7 @@ import numpy as np
 
 from knn_al.errors import InvalidInputError
 from knn_al.learner.classifier import KnnClassifier
+from knn_al.learner.graph_model import GraphModel, GraphTracked
 from knn_al.learner.groups import DuplicateGroups
 from knn_al.learner.ids import IdIndex
 from knn_al.learner.neighbors import NeighborTables
@@ -39,6 +40,7 @@ class LearnerReadout:
     _states: ItemStates
     _groups: DuplicateGroups
     _knn: KnnClassifier
+    _graph: GraphModel | None
     _picker: Picker
 
     # ------------------------------------------------------- fitted results
@@ -113,9 +115,13 @@ class LearnerReadout:
     def pool_nbytes(self) -> int:
         """Bytes of the arrays that grow with the pool, spare vector rows included (over
         ``n_items``: what an item costs); the labeled set's are not counted."""
-        arrays = [self.tables_.sim_, self.tables_.slot_, *self.uncertainty_.values(), self.status_, self.row_slot_,
-                  self.groups_, self.blocked_]
-        return self._pool.nbytes + sum(a.nbytes for a in arrays)
+        arrays = [self.tables_.sim_, self.tables_.slot_, *self._knn.uncertainty.values_.values(), self.status_,
+                  self.row_slot_, self.groups_, self.blocked_]
+        if self._graph is not None:
+            arrays += [*self._graph.neighbors_, *self._graph.uncertainty.values_.values(),
+                       self._graph.propagation.scores_, self._graph.propagation.residual_]
+        graph = 0 if self._graph is None else self._graph.propagation.graph.nbytes
+        return self._pool.nbytes + graph + sum(a.nbytes for a in arrays)
 
     # ------------------------------------------------------------ ids, labels
     def present(self, ids: Sequence[str]) -> np.ndarray:
@@ -162,11 +168,16 @@ class LearnerReadout:
     def accuracy_estimate(self) -> AccuracyEstimate:
         """Leave-one-out accuracy of the labeled set (see :mod:`knn_al.learner.stopping`);
         an item whose leave-one-out vote has no neighbour at all counts as wrong."""
+        if self._graph is not None:
+            return self._graph.accuracy_estimate(*self._knn.labeled())
         return self._knn.accuracy_estimate()
 
     def leave_one_out(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each labeled item's prediction as if it were not labeled: (rows, class
         probabilities, whether any labeled neighbour voted at all)."""
+        if self._graph is not None:
+            rows, codes = self._knn.labeled()
+            return (rows, *self._graph.leave_one_out(rows, codes))
         return self._knn.leave_one_out()
 
     def mean_uncertainty(self, *, measure: str = DEFAULT_MEASURE, seed: int | None = None) -> float:
@@ -181,33 +192,37 @@ class LearnerReadout:
         ids = list(ids)
         if not ids:
             return np.empty((0, len(self.classes_)), dtype=np.float32)
-        return self._knn.proba(self.rows(ids))
+        return (self._graph or self._knn).proba(self.rows(ids))
 
     def predict_proba_vectors(self, vectors: np.ndarray) -> np.ndarray:
         """Class probabilities of arbitrary vectors (not added to the pool)."""
         return self.track(vectors).predict_proba()
 
-    def track(self, vectors: np.ndarray) -> TrackedVectors:
+    def track(self, vectors: np.ndarray) -> TrackedVectors | GraphTracked:
         """Vectors outside the pool whose predictions follow later labels cheaply: each
-        read offers only the labels given since the previous one (:mod:`knn_al.learner.tracked`)."""
-        return self._knn.track(as_unit_vectors(vectors, dimension=self.dimension))
+        read offers only the labels given since the previous one (:mod:`knn_al.learner.tracked`);
+        under the graph model, from their nearest pool items' scores."""
+        tracked = self._knn.track(as_unit_vectors(vectors, dimension=self.dimension))
+        if self._graph is None:
+            return tracked
+        return self._graph.track(tracked, self.vectors_, self._pool.live_rows())
 
     def predictions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every pool item's predicted class: (rows of items not removed, class codes into ``classes_``,
         confidence = the winning probability). Empty before the first class."""
-        codes, confidence = self._knn.predictions()
+        codes, confidence = (self._graph or self._knn).predictions()
         rows = np.flatnonzero(self.status_[: len(codes)] != REMOVED)
         return rows, codes[rows], confidence[rows]
 
     def neighbors(self, ids: Sequence[str] | None = None, *,
-                  vectors: np.ndarray | TrackedVectors | None = None) -> list[list[Neighbor]]:
+                  vectors: np.ndarray | TrackedVectors | GraphTracked | None = None) -> list[list[Neighbor]]:
         """The labeled neighbours behind each prediction, most similar first: of pool
         items (``ids``) or of ``vectors`` (an array, or a tracked set of them)."""
         if ids is not None and vectors is None:
             rows = self.rows(list(ids))
             return self._knn.neighbors(self.tables_.sim_[rows], self.tables_.slot_[rows], self.ids_.ids)
         if vectors is not None and ids is None:
-            tracked = vectors if isinstance(vectors, TrackedVectors) else self.track(vectors)
+            tracked = vectors if isinstance(vectors, (TrackedVectors, GraphTracked)) else self.track(vectors)
             return self._knn.neighbors(*tracked.neighbor_tables(), self.ids_.ids)
         raise InvalidInputError("give either ids or vectors")
 

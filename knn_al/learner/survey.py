@@ -20,10 +20,14 @@ __all__ = ["PoolSurvey", "survey_addition", "survey_appended", "survey_pool"]
 @dataclass(frozen=True)
 class PoolSurvey:
     """Per pool row: ``density`` (float32) and ``groups``, the root row of its duplicate
-    group (int32; before any group member was detached by hand)."""
+    group (int32; before any group member was detached by hand), and, when the search
+    was made here (a survey read back from a project's files has none), ``neighbors``:
+    (similarities, rows) of each row's nearest other rows (n × m; -1 for none), the
+    graph of :mod:`knn_al.learner.graph`."""
 
     density: np.ndarray
     groups: np.ndarray
+    neighbors: tuple[np.ndarray, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.density)
@@ -34,7 +38,7 @@ def survey_pool(vectors: np.ndarray, *, neighbors: int, exact_limit: int, duplic
     """Survey a whole pool of unit vectors."""
     sims, idx = pool_neighbors(vectors, neighbors=neighbors, exact_limit=exact_limit, seed=seed)
     return PoolSurvey(density=density_of(sims, idx),
-                      groups=duplicate_groups(sims, idx, threshold=duplicate_threshold))
+                      groups=duplicate_groups(sims, idx, threshold=duplicate_threshold), neighbors=(sims, idx))
 
 
 def survey_appended(survey: PoolSurvey, pool: np.ndarray, new: np.ndarray, *, neighbors: int) -> PoolSurvey:
@@ -47,13 +51,28 @@ def survey_appended(survey: PoolSurvey, pool: np.ndarray, new: np.ndarray, *, ne
     m = min(neighbors, len(pool))
     if m == 0:
         density = np.zeros(len(new), dtype=np.float32)
+        sims, idx = np.empty((len(new), 0), dtype=np.float32), np.empty((len(new), 0), dtype=np.int64)
     else:
         sims, idx = faiss.knn(np.ascontiguousarray(new, dtype=np.float32), np.ascontiguousarray(pool), m,
                               metric=faiss.METRIC_INNER_PRODUCT)
         density = density_of(sims, idx)
     start = len(survey)
     return PoolSurvey(density=np.concatenate([survey.density, density]),
-                      groups=np.concatenate([survey.groups, np.arange(start, start + len(new), dtype=np.int32)]))
+                      groups=np.concatenate([survey.groups, np.arange(start, start + len(new), dtype=np.int32)]),
+                      neighbors=None if survey.neighbors is None else _stack(survey.neighbors, (sims, idx)))
+
+
+def _stack(old: tuple[np.ndarray, np.ndarray], new: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Neighbour lists of old rows then new rows, padded to the wider (-1 / -inf)."""
+    width = max(old[1].shape[1], new[1].shape[1])
+
+    def pad(sims: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        extra = width - idx.shape[1]
+        return (np.pad(sims.astype(np.float32), ((0, 0), (0, extra)), constant_values=-np.inf),
+                np.pad(idx.astype(np.int64), ((0, 0), (0, extra)), constant_values=-1))
+
+    (s0, i0), (s1, i1) = pad(*old), pad(*new)
+    return np.concatenate([s0, s1]), np.concatenate([i0, i1])
 
 
 def survey_addition(vectors: np.ndarray, live: np.ndarray, new: np.ndarray, *, before: PoolSurvey, append: bool,
@@ -68,7 +87,13 @@ def survey_addition(vectors: np.ndarray, live: np.ndarray, new: np.ndarray, *, b
     whole = len(live) == len(vectors)
     pool = vectors if whole else vectors[live]
     if append:
-        return survey_appended(before, pool, new, neighbors=neighbors)
+        appended = survey_appended(before, pool, new, neighbors=neighbors)
+        if whole or appended.neighbors is None:
+            return appended
+        sims, idx = appended.neighbors  # the new rows' lists name rows of the live pool
+        tail = idx[len(vectors):]
+        idx[len(vectors):] = np.where(tail >= 0, live[np.maximum(tail, 0)], -1)
+        return PoolSurvey(density=appended.density, groups=appended.groups, neighbors=(sims, idx))
     survey = survey_pool(np.concatenate([pool, new]) if len(pool) else new, neighbors=neighbors,
                          exact_limit=exact_limit, duplicate_threshold=duplicate_threshold, seed=seed)
     if whole:
@@ -79,4 +104,9 @@ def survey_addition(vectors: np.ndarray, live: np.ndarray, new: np.ndarray, *, b
     density[rows] = survey.density
     groups = np.arange(n, dtype=np.int32)
     groups[rows] = rows[survey.groups]  # rows ascend: each group's root stays its lowest row
-    return PoolSurvey(density=density, groups=groups)
+    assert survey.neighbors is not None  # survey_pool searched
+    found_sims, found = survey.neighbors
+    sims = np.full((n, found.shape[1]), -np.inf, dtype=np.float32)
+    idx = np.full((n, found.shape[1]), -1, dtype=np.int64)
+    sims[rows], idx[rows] = found_sims, np.where(found >= 0, rows[np.maximum(found, 0)], -1)
+    return PoolSurvey(density=density, groups=groups, neighbors=(sims, idx))

@@ -1,0 +1,178 @@
+"""The graph model: class probabilities from label propagation over the pool graph
+(:mod:`knn_al.learner.propagation`), beside the kNN classifier (:mod:`knn_al.learner.classifier`).
+
+The classifier predicts an item from the labeled items most similar to it; the graph model
+lets every label flow along the pool's own neighbour lists, so a cluster of unlabeled
+items between two labels takes the label of the side it is joined to. The learner keeps
+both up to date (the classifier's tables also give the diversity term of every pick) and
+asks the one its ``model`` names for probabilities, uncertainty, leave-one-out and the
+predictions of new vectors.
+
+Probabilities are an item's class scores plus ``smoothing`` per known class, normalised:
+an item no label reaches is uniform, the most uncertain there is. The scores are masses
+(each label spreads a total of 1), so the smoothing is a small mass: with the default
+:data:`SMOOTHING`, an item needs scores above ~1e-4 before its prediction leans.
+"""
+from __future__ import annotations
+
+import faiss
+import numpy as np
+
+from knn_al.learner.graph import PoolGraph
+from knn_al.learner.label_set import LabelSet
+from knn_al.learner.propagation import DEFAULT_TELEPORT, DEFAULT_TOLERANCE, Propagation
+from knn_al.learner.stopping import estimate_accuracy
+from knn_al.learner.tracked import TrackedVectors
+from knn_al.learner.types import AccuracyEstimate
+from knn_al.learner.uncertainty import DEFAULT_MEASURE
+from knn_al.learner.uncertainty_cache import UncertaintyCache
+
+__all__ = ["SMOOTHING", "GraphModel", "GraphTracked"]
+
+#: Mass added to every known class of an item before normalising (see the module docstring).
+SMOOTHING = 1e-5
+
+
+class GraphModel:
+    """Label propagation over the pool graph of neighbour lists; ``classes`` is the
+    learner's label set (shared with its classifier)."""
+
+    def __init__(self, *, classes: LabelSet, alpha: float = DEFAULT_TELEPORT, tolerance: float = DEFAULT_TOLERANCE,
+                 smoothing: float = SMOOTHING) -> None:
+        self.classes = classes
+        self.smoothing = smoothing
+        #: Each pool row's nearest other rows: (similarities, rows), -1 for none or removed.
+        self.neighbors_ = (np.empty((0, 0), dtype=np.float32), np.empty((0, 0), dtype=np.int64))
+        self.propagation = Propagation(PoolGraph.from_neighbors(self.neighbors_[1], self.neighbors_[0]), alpha=alpha,
+                                       tolerance=tolerance)
+        self.uncertainty = UncertaintyCache(self.candidate_proba, measure=DEFAULT_MEASURE)
+        self._n_classes = 0
+
+    def __len__(self) -> int:
+        return len(self.neighbors_[1])
+
+    # ------------------------------------------------------------ changes
+    def regraph(self, neighbors: tuple[np.ndarray, np.ndarray], labeled: tuple[np.ndarray, np.ndarray]) -> None:
+        """Take the pool's neighbour lists (every row's, new rows appended) as the graph;
+        ``labeled``: (rows, class codes) of the labels. Every row's uncertainty is
+        recomputed: a new graph moves scores anywhere."""
+        sims, idx = neighbors
+        n_new = len(idx) - len(self)
+        self.neighbors_ = (np.asarray(sims, dtype=np.float32), np.asarray(idx, dtype=np.int64))
+        self.propagation.regraph(PoolGraph.from_neighbors(self.neighbors_[1], self.neighbors_[0]), *labeled)
+        self._n_classes = len(self.classes)
+        if n_new:
+            self.uncertainty.grow(n_new)
+        self.uncertainty.refresh()
+
+    def remove(self, rows: np.ndarray, labeled: tuple[np.ndarray, np.ndarray]) -> None:
+        """Take removed ``rows`` out of the graph (their lists and every edge to them);
+        ``labeled``: the labels left."""
+        sims, idx = (a.copy() for a in self.neighbors_)
+        gone = np.isin(idx, rows)
+        gone[rows] = True
+        idx[gone], sims[gone] = -1, -np.inf
+        self.regraph((sims, idx), labeled)
+
+    def relabel(self, rows: np.ndarray, old: np.ndarray, new: np.ndarray) -> None:
+        """Rows' labels change from class codes ``old`` to ``new`` (-1: none)."""
+        changed: list[np.ndarray] = []
+        every = False
+        for row, before, after in zip(rows.tolist(), old.tolist(), new.tolist()):
+            if before == after:
+                continue
+            for code, sign in ((before, -1.0), (after, 1.0)):
+                if code >= 0:
+                    rows_changed = self.propagation.add(row, code, sign)
+                    every |= rows_changed is None
+                    if rows_changed is not None:
+                        changed.append(rows_changed)
+        if every or len(self.classes) != self._n_classes:  # a new class changes every row's smoothing
+            self._n_classes = len(self.classes)
+            self.uncertainty.refresh()
+        elif changed:
+            self.uncertainty.refresh(np.unique(np.concatenate(changed)))
+
+    # ------------------------------------------------------------ answers
+    def proba(self, rows: np.ndarray) -> np.ndarray:
+        """Class probabilities of pool ``rows``, columns in the label set's order."""
+        return self.propagation.proba(np.asarray(rows), len(self.classes), smoothing=self.smoothing)
+
+    def candidate_proba(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`proba` in the form the uncertainty measures take."""
+        return self.proba(rows), None
+
+    def leave_one_out(self, rows: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each labeled row's probabilities without its own label: its scores less its own
+        share π_i(i) in its class (exact in this model, see :mod:`knn_al.learner.propagation`),
+        and whether any other label reaches it."""
+        n_classes = len(self.classes)
+        scores = np.zeros((len(rows), n_classes))
+        known = min(n_classes, self.propagation.n_classes)
+        scores[:, :known] = self.propagation.scores_[:known, rows].T
+        own = np.array([self.propagation.self_scores_.get(int(r), 0.0) for r in rows])
+        scores[np.arange(len(rows)), codes] = np.maximum(scores[np.arange(len(rows)), codes] - own, 0.0)
+        reached = scores.sum(axis=1) > self.propagation.tolerance
+        scores += self.smoothing
+        return scores / scores.sum(axis=1, keepdims=True), reached
+
+    def accuracy_estimate(self, rows: np.ndarray, codes: np.ndarray) -> AccuracyEstimate:
+        """Leave-one-out accuracy of the labels (``rows`` of class ``codes``); an item no
+        other label reaches counts as wrong."""
+        if len(rows) == 0:
+            return estimate_accuracy(0, 0)
+        proba, reached = self.leave_one_out(rows, codes)
+        return estimate_accuracy(int(((proba.argmax(axis=1) == codes) & reached).sum()), len(rows))
+
+    def predictions(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every pool row's predicted class code and its probability (empty before the first class)."""
+        n = len(self) if len(self.classes) else 0
+        codes, confidence = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.float64)
+        for start in range(0, n, 65_536):
+            proba = self.proba(np.arange(start, min(n, start + 65_536)))
+            codes[start : start + len(proba)] = proba.argmax(axis=1)
+            confidence[start : start + len(proba)] = proba.max(axis=1)
+        return codes, confidence
+
+    def track(self, knn: TrackedVectors, pool: np.ndarray, live: np.ndarray) -> GraphTracked:
+        """The vectors ``knn`` tracks, predicted from the scores of their nearest ``live``
+        pool rows (``pool``: every row's unit vector)."""
+        return GraphTracked(self, knn, pool, live, width=max(self.neighbors_[1].shape[1], 1))
+
+
+class GraphTracked:
+    """Vectors outside the pool whose predictions follow the graph model's labels: each
+    one's class scores are its ``width`` nearest pool items' scores, weighted by similarity.
+    Its labeled neighbours (what explains a prediction) are ``knn``'s."""
+
+    def __init__(self, model: GraphModel, knn: TrackedVectors, pool: np.ndarray, live: np.ndarray, *,
+                 width: int) -> None:
+        self._model, self._knn = model, knn
+        self.vectors_ = vectors = knn.vectors_
+        m = min(width, len(live))
+        if m == 0:
+            self._rows, self._weights = np.empty((len(vectors), 0), dtype=np.int64), np.empty((len(vectors), 0))
+        else:
+            sims, found = faiss.knn(np.ascontiguousarray(vectors, dtype=np.float32),
+                                    np.ascontiguousarray(pool[live], dtype=np.float32), m,
+                                    metric=faiss.METRIC_INNER_PRODUCT)
+            self._rows, self._weights = live[found], np.clip(sims, 0.0, None).astype(np.float64)
+
+    def __len__(self) -> int:
+        return len(self.vectors_)
+
+    def neighbor_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """(similarities, slots) of every vector's k nearest labeled items, as of now."""
+        return self._knn.neighbor_tables()
+
+    def predict_proba(self) -> np.ndarray:
+        """Class probabilities of every vector, columns in the label set's order."""
+        model = self._model
+        n_classes = len(model.classes)
+        out = np.zeros((len(self), n_classes))
+        known = min(n_classes, model.propagation.n_classes)
+        for code in range(known):
+            out[:, code] = (model.propagation.scores_[code][self._rows] * self._weights).sum(axis=1)
+        out += model.smoothing * np.maximum(self._weights.sum(axis=1, keepdims=True), 1e-12)
+        return out / out.sum(axis=1, keepdims=True)
+
