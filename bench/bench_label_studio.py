@@ -78,6 +78,8 @@ def run(tasks: int, annotations: int, work: Path) -> tuple[float, list[float], l
                 saved = time.monotonic()
                 annotate.append(saved - start)
                 while bridge.bridge.ordered_at_.get(pid, 0.0) < saved:  # the push's order writes
+                    if time.monotonic() - saved > SETTLE:
+                        raise SystemExit(f"no push within {SETTLE} s: {bridge.bridge.settle(0)}")
                     time.sleep(0.001)
                 reordered.append(bridge.bridge.ordered_at_[pid] - saved)
                 assert bridge.bridge.settle(SETTLE) == []  # the predicted labels too, before the next

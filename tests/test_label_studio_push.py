@@ -63,7 +63,7 @@ def test_any_sequence_of_pushes_leaves_label_studio_in_knn_al_order(seed: int) -
         assert len(push(order, labels, table)) == 0  # a push right after has nothing to do
 
 
-def test_labeling_the_top_pick_costs_two_writes_not_a_window() -> None:
+def test_labeling_the_top_pick_costs_one_write_not_a_window() -> None:
     labels = {t: "a" for t in range(1, 201)}
     table = apply(push(list(range(1, 101)), labels, {}), {})
     del labels[1]  # annotated: its prediction stays, it is no longer anybody's concern

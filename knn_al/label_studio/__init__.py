@@ -50,10 +50,12 @@ Webhooks the bridge also follows (Label Studio registers the ML backend's webhoo
 with ``tasks: [{"id": ..}]``.
 
 Calling back (:mod:`knn_al.label_studio.rest`, with the ``hostname`` and ``access_token`` of
-``/setup``, or the bridge's own ``--label-studio-url``): ``GET /api/tasks?project=ID&page=..
-&page_size=..`` (the pool sync), ``GET /api/predictions?project=ID``, ``DELETE
-/api/predictions/{id}`` and ``POST /api/projects/{id}/import/predictions`` (pushes; stored
-without calling the backend), and the image tasks' files: uploads are
+``/setup``, or the bridge's own ``--label-studio-url``, checked at start with ``GET
+/api/current-user/whoami``): ``GET /api/tasks?project=ID&page=..&page_size=..`` and ``GET
+/api/tasks/{id}`` (the pool sync; a task is removed only on a 404), ``GET
+/api/predictions?project=ID``, ``PATCH`` and ``DELETE /api/predictions/{id}`` and ``POST
+/api/projects/{id}/import/predictions`` (pushes; stored without calling the backend), and
+the image tasks' files: uploads are
 ``/data/upload/{project}/{file}`` and local-files storage ``{HOST}/data/local-files/?d=..``
 (both need the token). The bridge's ``Bridge`` docstring says when and how much.
 """

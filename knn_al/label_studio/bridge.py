@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -80,11 +81,12 @@ class Bridge:
         self._lock = threading.Lock()
         self._queued: set[tuple[int, bool]] = set()
         self._new_tasks: dict[int, list[Mapping[str, Any]]] = {}
-        self._errors: list[str] = []
+        self._errors: deque[str] = deque(maxlen=1000)  # nobody may ever ask (settle): bounded
         #: Per project, when the last push had written what orders the queue (time.monotonic()).
         self.ordered_at_: dict[int, float] = {}
         self._written: dict[int, set[tuple[int, str]]] = {}
-        self._synced: set[int] = set()  # projects synced since this bridge started
+        self._synced: set[int] = set()  # projects synced (or syncing) since this bridge started
+        self._gone_tasks: dict[int, set[int]] = {}  # tasks deleted in Label Studio, by project
         self._pending = 0  # syncs and pushes submitted and not finished
         self._idle = threading.Condition(self._lock)  # the label writes of each project's last round
 
@@ -104,6 +106,7 @@ class Bridge:
         # project); tasks created and deleted since arrive by webhook, so one sync per
         # project and start (to catch up on what happened while the bridge was away) serves.
         if number not in self._synced:
+            self._synced.add(number)  # now, not when it ends: a /setup meanwhile queues no second one
             self._later(number, name, config, sync=True)
         return {"model_version": self.model_version}
 
@@ -124,44 +127,60 @@ class Bridge:
         knn-al's state when it runs, and adds the tasks handed to it meanwhile."""
         api = self._api(number)
         if api is None:
-            return  # no /setup since this bridge started: no token to call back with
+            _LOG.warning("Label Studio project %d: no way to call back into Label Studio yet (no /setup with a "
+                         "hostname and token since the bridge started, and no --label-studio-url): its pool and "
+                         "predictions wait", number)
+            return
         with self._lock:
             self._new_tasks.setdefault(number, []).extend(tasks)
             if (number, sync) in self._queued:
                 return
             self._queued.add((number, sync))
+            self._pending += 1
 
         def run() -> None:
             with self._lock:
                 self._queued.discard((number, sync))
                 new = self._new_tasks.pop(number, [])
+                gone = set(self._gone_tasks.get(number, ()))
             pool = self._pool(number, name, config)
             try:
                 # A sync lists every task, the new ones too; new tasks alone join without
-                # listing the project (an import of ten tasks into 100k costs ten).
+                # listing the project (an import of ten tasks into 100k costs ten). Tasks
+                # deleted since they were listed or handed over do not come back.
                 if sync:
-                    self._problems(number, pool.sync(api.tasks(number)))
-                    self._synced.add(number)
+                    self._problems(number, pool.sync(api.tasks(number), skip=gone))
                 else:
-                    self._problems(number, pool.add(new))
+                    self._problems(number, pool.add(t for t in new if t.get("id") not in gone))
                 self._push(number, name, config)
             except KnnAlError as exc:  # the worker has no caller to refuse: logged, kept for settle()
+                if sync:
+                    self._synced.discard(number)  # the next /setup tries again
                 self._problems(number, [str(exc)])
+            except Exception:  # a bug, or a reply nobody foresaw: said, not swallowed by the future
+                _LOG.exception("Label Studio project %d: a %s failed", number, "sync" if sync else "push")
+                if sync:
+                    self._synced.discard(number)
+                self._problems(number, ["an unexpected error (see the log)"])
             finally:
                 with self._lock:  # a round it queued counted before this one ends: never 0 between
                     self._pending -= 1
                     self._idle.notify_all()
 
-        with self._lock:
-            self._pending += 1
-        self._work.submit(run)
+        try:
+            self._work.submit(run)
+        except RuntimeError:  # the bridge is closing: nothing more runs
+            with self._lock:
+                self._queued.discard((number, sync))
+                self._pending -= 1
+                self._idle.notify_all()
 
     def _problems(self, number: int, problems: list[str]) -> None:
         """Log what went wrong for project ``number`` and keep it for :meth:`settle`."""
         for problem in problems:
             _LOG.warning("Label Studio project %d: %s", number, problem)
         with self._lock:
-            self._errors += [f"project {number}: {p}" for p in problems]
+            self._errors.extend(f"project {number}: {p}" for p in problems)
 
     def settle(self, timeout: float | None = None) -> list[str]:
         """Wait until the queued syncs and pushes are done; returns (and forgets) the problems
@@ -169,25 +188,26 @@ class Bridge:
         with self._idle:
             if not self._idle.wait_for(lambda: self._pending == 0, timeout=timeout):
                 raise TimeoutError(f"the bridge's syncs and pushes did not finish within {timeout} s")
-            errors, self._errors = self._errors, []
+            errors = list(self._errors)
+            self._errors.clear()
         return errors
 
     def close(self) -> None:
         """Finish the queued work and stop the worker thread."""
         self._work.shutdown(wait=True)
 
-    def _push(self, number: int, name: str, config: LabelingConfig) -> int:
+    def _push(self, number: int, name: str, config: LabelingConfig) -> None:
         """Bring the bridge's predictions in Label Studio to knn-al's state with the fewest
-        writes (:mod:`.push`); returns how many were made. Nothing to do before Label
-        Studio's first /setup since this bridge started: it has no token."""
+        writes (:mod:`.push`), predicted labels outside the window a round at a time."""
         api = self._api(number)
         if api is None:
-            return 0
+            return
         order = [task_id(s.id) for s in self.client.next_sample(name, self.ranked, seed=self.seed, preview=True)]
         # Propagated items (knn-al labeled them as near-duplicates of a labeled one) are tasks
         # nobody annotated in Label Studio: they keep a prediction, their propagated label,
-        # scored after every task knn-al would pick.
-        labels = {task_id(r.id): r.predicted_label for state in ("unlabeled", "propagated")
+        # scored after every task knn-al would pick; so do skipped ones (another annotator
+        # may still be handed them).
+        labels = {task_id(r.id): r.predicted_label for state in ("unlabeled", "propagated", "skipped")
                   for r in listed(self.client, name, state)}
         stored = [p for p in api.predictions(number) if p.get("model_version") == self.model_version]
         plan = plan_push(order=order, labels=labels, stored=stored, config=config, model_version=self.model_version)
@@ -199,26 +219,23 @@ class Bridge:
         self.ordered_at_[number] = time.monotonic()
         _LOG.info("project %d: push wrote %d changed, %d new, %d deleted predictions; %d label changes to follow",
                   number, len(plan.update), len(plan.create), len(plan.delete), len(plan.labels))
-        done = len(plan) - len(plan.labels)
         batch = plan.labels[:LABEL_WRITES]
         again = {(prediction, repr(fields)) for prediction, fields in batch} & self._written.get(number, set())
+        self._written[number] = set()
         if again:
             # Writes made in the round before: Label Studio did not keep them, and another
-            # round would loop. Say so, and leave the labels to the next annotation's push.
+            # round would loop. Say so; the next annotation's push tries once more.
             raise LabelStudioError(f"Label Studio did not keep {len(again)} prediction changes the bridge made; "
                                    "predicted labels outside the queue's head may be stale")
-        self._written[number] = set()
         for prediction, fields in batch:  # change no order: a newer push redoes them
             if self._waiting(number):
                 _LOG.debug("project %d: label writes yield to a waiting push", number)
-                return done
+                return
             api.update_prediction(prediction, fields)
             self._written[number].add((prediction, repr(fields)))
-            done += 1
         if len(plan.labels) > LABEL_WRITES:
             _LOG.debug("project %d: %d label writes for another round", number, len(plan.labels) - LABEL_WRITES)
             self._later(number, name, config)  # the rest in another round, after any push waiting now
-        return done
 
     def _waiting(self, number: int) -> bool:
         """Whether a sync or push of project ``number`` waits in the queue."""
@@ -296,6 +313,11 @@ class Bridge:
             # synchronous webhook); deleted ones leave the pool at once, before any push
             # could send a prediction for a task that is gone.
             name = self._project(event.project, config)
+            if event.deleted:
+                with self._lock:  # a sync or a round of new tasks under way must not bring them back
+                    self._gone_tasks.setdefault(event.project, set()).update(event.deleted)
+                    waiting = self._new_tasks.get(event.project, [])
+                    waiting[:] = [t for t in waiting if t.get("id") not in self._gone_tasks[event.project]]
             removed = self._pool(event.project, name, config).remove(event.deleted) if event.deleted else 0
             self._later(event.project, name, config, tasks=payload["tasks"] if event.created else ())
             return {"created": len(event.created), "removed": removed}

@@ -11,7 +11,7 @@ Studio while the bridge was not listening, so the pool mirrors the project.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,11 +84,15 @@ class TaskPool:
                 batch = []
         return problems + (self._add_new(batch) if batch else [])
 
-    def sync(self, tasks: Iterable[Mapping[str, Any]]) -> list[str]:
-        """Make the pool hold exactly ``tasks`` (every task of the project): add those it
-        lacks, remove the items of tasks no longer listed. Returns the problems of tasks
-        left out. Removal comes after the whole listing was read: a listing cut short by
-        an error raises before anything is removed."""
+    def sync(self, tasks: Iterable[Mapping[str, Any]], *, skip: Set[int] = frozenset()) -> list[str]:
+        """Make the pool hold exactly ``tasks`` (every task of the project, ``skip`` aside:
+        tasks known deleted): add those it lacks, remove the items of tasks no longer
+        listed. Returns the problems of tasks left out.
+
+        Removal destroys a label, so it is careful: only after the whole listing was read
+        (a listing cut short raises first), and only for tasks Label Studio answers 404
+        for when asked one by one (a task deleted while the listing paged moves the others
+        across page bounds, and one of them could be missed)."""
         listed_ids: set[str] = set()
 
         def seen() -> Iterator[Mapping[str, Any]]:
@@ -96,10 +100,12 @@ class TaskPool:
                 number = task.get("id")
                 if isinstance(number, int):
                     listed_ids.add(item_id(number))
-                yield task
+                if number not in skip:
+                    yield task
 
         problems = self.add(seen())
-        gone = [r.id for r in listed(self.client, self.name) if r.id not in listed_ids]
+        unlisted = [r for r in listed(self.client, self.name) if r.id not in listed_ids]
+        gone = [r.id for r in unlisted if self.api is not None and not self.api.task_exists(int(r.metadata["ls_task"]))]
         if gone:
             self.client.remove_items(self.name, gone)
             _LOG.info("knn-al project %s: removed %d items of tasks deleted from Label Studio", self.name, len(gone))
@@ -136,7 +142,7 @@ class TaskPool:
         """The image files of ``metadata``'s tasks, with the metadata of those fetched."""
         if self.api is None:
             problems.extend(f"task {m['ls_task']}: its image is fetched from Label Studio with the token of its "
-                            "/setup (or --label-studio-url/--label-studio-token), and the bridge has none yet"
+                            "/setup (or --label-studio-url and --label-studio-token-file), and the bridge has none yet"
                             for m in metadata)
             return [], []
         contents, fetched = [], []

@@ -8,7 +8,7 @@ moves few tasks *relative to each other*, so the planner keeps the scores of the
 run of window tasks whose stored scores already ascend in the new order (a longest
 increasing subsequence) and gives new scores only to the others, spread in the gaps
 between kept neighbours. When the top pick is labeled and the rest move up by one, that is
-one write for the task entering the window and one for the task leaving it.
+one write: the task entering the window (plus one per task leaving it, if others do).
 
 Writes come in two parts. ``order_writes`` decide what Label Studio hands out next and go
 first: window tasks with a new score (or a new predicted label), tasks leaving the window
