@@ -135,3 +135,43 @@ def test_removed_items_leave_the_graph_and_their_labels_with_them() -> None:
 def test_an_unknown_model_is_refused() -> None:
     with pytest.raises(Exception, match="model must be one of knn"):
         Learner(dimension=DIM, model="forest")
+
+
+def rings(per_ring: int = 150) -> tuple[np.ndarray, np.ndarray]:
+    """Two circles of latitude (10° and 40°) on the sphere: each item's nearest items lie on
+    its own ring, but a label 60° round the ring is farther than the other ring's."""
+    lon = np.linspace(0, 2 * np.pi, per_ring, endpoint=False)
+    parts = [np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.full(per_ring, np.sin(lat))], 1)
+             for lat in np.radians([10.0, 40.0])]
+    return np.concatenate(parts).astype(np.float32), np.repeat([0, 1], per_ring)
+
+
+def split_blob(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """One blob cut in two by a plane: propagation leaks across the cut, the nearest labels do not."""
+    x = rng.standard_normal((n, DIM))
+    x[:, -1] += 4.0
+    return x.astype(np.float32), (x[:, 0] > 0).astype(int)
+
+
+@pytest.mark.parametrize("case", ["rings", "split"])
+def test_auto_predicts_with_the_model_whose_leave_one_out_is_better(case: str) -> None:
+    if case == "rings":
+        x, which = rings()
+        chosen = [0, 50, 100, 175, 225, 275]  # ring 0 at 0/120/240°, ring 1 at 60/180/300°
+    else:
+        rng = np.random.default_rng(0)
+        x, which = split_blob(rng, 300)
+        chosen = rng.choice(300, 40, replace=False).tolist()
+    ids = [f"i{j}" for j in range(len(x))]
+    learners = {m: Learner(dimension=x.shape[1], model=m, duplicate_threshold=1.0) for m in ("knn", "graph", "auto")}
+    for learner in learners.values():
+        learner.add_items(ids, x)
+        learner.label([ids[j] for j in chosen], [f"c{which[j]}" for j in chosen])
+    loo = {m: learners[m].accuracy_estimate().accuracy for m in ("knn", "graph")}
+    winner = max(loo, key=lambda m: loo[m])
+    assert abs(loo["knn"] - loo["graph"]) >= 0.05  # each case has a clear winner...
+    assert winner == {"rings": "graph", "split": "knn"}[case]  # ...a different one
+    auto = learners["auto"]
+    assert auto.active_model_ == winner
+    np.testing.assert_allclose(auto.predict_proba(ids), learners[winner].predict_proba(ids))
+    assert auto.accuracy_estimate() == learners[winner].accuracy_estimate()

@@ -35,9 +35,10 @@ def add_replay_arguments(parser: argparse.ArgumentParser, *, budget: int = 200, 
     parser.add_argument("--target", type=float, default=0.95,
                         help="report labels needed to reach this share of full-data accuracy (default 0.95)")
     parser.add_argument("--k", type=int, default=None, help="labeled neighbours per prediction (default: the learner's)")
-    parser.add_argument("--model", choices=("knn", "graph"), default="knn",
-                        help="what predicts, for every strategy: knn (the labeled neighbours vote) or graph (labels "
-                             "propagate over the pool's neighbour graph); default knn")
+    parser.add_argument("--model", choices=("knn", "graph", "auto"), default="knn",
+                        help="what predicts, for every strategy: knn (the labeled neighbours vote), graph (labels "
+                             "propagate over the pool's neighbour graph) or auto (the one with the better "
+                             "leave-one-out accuracy so far); default knn")
     parser.add_argument("--seed", type=int, default=0, help="seed of the folds and of every pick (default 0)")
     parser.add_argument("--table-at", type=int, nargs="+", default=None, metavar="N",
                         help="label counts shown in the table (default: 1, 2, 3, 5 × 10^e and the budget)")

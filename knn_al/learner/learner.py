@@ -33,9 +33,13 @@ from knn_al.learner.types import Pick
 from knn_al.learner.uncertainty import DEFAULT_MEASURE
 from knn_al.learner.vectors import as_unit_vectors
 
-__all__ = ["Learner"]
+__all__ = ["SWITCH_MARGIN", "Learner"]
 
 _DEFAULTS = defaults(LEARNER_PARAMS)
+#: Under model "auto", the other model takes over once its leave-one-out predictions are
+#: right for this many more labeled items (or 2% of them, if more), so that one lucky label
+#: does not make the models flap.
+SWITCH_MARGIN = 2
 
 
 class Learner(LearnerReadout):
@@ -60,10 +64,13 @@ class Learner(LearnerReadout):
     classes : a fixed label set; labels outside it are rejected. ``None``: any label is
         accepted and becomes a known class from then on.
     seed : default seed of picks and of the approximate density index.
-    model : what predicts: ``"knn"``, the labeled neighbours' vote, or ``"graph"``, labels
-        propagated over the pool's neighbour graph (:mod:`knn_al.learner.graph_model`).
-        Probabilities, uncertainty, leave-one-out and predictions follow the model; the
-        diversity of picks and the explanations are the labeled neighbours' either way.
+    model : what predicts: ``"knn"``, the labeled neighbours' vote, ``"graph"``, labels
+        propagated over the pool's neighbour graph (:mod:`knn_al.learner.graph_model`), or
+        ``"auto"``: both kept, and the one with the better leave-one-out accuracy on the
+        labels so far predicts (:attr:`active_model_`; it changes only when the other is
+        clearly better, see :data:`SWITCH_MARGIN`). Probabilities, uncertainty, leave-one-out
+        and predictions follow the model; the diversity of picks and the explanations are
+        the labeled neighbours' either way.
     """
 
     def __init__(self, *, dimension: int, k: int = _DEFAULTS["k"], smoothing: float = _DEFAULTS["smoothing"],
@@ -89,9 +96,12 @@ class Learner(LearnerReadout):
         self._groups = DuplicateGroups()
         self._knn = KnnClassifier(dimension=dimension, k=k, smoothing=self.smoothing, classes=classes,
                                   measure=DEFAULT_MEASURE)
-        self._graph = GraphModel(classes=self._knn.classes) if model == "graph" else None
+        self._graph = GraphModel(classes=self._knn.classes) if model != "knn" else None
+        #: The model predicting now: ``model`` itself, or under "auto" the better one so far
+        #: (graph to begin with: it needs fewer labels, see the README's simulations).
+        self.active_model_ = "knn" if model == "knn" else "graph"
         self._picker = Picker(pool=self._pool, states=self._states, groups=self._groups, knn=self._knn,
-                              uncertainty=(self._graph or self._knn).uncertainty, max_candidates=max_candidates,
+                              uncertainty=lambda: self._predictor.uncertainty, max_candidates=max_candidates,
                               seed=seed)
         # Fitted results that are objects of the parts, updated in place and never replaced:
         self.ids_ = self._pool.ids_
@@ -99,8 +109,6 @@ class Learner(LearnerReadout):
         self.handed_out_ = self._states.handed_out_  #: rows handed out now
         self.tables_ = self._knn.tables_  #: each pool row's k nearest labeled items
         self.loo_tables_ = self._knn.loo.tables_  #: each labeled slot's k + 1 nearest labeled slots
-        #: every row's uncertainty under the model, per measure used so far
-        self.uncertainty_ = (self._graph or self._knn).uncertainty.values_
 
     @classmethod
     def from_settings(cls, settings: object, **overrides: Any) -> Learner:
@@ -131,6 +139,7 @@ class Learner(LearnerReadout):
         if self._graph is not None:
             assert survey.neighbors is not None
             self._graph.regraph(survey.neighbors, self._knn.labeled())
+            self._choose_model()
 
     def survey(self, vectors: np.ndarray, *, append: bool = False, without: Sequence[str] = ()) -> PoolSurvey:
         """The pool's survey after adding ``vectors`` (unit rows), without adding them.
@@ -170,6 +179,7 @@ class Learner(LearnerReadout):
         self._pool.remove(rows)
         if self._graph is not None:
             self._graph.remove(rows, self._knn.labeled())
+            self._choose_model()
 
     def check_remove(self, ids: Sequence[str]) -> np.ndarray:
         """Raise what :meth:`remove` would raise, changing nothing; returns the rows."""
@@ -195,6 +205,7 @@ class Learner(LearnerReadout):
         new_rows = self._knn.label(rows, labels, self.vectors_)
         if self._graph is not None and old is not None:
             self._graph.relabel(rows, old, self._codes(rows))
+            self._choose_model()
         if len(new_rows):
             self._states.labeled(new_rows)
             self._groups.refresh_blocked(self.status_)
@@ -234,7 +245,22 @@ class Learner(LearnerReadout):
             self._states.unlabeled(rows[labeled])
             if self._graph is not None:
                 self._graph.relabel(rows[labeled], old, np.full(len(old), -1))
+                self._choose_model()
         self._groups.refresh_blocked(self.status_)
+
+    def _choose_model(self) -> None:
+        """Under "auto", predict with the model whose leave-one-out predictions are right
+        more often, switching only when the other leads by :data:`SWITCH_MARGIN`."""
+        if self.model != "auto" or self._graph is None:
+            return
+        knn = self._knn.accuracy_estimate()
+        graph = self._graph.accuracy_estimate(*self._knn.labeled())
+        if knn.labeled == 0:
+            return
+        correct = {"knn": round(knn.accuracy * knn.labeled), "graph": round(graph.accuracy * graph.labeled)}
+        other = "graph" if self.active_model_ == "knn" else "knn"
+        if correct[other] - correct[self.active_model_] >= max(SWITCH_MARGIN, 0.02 * knn.labeled):
+            self.active_model_ = other
 
     def _codes(self, rows: np.ndarray) -> np.ndarray:
         """The class code of each row's label, -1 where it has none."""

@@ -81,5 +81,6 @@ LEARNER_PARAMS: tuple[Param, ...] = (
     between("max_candidates", 20_000, integer_between(1, 2**62)),
     between("seed", 0, integer_between(0, 2**63 - 1)),
     Param(name="model", default="knn", rule="one of knn (the labeled neighbours vote), graph (labels propagate "
-          "over the pool graph)", ok=lambda v: v in ("knn", "graph")),
+          "over the pool graph), auto (the one with the better leave-one-out accuracy)",
+          ok=lambda v: v in ("knn", "graph", "auto")),
 )

@@ -8,6 +8,8 @@ vectors handed out. No pick scans the pool's vectors.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from knn_al.errors import InvalidInputError
@@ -24,11 +26,12 @@ __all__ = ["Picker"]
 
 class Picker:
     """Picks from the items of ``pool`` by their ``states``, ``groups``, the classifier
-    ``knn`` (similarity to the labeled items) and the model's ``uncertainty``; at most
+    ``knn`` (similarity to the labeled items) and the predicting model's ``uncertainty``
+    (a function: the model may change); at most
     ``max_candidates`` are scored per pick, and ``seed`` seeds unseeded picks."""
 
     def __init__(self, *, pool: Pool, states: ItemStates, groups: DuplicateGroups, knn: KnnClassifier,
-                 uncertainty: UncertaintyCache, max_candidates: int, seed: int) -> None:
+                 uncertainty: Callable[[], UncertaintyCache], max_candidates: int, seed: int) -> None:
         self._pool, self._states, self._groups, self._knn = pool, states, groups, knn
         self._uncertainty = uncertainty
         self.max_candidates = max_candidates
@@ -52,7 +55,7 @@ class Picker:
         pool = self._pool
         candidates = Candidates(
             rows=rows,
-            uncertainty=lambda name: self._uncertainty.of(rows, name),
+            uncertainty=lambda name: self._uncertainty().of(rows, name),
             density=pool.density_[rows],
             similarity=np.maximum(self._knn.tables_.sim_[rows, 0], np.float32(-1)),
             handed_out_vectors=pool.vectors[self._states.handed_out_rows()],
@@ -68,7 +71,7 @@ class Picker:
         rows = self.candidates(np.random.default_rng(self.seed if seed is None else seed))
         if len(rows) == 0:
             return 1.0
-        return float(np.mean(self._uncertainty.of(rows, measure)))
+        return float(np.mean(self._uncertainty().of(rows, measure)))
 
     def candidates(self, rng: np.random.Generator, *, skip_outliers: bool = False) -> np.ndarray:
         """The rows a pick may choose from, ascending: available, not kept out by their

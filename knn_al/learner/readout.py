@@ -35,7 +35,7 @@ class LearnerReadout:
     ids_: IdIndex
     classes_: list[str]
     tables_: NeighborTables
-    uncertainty_: dict[str, np.ndarray]
+    active_model_: str
     _pool: Pool
     _states: ItemStates
     _groups: DuplicateGroups
@@ -44,6 +44,19 @@ class LearnerReadout:
     _picker: Picker
 
     # ------------------------------------------------------- fitted results
+    @property
+    def _predictor(self) -> KnnClassifier | GraphModel:
+        """The model predicting now (:attr:`active_model_`)."""
+        if self.active_model_ == "graph":
+            assert self._graph is not None
+            return self._graph
+        return self._knn
+
+    @property
+    def uncertainty_(self) -> dict[str, np.ndarray]:
+        """Every row's uncertainty under the model predicting now, per measure used so far."""
+        return self._predictor.uncertainty.values_
+
     @property
     def n_items(self) -> int:
         """Items in the pool (removed ones are not)."""
@@ -168,16 +181,16 @@ class LearnerReadout:
     def accuracy_estimate(self) -> AccuracyEstimate:
         """Leave-one-out accuracy of the labeled set (see :mod:`knn_al.learner.stopping`);
         an item whose leave-one-out vote has no neighbour at all counts as wrong."""
-        if self._graph is not None:
-            return self._graph.accuracy_estimate(*self._knn.labeled())
+        if isinstance(self._predictor, GraphModel):
+            return self._predictor.accuracy_estimate(*self._knn.labeled())
         return self._knn.accuracy_estimate()
 
     def leave_one_out(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each labeled item's prediction as if it were not labeled: (rows, class
         probabilities, whether any labeled neighbour voted at all)."""
-        if self._graph is not None:
+        if isinstance(self._predictor, GraphModel):
             rows, codes = self._knn.labeled()
-            return (rows, *self._graph.leave_one_out(rows, codes))
+            return (rows, *self._predictor.leave_one_out(rows, codes))
         return self._knn.leave_one_out()
 
     def mean_uncertainty(self, *, measure: str = DEFAULT_MEASURE, seed: int | None = None) -> float:
@@ -192,7 +205,7 @@ class LearnerReadout:
         ids = list(ids)
         if not ids:
             return np.empty((0, len(self.classes_)), dtype=np.float32)
-        return (self._graph or self._knn).proba(self.rows(ids))
+        return self._predictor.proba(self.rows(ids))
 
     def predict_proba_vectors(self, vectors: np.ndarray) -> np.ndarray:
         """Class probabilities of arbitrary vectors (not added to the pool)."""
@@ -203,14 +216,14 @@ class LearnerReadout:
         read offers only the labels given since the previous one (:mod:`knn_al.learner.tracked`);
         under the graph model, from their nearest pool items' scores."""
         tracked = self._knn.track(as_unit_vectors(vectors, dimension=self.dimension))
-        if self._graph is None:
-            return tracked
-        return self._graph.track(tracked, self.vectors_, self._pool.live_rows())
+        if isinstance(self._predictor, GraphModel):
+            return self._predictor.track(tracked, self.vectors_, self._pool.live_rows())
+        return tracked
 
     def predictions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every pool item's predicted class: (rows of items not removed, class codes into ``classes_``,
         confidence = the winning probability). Empty before the first class."""
-        codes, confidence = (self._graph or self._knn).predictions()
+        codes, confidence = self._predictor.predictions()
         rows = np.flatnonzero(self.status_[: len(codes)] != REMOVED)
         return rows, codes[rows], confidence[rows]
 

@@ -36,7 +36,7 @@ def simulate_dataset(
 
     Items without a known label are left out (nobody could answer for them).
     ``via_server`` (``host:port``) drives a running server through the gRPC client
-    instead of an in-process learner. ``model``: the learner's (``knn`` or ``graph``), for
+    instead of an in-process learner. ``model``: the learner's (``knn``, ``graph`` or ``auto``), for
     every strategy, the random baseline included. Returns the result and the printed table.
     """
     known = [i for i, label in enumerate(dataset.labels) if label is not None]
