@@ -2,7 +2,9 @@
 
 - ``serve``: starts real ``knn-al serve`` processes and stops each one at teardown;
 - ``clock``: a clock the test moves by hand (``clock.now += 61``);
-- ``small_disk``: a 3 MiB tmpfs to fill (root only: skipped with the reason elsewhere).
+- ``small_disk``: a 3 MiB tmpfs to fill (root only: skipped with the reason elsewhere);
+- ``label_studio``: one real Label Studio for the whole session (tests/label_studio_helpers.py);
+  defined here, not imported into each module, where each import would start its own.
 
 What tests share with the benchmarks and the demo lives in the package:
 :class:`knn_al.simulation.server_process.ServerProcess` and
@@ -21,6 +23,7 @@ from typing import Any
 import pytest
 
 from knn_al.simulation.server_process import ServerProcess
+from tests.label_studio_helpers import LabelStudio, running_label_studio
 
 
 @pytest.fixture
@@ -72,3 +75,10 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     finally:
         if subprocess.run(["umount", str(mount)], capture_output=True).returncode != 0:
             subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+@pytest.fixture(scope="session")
+def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudio]:
+    """One Label Studio for the session (see tests/label_studio_helpers.py)."""
+    with running_label_studio(tmp_path_factory.mktemp("label-studio")) as server:
+        yield server

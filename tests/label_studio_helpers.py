@@ -3,8 +3,8 @@
 Label Studio is no dependency of knn-al: ``scripts/label_studio_env.sh`` installs it into a
 virtualenv of its own, cached between runs (``$KNN_AL_LABEL_STUDIO_VENV``, default
 ``~/.cache/knn-al/label-studio-venv``; about 75 s on a fresh machine, 0.1 s once it exists).
-The fixture ``label_studio`` (session scope: one server for all the tests that ask for it)
-runs the script, starts ``label-studio start`` on a free loopback port with its data in a
+The fixture ``label_studio`` (in ``tests/conftest.py``, session scope: one server for every
+test that asks for it, whichever module) runs the script, starts ``label-studio start`` on a free loopback port with its data in a
 temporary directory, waits for ``GET /health``, yields a :class:`LabelStudio` and stops the
 server's whole process group at teardown. Starting takes ~35 s (mostly Django migrations
 of the fresh SQLite database). If the venv cannot be made or the server does not come up,
@@ -185,10 +185,3 @@ def running_label_studio(data_dir: Path) -> Iterator[LabelStudio]:
         yield server
     finally:
         _stop(process)
-
-
-@pytest.fixture(scope="session")
-def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudio]:
-    """One Label Studio for the session (see the module's docstring)."""
-    with running_label_studio(tmp_path_factory.mktemp("label-studio")) as server:
-        yield server

@@ -22,7 +22,7 @@ from knn_al.label_studio.predictions import RANKED, UNRANKED_SCORE
 from knn_al.label_studio.rest import LabelStudioApi
 from knn_al.simulation.bbc_news import corpus_dir
 from knn_al.simulation.server_process import ServerProcess
-from tests.label_studio_helpers import LabelStudio, label_studio  # noqa: F401  (the fixture)
+from tests.label_studio_helpers import LabelStudio
 from tests.page_helpers import bbc_items, topic_of
 from tests.test_label_studio_backend import Backend
 
@@ -64,7 +64,7 @@ def check_order(ls: LabelStudio, pid: int, client: Client, name: str) -> dict[in
 
 
 def test_the_bridge_keeps_label_studio_ordered_as_knn_al_picks(
-        label_studio: LabelStudio, serve: Callable[..., ServerProcess], tmp_path: Path) -> None:  # noqa: F811
+        label_studio: LabelStudio, serve: Callable[..., ServerProcess], tmp_path: Path) -> None:
     ls = label_studio
     ids, _, metadata = bbc_items(210)
     topic = {m["text"]: topic_of(i) for i, m in zip(ids, metadata)}

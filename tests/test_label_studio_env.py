@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.label_studio_helpers import LabelStudio, label_studio  # noqa: F401  (the fixture)
+from tests.label_studio_helpers import LabelStudio
 
 CONFIG = ('<View><Text name="text" value="$text"/><Choices name="label" toName="text">'
           '<Choice value="a"/><Choice value="b"/></Choices></View>')
@@ -124,7 +124,7 @@ def action(name: str) -> Callable[[Any], bool]:
     return lambda body: body["action"] == name
 
 
-def test_label_studio_runs_a_project_and_calls_its_ml_backend(label_studio: LabelStudio,  # noqa: F811
+def test_label_studio_runs_a_project_and_calls_its_ml_backend(label_studio: LabelStudio,
                                                               recorder: Recorder) -> None:
     ls = label_studio
     project = ls.api("POST", "/api/projects", {"title": "smoke", "label_config": CONFIG})

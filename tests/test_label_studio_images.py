@@ -19,7 +19,7 @@ from skimage import data as skdata
 from knn_al.label_studio.mapping import item_id, project_name
 from knn_al.label_studio.predictions import UNRANKED_SCORE
 from knn_al.simulation.server_process import ServerProcess
-from tests.label_studio_helpers import LabelStudio, label_studio  # noqa: F401  (the fixture)
+from tests.label_studio_helpers import LabelStudio
 from tests.test_label_studio_backend import Backend
 from tests.test_label_studio_bridge import SETTLE, check_order
 
@@ -44,7 +44,7 @@ def variants(picture: np.ndarray, count: int) -> list[bytes]:
 
 
 def test_image_tasks_uploaded_or_in_local_files_storage_are_embedded_and_predicted(
-        label_studio: LabelStudio, serve: Callable[..., ServerProcess], tmp_path: Path) -> None:  # noqa: F811
+        label_studio: LabelStudio, serve: Callable[..., ServerProcess], tmp_path: Path) -> None:
     ls = label_studio
     files = {kind: variants(picture, 6) for kind, picture in PICTURES.items()}
     pid = ls.api("POST", "/api/projects", {"title": "pictures", "label_config": CONFIG,
