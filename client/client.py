@@ -133,20 +133,22 @@ class Client(ItemCalls):
     def create_project(self, name: str, dimension: int = 0, *, k: int = 0, default_strategy: str | None = None,
                        labels: Sequence[str] = (), lease_seconds: float = 0.0, encoder: str = "",
                        duplicate_threshold: float | None = None, outlier_quantile: float | None = None,
-                       target_accuracy: float = 0.0, label_budget: int = 0, keep_raw: bool = False) -> ProjectInfo:
+                       target_accuracy: float = 0.0, label_budget: int = 0, keep_raw: bool = False,
+                       model: str = "") -> ProjectInfo:
         """Create a project. ``k``/``lease_seconds`` 0 and ``default_strategy``,
         ``duplicate_threshold``, ``outlier_quantile`` None take the server's defaults;
         ``labels`` fixes the label set (empty: any label is accepted).
         ``encoder`` (e.g. ``"use-multilingual"``, ``"mobilenet_v1"``) lets the project take
         raw texts or images, embedded by the server; ``dimension`` 0 then takes the encoder's.
         ``target_accuracy`` and ``label_budget`` (0: none) say when labeling can stop.
-        ``keep_raw`` (with an encoder) keeps the raw texts and images added, to show them."""
+        ``keep_raw`` (with an encoder) keeps the raw texts and images added, to show them.
+        ``model``: what predicts, ``"knn"`` (the default, also ""), ``"graph"`` or ``"auto"``."""
         settings = pb.ProjectSettings(name=name, dimension=dimension, k=k,
                                       default_strategy=strategy_to_proto(default_strategy),
                                       labels=list(labels), lease_seconds=lease_seconds, encoder=encoder,
                                       duplicate_threshold=duplicate_threshold, outlier_quantile=outlier_quantile,
                                       target_accuracy=target_accuracy, label_budget=label_budget,
-                                      keep_raw=keep_raw)
+                                      keep_raw=keep_raw, model=model)
         return info_from_proto(self._call(self._stub.CreateProject, pb.CreateProjectRequest(settings=settings)).project)
 
     def set_goals(self, project: str, *, target_accuracy: float | None = None,

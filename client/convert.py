@@ -24,7 +24,8 @@ def info_from_proto(message: pb.ProjectInfo) -> ProjectInfo:
                        label_counts=dict(message.label_counts), encoder=s.encoder,
                        duplicate_threshold=s.duplicate_threshold, outlier_quantile=s.outlier_quantile,
                        target_accuracy=s.target_accuracy, label_budget=s.label_budget,
-                       state=state_from_proto(message.state), problem=message.problem, keep_raw=s.keep_raw)
+                       state=state_from_proto(message.state), problem=message.problem, keep_raw=s.keep_raw,
+                       model=s.model, active_model=message.active_model)
 
 
 def sample_from_proto(message: pb.Sample) -> Sample:

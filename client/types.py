@@ -45,6 +45,9 @@ class ProjectInfo:
     problem: str = ""
     #: The project keeps the raw texts/images it receives (to show them to annotators).
     keep_raw: bool = False
+    #: What predicts: "knn", "graph" or "auto"; and under "auto", which one does now.
+    model: str = "knn"
+    active_model: str = ""
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ def settings_from_proto(message: pb.ProjectSettings) -> ProjectSettings:
         target_accuracy=message.target_accuracy,
         label_budget=message.label_budget,
         keep_raw=message.keep_raw,
+        model=message.model or _default("model"),
         **optional,
     )
 
@@ -77,7 +78,7 @@ def settings_to_proto(settings: ProjectSettings) -> pb.ProjectSettings:
                               labels=list(settings.labels), lease_seconds=settings.lease_seconds,
                               encoder=settings.encoder, duplicate_threshold=settings.duplicate_threshold,
                               outlier_quantile=settings.outlier_quantile, target_accuracy=settings.target_accuracy,
-                              label_budget=settings.label_budget, keep_raw=settings.keep_raw)
+                              label_budget=settings.label_budget, keep_raw=settings.keep_raw, model=settings.model)
 
 
 def info_to_proto(info: ProjectInfo) -> pb.ProjectInfo:
@@ -85,7 +86,7 @@ def info_to_proto(info: ProjectInfo) -> pb.ProjectInfo:
     settings = settings_to_proto(info.settings) if info.settings else pb.ProjectSettings(name=info.name)
     return pb.ProjectInfo(settings=settings, pool_size=info.pool_size, labeled_count=info.labeled_count,
                           leased_count=info.leased_count, label_counts=info.label_counts,
-                          state=state_to_proto(info.state), problem=info.problem)
+                          state=state_to_proto(info.state), problem=info.problem, active_model=info.active_model)
 
 
 def sample_to_proto(sample: Sample) -> pb.Sample:

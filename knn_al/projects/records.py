@@ -27,6 +27,8 @@ class ProjectInfo:
     label_counts: dict[str, int] = field(default_factory=dict)
     state: str = "ready"
     problem: str = ""
+    #: The model predicting now ("knn" or "graph"; under model "auto" it changes).
+    active_model: str = ""
 
 
 @dataclass(frozen=True)

@@ -99,4 +99,5 @@ def info_of(learner: Learner, settings: ProjectSettings, *, leased: int) -> Proj
     counts = Counter(learner.labels().values())
     return ProjectInfo(name=settings.name, settings=settings, pool_size=learner.n_items,
                        labeled_count=learner.n_labeled, leased_count=leased,
-                       label_counts={label: counts.get(label, 0) for label in learner.classes_})
+                       label_counts={label: counts.get(label, 0) for label in learner.classes_},
+                       active_model=learner.active_model_)

@@ -57,6 +57,7 @@ SETTINGS_PARAMS: tuple[Param, ...] = (
     Param(name="label_budget", default=0, rule="0 (none) or positive", ok=integer_between(0, 2**63 - 1)[1]),
     Param(name="keep_raw", default=False, rule="true or false (true only with an encoder)",
           ok=lambda v: isinstance(v, bool)),
+    _LEARNER["model"],
 )
 _DEFAULT = defaults(SETTINGS_PARAMS)
 
@@ -73,7 +74,7 @@ class ProjectSettings:
     :class:`knn_al.learner.Learner`. ``target_accuracy`` (0: none) and ``label_budget``
     (0: none) are when labeling can stop (:mod:`knn_al.learner.stopping`). ``keep_raw``
     (only with an encoder): keep the raw texts and images received, to show them
-    (:meth:`Project.raw_item`).
+    (:meth:`Project.raw_item`). ``model``: what predicts (see :class:`knn_al.learner.Learner`).
     """
 
     # The field order is the key order of settings.json.
@@ -90,6 +91,7 @@ class ProjectSettings:
     target_accuracy: float = _DEFAULT["target_accuracy"]
     label_budget: int = _DEFAULT["label_budget"]
     keep_raw: bool = _DEFAULT["keep_raw"]
+    model: str = _DEFAULT["model"]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", tuple(self.labels))  # settings.json and the wire give a list

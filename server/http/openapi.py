@@ -57,6 +57,7 @@ SCHEMAS: dict[str, Any] = {
                             "problem": STRING, "pool_size": INTEGER, "labeled_count": INTEGER,
                             "leased_count": INTEGER,
                             "label_counts": {"type": "object", "additionalProperties": INTEGER},
+                            "active_model": STRING,
                             "settings": {"oneOf": [_ref("Settings"), {"type": "null"}]}}),
     "ProjectList": _list_of("projects", _ref("ProjectInfo")),
     "Progress": _PROGRESS,

@@ -37,7 +37,8 @@ def plain(value: Any) -> Any:
 def project_info(info: ProjectInfo) -> dict[str, Any]:
     return {"name": info.name, "state": info.state, "problem": info.problem, "pool_size": info.pool_size,
             "labeled_count": info.labeled_count, "leased_count": info.leased_count,
-            "label_counts": dict(info.label_counts), "settings": plain(info.settings)}
+            "label_counts": dict(info.label_counts), "active_model": info.active_model,
+            "settings": plain(info.settings)}
 
 
 def confidence(probabilities: Mapping[str, float]) -> float:

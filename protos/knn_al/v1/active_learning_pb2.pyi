@@ -97,7 +97,7 @@ class Vectors(_message.Message):
     def __init__(self, count: _Optional[int] = ..., dimension: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class ProjectSettings(_message.Message):
-    __slots__ = ("name", "dimension", "k", "default_strategy", "labels", "lease_seconds", "encoder", "duplicate_threshold", "outlier_quantile", "target_accuracy", "label_budget", "keep_raw")
+    __slots__ = ("name", "dimension", "k", "default_strategy", "labels", "lease_seconds", "encoder", "duplicate_threshold", "outlier_quantile", "target_accuracy", "label_budget", "keep_raw", "model")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
@@ -110,6 +110,7 @@ class ProjectSettings(_message.Message):
     TARGET_ACCURACY_FIELD_NUMBER: _ClassVar[int]
     LABEL_BUDGET_FIELD_NUMBER: _ClassVar[int]
     KEEP_RAW_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     k: int
@@ -122,10 +123,11 @@ class ProjectSettings(_message.Message):
     target_accuracy: float
     label_budget: int
     keep_raw: bool
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., k: _Optional[int] = ..., default_strategy: _Optional[_Union[Strategy, str]] = ..., labels: _Optional[_Iterable[str]] = ..., lease_seconds: _Optional[float] = ..., encoder: _Optional[str] = ..., duplicate_threshold: _Optional[float] = ..., outlier_quantile: _Optional[float] = ..., target_accuracy: _Optional[float] = ..., label_budget: _Optional[int] = ..., keep_raw: _Optional[bool] = ...) -> None: ...
+    model: str
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., k: _Optional[int] = ..., default_strategy: _Optional[_Union[Strategy, str]] = ..., labels: _Optional[_Iterable[str]] = ..., lease_seconds: _Optional[float] = ..., encoder: _Optional[str] = ..., duplicate_threshold: _Optional[float] = ..., outlier_quantile: _Optional[float] = ..., target_accuracy: _Optional[float] = ..., label_budget: _Optional[int] = ..., keep_raw: _Optional[bool] = ..., model: _Optional[str] = ...) -> None: ...
 
 class ProjectInfo(_message.Message):
-    __slots__ = ("settings", "pool_size", "labeled_count", "leased_count", "label_counts", "state", "problem")
+    __slots__ = ("settings", "pool_size", "labeled_count", "leased_count", "label_counts", "state", "problem", "active_model")
     class LabelCountsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -140,6 +142,7 @@ class ProjectInfo(_message.Message):
     LABEL_COUNTS_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_MODEL_FIELD_NUMBER: _ClassVar[int]
     settings: ProjectSettings
     pool_size: int
     labeled_count: int
@@ -147,7 +150,8 @@ class ProjectInfo(_message.Message):
     label_counts: _containers.ScalarMap[str, int]
     state: ProjectState
     problem: str
-    def __init__(self, settings: _Optional[_Union[ProjectSettings, _Mapping]] = ..., pool_size: _Optional[int] = ..., labeled_count: _Optional[int] = ..., leased_count: _Optional[int] = ..., label_counts: _Optional[_Mapping[str, int]] = ..., state: _Optional[_Union[ProjectState, str]] = ..., problem: _Optional[str] = ...) -> None: ...
+    active_model: str
+    def __init__(self, settings: _Optional[_Union[ProjectSettings, _Mapping]] = ..., pool_size: _Optional[int] = ..., labeled_count: _Optional[int] = ..., leased_count: _Optional[int] = ..., label_counts: _Optional[_Mapping[str, int]] = ..., state: _Optional[_Union[ProjectState, str]] = ..., problem: _Optional[str] = ..., active_model: _Optional[str] = ...) -> None: ...
 
 class CreateProjectRequest(_message.Message):
     __slots__ = ("settings", "request_id")
