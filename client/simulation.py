@@ -59,9 +59,9 @@ class ServerDriver:
         self.prefix = f"sim-{uuid.uuid4().hex[:8]}"
 
     def open(self, *, name: str, ids: Sequence[str], vectors: np.ndarray, classes: Sequence[str],
-             held_out: np.ndarray) -> ServerSession:
+             held_out: np.ndarray, model: str = "knn") -> ServerSession:
         project = f"{self.prefix}-{name}"
-        self.client.create_project(project, vectors.shape[1], k=self.k)
+        self.client.create_project(project, vectors.shape[1], k=self.k, model=model)
         try:
             self.client.add_items(project, ids, vectors)
         except BaseException:

@@ -154,8 +154,9 @@ def test_via_server_makes_the_same_picks_and_scores_as_in_process(tmp_path: Path
     from knn_al.client.simulation import ServerDriver
 
     ids, vectors, labels = topics(seed=4)
-    options = dict(ids=ids, vectors=vectors, labels=labels, strategies=[DEFAULT_STRATEGY, "margin"], folds=2,
-                   budget=25, every=5, seed=11)
+    # Both models, the graph one through a graph project of the server.
+    options = dict(ids=ids, vectors=vectors, labels=labels, strategies=[DEFAULT_STRATEGY, "margin"],
+                   models=["knn", "graph"], folds=2, budget=25, every=5, seed=11)
     local = run_simulation(driver=LearnerDriver(), **options)
     server = serve(tmp_path / "data")
     driver = ServerDriver(server.address)
@@ -165,7 +166,9 @@ def test_via_server_makes_the_same_picks_and_scores_as_in_process(tmp_path: Path
     finally:
         driver.close()
     assert server.stop() == 0
-    assert len(local.curves) == len(remote.curves) == 6
+    assert len(local.curves) == len(remote.curves) == 10
+    assert local.strategies == [DEFAULT_STRATEGY, "margin", f"{DEFAULT_STRATEGY}@graph", "margin@graph", "random"]
+    assert not np.array_equal(local.matrix("margin")[1], local.matrix("margin@graph")[1])  # the model applies
     for mine, theirs in zip(local.curves, remote.curves):
         assert (mine.strategy, mine.fold) == (theirs.strategy, theirs.fold)
         assert mine.picks == theirs.picks and len(set(mine.picks)) == 25

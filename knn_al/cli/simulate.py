@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from knn_al.learner.strategies import STRATEGY_NAMES
+from knn_al.learner.params import MODELS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,10 +36,11 @@ def add_replay_arguments(parser: argparse.ArgumentParser, *, budget: int = 200, 
     parser.add_argument("--target", type=float, default=0.95,
                         help="report labels needed to reach this share of full-data accuracy (default 0.95)")
     parser.add_argument("--k", type=int, default=None, help="labeled neighbours per prediction (default: the learner's)")
-    parser.add_argument("--model", choices=("knn", "graph", "auto"), default="knn",
-                        help="what predicts, for every strategy: knn (the labeled neighbours vote), graph (labels "
-                             "propagate over the pool's neighbour graph) or auto (the one with the better "
-                             "leave-one-out accuracy so far); default knn")
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=["knn"], metavar="MODEL",
+                        help="what predicts, each model with every strategy: knn (the labeled neighbours vote), "
+                             "graph (labels propagate over the pool's neighbour graph), auto (the one with the "
+                             "better leave-one-out accuracy so far); curves of graph and auto are named "
+                             "STRATEGY@MODEL; random with knn is the baseline (default: knn)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the folds and of every pick (default 0)")
     parser.add_argument("--table-at", type=int, nargs="+", default=None, metavar="N",
                         help="label counts shown in the table (default: 1, 2, 3, 5 × 10^e and the budget)")
@@ -48,7 +50,7 @@ def replay_options(args: argparse.Namespace) -> dict:
     """The keyword arguments of :func:`~knn_al.simulation.execute.simulate_dataset` set by
     :func:`add_replay_arguments`."""
     return {"folds": args.folds, "budget": args.budget, "every": args.every, "target": args.target,
-            "seed": args.seed, "k": args.k, "model": args.model, "table_at": args.table_at}
+            "seed": args.seed, "k": args.k, "models": args.models, "table_at": args.table_at}
 
 
 def run(args: argparse.Namespace) -> int:

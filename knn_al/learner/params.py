@@ -15,7 +15,7 @@ from typing import Any
 from knn_al.errors import InvalidInputError, shown
 from knn_al.learner.duplicates import DEFAULT_DUPLICATE_THRESHOLD
 
-__all__ = ["LEARNER_PARAMS", "Param", "between", "check", "defaults", "integer_between", "number_between"]
+__all__ = ["LEARNER_PARAMS", "MODELS", "Param", "between", "check", "defaults", "integer_between", "number_between"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,9 @@ def _hinted(rule: tuple[str, Callable[[Any], bool]], hint: str) -> tuple[str, Ca
     return f"{rule[0]} ({hint})", rule[1]
 
 
+#: What a learner can predict with (its ``model``).
+MODELS = ("knn", "graph", "auto")
+
 #: The learner's tunable parameters (``dimension`` has no default: every pool sets it).
 LEARNER_PARAMS: tuple[Param, ...] = (
     between("dimension", None, integer_between(1, 65_536)),
@@ -82,5 +85,5 @@ LEARNER_PARAMS: tuple[Param, ...] = (
     between("seed", 0, integer_between(0, 2**63 - 1)),
     Param(name="model", default="knn", rule="one of knn (the labeled neighbours vote), graph (labels propagate "
           "over the pool graph), auto (the one with the better leave-one-out accuracy)",
-          ok=lambda v: v in ("knn", "graph", "auto")),
+          ok=lambda v: v in MODELS),
 )

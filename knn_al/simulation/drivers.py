@@ -37,10 +37,10 @@ class Driver(Protocol):
     """Opens sessions; ``name`` is unique per session of one simulation."""
 
     def open(self, *, name: str, ids: Sequence[str], vectors: np.ndarray, classes: Sequence[str],
-             held_out: np.ndarray) -> Session:
+             held_out: np.ndarray, model: str = "knn") -> Session:
         """A fresh project holding ``ids``/``vectors``, open to any label (the service's
-        default); ``classes`` fixes the column order of :meth:`Session.predict`, which
-        predicts the ``held_out`` vectors."""
+        default), predicting with ``model``; ``classes`` fixes the column order of
+        :meth:`Session.predict`, which predicts the ``held_out`` vectors."""
 
 
 def class_columns(known: Sequence[str], proba: np.ndarray, classes: Sequence[str]) -> np.ndarray:
@@ -98,8 +98,8 @@ class LearnerDriver:
         self._surveyed: tuple[list[str], np.ndarray, PoolSurvey] | None = None
 
     def open(self, *, name: str, ids: Sequence[str], vectors: np.ndarray, classes: Sequence[str],
-             held_out: np.ndarray) -> LearnerSession:
-        learner = Learner(dimension=vectors.shape[1], **self.learner_options)
+             held_out: np.ndarray, model: str = "knn") -> LearnerSession:
+        learner = Learner(dimension=vectors.shape[1], model=model, **self.learner_options)
         ids = list(ids)
         last = self._surveyed
         if last is not None and last[0] == ids and np.array_equal(last[1], vectors):

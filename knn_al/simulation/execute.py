@@ -25,7 +25,7 @@ def simulate_dataset(
     target: float = 0.95,
     seed: int = 0,
     k: int | None = None,
-    model: str = "knn",
+    models: Sequence[str] = ("knn",),
     via_server: str | None = None,
     token: str | None = None,
     table_at: Sequence[int] | None = None,
@@ -36,8 +36,8 @@ def simulate_dataset(
 
     Items without a known label are left out (nobody could answer for them).
     ``via_server`` (``host:port``) drives a running server through the gRPC client
-    instead of an in-process learner. ``model``: the learner's (``knn``, ``graph`` or ``auto``), for
-    every strategy, the random baseline included. Returns the result and the printed table.
+    instead of an in-process learner. ``models``: the learners' (``knn``, ``graph``, ``auto``), each
+    with every strategy (random with knn is the baseline). Returns the result and the printed table.
     """
     known = [i for i, label in enumerate(dataset.labels) if label is not None]
     if not known:
@@ -46,11 +46,9 @@ def simulate_dataset(
     ids = [dataset.ids[i] for i in known]
     labels = [label for label in dataset.labels if label is not None]
     vectors = np.asarray(dataset.vectors[known], dtype=np.float32)
-    if via_server is not None and model != "knn":
-        raise InvalidInputError(f"the server has no {model} model yet: simulate it in-process (without --via-server)")
     with ExitStack() as stack:
         if via_server is None:
-            driver: Driver = LearnerDriver(model=model, **({} if k is None else {"k": k}))
+            driver: Driver = LearnerDriver(**({} if k is None else {"k": k}))
         else:
             # The client (and grpc with it) is imported only when a server is asked for.
             from knn_al.client.simulation import ServerDriver
@@ -59,5 +57,6 @@ def simulate_dataset(
             stack.callback(server.close)
             driver = server
         result = run_simulation(ids=ids, vectors=vectors, labels=labels, driver=driver, strategies=strategies,
+                                models=models,
                                 folds=folds, budget=budget, every=every, target=target, seed=seed, progress=progress)
     return result, write_report(result, out, title=title, at=table_at)

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from knn_al.errors import InvalidInputError
+from knn_al.learner.params import MODELS
 from knn_al.learner.strategies import STRATEGY_NAMES
 from knn_al.simulation.drivers import Driver, Session
 from knn_al.simulation.folds import stratified_folds
@@ -152,6 +153,7 @@ def run_simulation(
     labels: Sequence[str],
     driver: Driver,
     strategies: Sequence[str],
+    models: Sequence[str] = ("knn",),
     folds: int = 5,
     budget: int = 200,
     every: int = 10,
@@ -159,7 +161,9 @@ def run_simulation(
     seed: int = 0,
     progress: bool = False,
 ) -> SimulationResult:
-    """Replay an annotator for each strategy (``random`` is always added) on each fold.
+    """Replay an annotator for each strategy and model (``random`` with ``knn``, the
+    baseline, is always added) on each fold. A curve of a model other than ``knn`` is
+    named ``strategy@model``; the full-data reference is the kNN model's.
 
     ``labels`` are the true labels of ``ids``. ``budget`` is capped at the smallest
     training fold; a replay whose pool runs out before it stops there (see :class:`Curve`).
@@ -172,8 +176,13 @@ def run_simulation(
     unknown = [s for s in strategies if s not in STRATEGY_NAMES]
     if unknown:
         raise InvalidInputError(f"unknown strategy {unknown[0]!r}; choose from {', '.join(STRATEGY_NAMES)}")
-    if BASELINE not in strategies:
-        strategies.append(BASELINE)
+    models = list(dict.fromkeys(models))
+    wrong = [m for m in models if m not in MODELS]
+    if wrong or not models:
+        raise InvalidInputError(f"unknown model {wrong[0] if wrong else None!r}; choose from {', '.join(MODELS)}")
+    arms = [(s, m) for m in models for s in strategies]
+    if (BASELINE, "knn") not in arms:
+        arms.append((BASELINE, "knn"))
     if budget < 1 or every < 1:
         raise InvalidInputError("budget and every must be at least 1")
     if not 0 < target <= 1:
@@ -191,7 +200,7 @@ def run_simulation(
 
     curves: list[Curve] = []
     full_acc, full_f1 = np.empty(folds), np.empty(folds)
-    bar = tqdm(total=folds * len(strategies) * budget, unit="label", file=sys.stderr, disable=not progress,
+    bar = tqdm(total=folds * len(arms) * budget, unit="label", file=sys.stderr, disable=not progress,
                desc="simulate", dynamic_ncols=True)
     with bar:
         for fold, (train, test) in enumerate(splits):
@@ -211,14 +220,23 @@ def run_simulation(
             finally:
                 session.close()
 
-            for strategy in strategies:
-                bar.set_description(f"fold {fold + 1}/{folds} {strategy}")
-                session = driver.open(name=f"f{fold}-{strategy}", ids=train_ids, vectors=x[train], classes=classes,
-                                      held_out=x[test])
+            for strategy, model in arms:
+                arm = arm_name(strategy, model)
+                bar.set_description(f"fold {fold + 1}/{folds} {arm}")
+                session = driver.open(name=f"f{fold}-{strategy}" + ("" if model == "knn" else f"-{model}"),
+                                      ids=train_ids, vectors=x[train], classes=classes, held_out=x[test],
+                                      model=model)
                 try:
-                    curves.append(replay(session, strategy=strategy, fold=fold, truth=truth, points=points,
-                                         seed=seed, scores=scores, bar=bar))
+                    curve = replay(session, strategy=strategy, fold=fold, truth=truth, points=points,
+                                   seed=seed, scores=scores, bar=bar)
+                    curves.append(replace(curve, strategy=arm))
                 finally:
                     session.close()
-    return SimulationResult(strategies=strategies, classes=classes, folds=folds, budget=budget, target=target,
-                            curves=curves, full_accuracy=full_acc, full_macro_f1=full_f1)
+    return SimulationResult(strategies=[arm_name(s, m) for s, m in arms], classes=classes, folds=folds,
+                            budget=budget, target=target, curves=curves, full_accuracy=full_acc,
+                            full_macro_f1=full_f1)
+
+
+def arm_name(strategy: str, model: str) -> str:
+    """The name a strategy's curves go by with ``model``: the strategy's own for kNN."""
+    return strategy if model == "knn" else f"{strategy}@{model}"
