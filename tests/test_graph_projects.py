@@ -50,3 +50,7 @@ def test_a_graph_project_propagates_and_keeps_its_model_across_a_restart(
     with urllib.request.urlopen(request, timeout=30) as reply:
         created = json.loads(reply.read())
     assert created["settings"]["model"] == "auto" and created["active_model"] == "graph"
+    with Client(server.address) as client:  # the progress of every stats call and NextSample names it too
+        client.add_items("auto", ids, x)
+        assert client.stats("auto").progress.active_model == "graph"
+        assert client.stats("knn").progress.active_model == "knn"

@@ -51,6 +51,8 @@ class Progress:
     budget_left: int | None
     #: Why labeling can stop (knn_al.learner.stopping: "budget_reached", "target_reached"), or "".
     stop_reason: str
+    #: The model predicting now, whose leave-one-out ``estimate`` is ("knn" or "graph").
+    active_model: str = ""
 
 
 @dataclass(frozen=True)

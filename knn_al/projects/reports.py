@@ -81,7 +81,8 @@ def progress_of(learner: Learner, settings: ProjectSettings, *, leased: int) -> 
     return Progress(estimate=estimate, target_accuracy=settings.target_accuracy,
                     label_budget=settings.label_budget, budget_left=left,
                     stop_reason=stop_reason(estimate=estimate, target_accuracy=settings.target_accuracy,
-                                            budget_left=left, unlabeled=learner.n_unlabeled()))
+                                            budget_left=left, unlabeled=learner.n_unlabeled()),
+                    active_model=learner.active_model_)
 
 
 def stats_of(learner: Learner, settings: ProjectSettings, *, leased: int, auto_labeled: int) -> ProjectStats:

@@ -36,7 +36,8 @@ _PROGRESS = _object({
     "estimate": _object({"accuracy": {**NULLABLE_NUMBER, "description": "leave-one-out accuracy; null before labels"},
                          "low": NULLABLE_NUMBER, "high": NULLABLE_NUMBER, "labeled": INTEGER}),
     "target_accuracy": NUMBER, "label_budget": INTEGER, "budget_left": {"type": ["integer", "null"]},
-    "stop_reason": {"type": "string", "enum": ["", "budget_reached", "target_reached", "pool_exhausted"]}})
+    "stop_reason": {"type": "string", "enum": ["", "budget_reached", "target_reached", "pool_exhausted"]},
+    "active_model": {"type": "string", "enum": ["knn", "graph"]}})
 _NEIGHBOR = _object({"id": STRING, "similarity": NUMBER, "label": STRING, "metadata": OBJECT, "media": MEDIA})
 _SCORE = _object({name: NUMBER for name in ("score", "uncertainty", "density", "diversity", "uncertainty_term",
                                             "density_term", "diversity_term")})

@@ -232,18 +232,20 @@ class AccuracyEstimate(_message.Message):
     def __init__(self, accuracy: _Optional[float] = ..., low: _Optional[float] = ..., high: _Optional[float] = ..., labeled: _Optional[int] = ...) -> None: ...
 
 class Progress(_message.Message):
-    __slots__ = ("estimate", "target_accuracy", "label_budget", "budget_left", "stop_reason")
+    __slots__ = ("estimate", "target_accuracy", "label_budget", "budget_left", "stop_reason", "active_model")
     ESTIMATE_FIELD_NUMBER: _ClassVar[int]
     TARGET_ACCURACY_FIELD_NUMBER: _ClassVar[int]
     LABEL_BUDGET_FIELD_NUMBER: _ClassVar[int]
     BUDGET_LEFT_FIELD_NUMBER: _ClassVar[int]
     STOP_REASON_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_MODEL_FIELD_NUMBER: _ClassVar[int]
     estimate: AccuracyEstimate
     target_accuracy: float
     label_budget: int
     budget_left: int
     stop_reason: StopReason
-    def __init__(self, estimate: _Optional[_Union[AccuracyEstimate, _Mapping]] = ..., target_accuracy: _Optional[float] = ..., label_budget: _Optional[int] = ..., budget_left: _Optional[int] = ..., stop_reason: _Optional[_Union[StopReason, str]] = ...) -> None: ...
+    active_model: str
+    def __init__(self, estimate: _Optional[_Union[AccuracyEstimate, _Mapping]] = ..., target_accuracy: _Optional[float] = ..., label_budget: _Optional[int] = ..., budget_left: _Optional[int] = ..., stop_reason: _Optional[_Union[StopReason, str]] = ..., active_model: _Optional[str] = ...) -> None: ...
 
 class GetStatsRequest(_message.Message):
     __slots__ = ("project",)

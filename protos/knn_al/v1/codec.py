@@ -251,7 +251,8 @@ def estimate_from_proto(message: pb.AccuracyEstimate) -> AccuracyEstimate:
 
 def progress_to_proto(progress: Progress) -> pb.Progress:
     message = pb.Progress(estimate=estimate_to_proto(progress.estimate), target_accuracy=progress.target_accuracy,
-                          label_budget=progress.label_budget, stop_reason=stop_reason_to_proto(progress.stop_reason))
+                          label_budget=progress.label_budget, stop_reason=stop_reason_to_proto(progress.stop_reason),
+                          active_model=progress.active_model)
     if progress.budget_left is not None:  # unset: no budget
         message.budget_left = progress.budget_left
     return message
@@ -261,7 +262,7 @@ def progress_from_proto(message: pb.Progress) -> Progress:
     return Progress(estimate=estimate_from_proto(message.estimate), target_accuracy=message.target_accuracy,
                     label_budget=message.label_budget,
                     budget_left=message.budget_left if message.HasField("budget_left") else None,
-                    stop_reason=stop_reason_from_proto(message.stop_reason))
+                    stop_reason=stop_reason_from_proto(message.stop_reason), active_model=message.active_model)
 
 
 def stats_to_proto(stats: ProjectStats) -> pb.GetStatsResponse:
