@@ -153,27 +153,28 @@ class Bridge:
                 else:
                     self._problems(number, pool.add(t for t in new if t.get("id") not in gone))
                 self._push(number, name, config)
-            except KnnAlError as exc:  # the worker has no caller to refuse: logged, kept for settle()
+            except Exception as exc:  # the worker has no caller to refuse: logged, kept for settle()
                 if sync:
                     self._synced.discard(number)  # the next /setup tries again
-                self._problems(number, [str(exc)])
-            except Exception:  # a bug, or a reply nobody foresaw: said, not swallowed by the future
-                _LOG.exception("Label Studio project %d: a %s failed", number, "sync" if sync else "push")
-                if sync:
-                    self._synced.discard(number)
-                self._problems(number, ["an unexpected error (see the log)"])
+                if not isinstance(exc, KnnAlError):  # a bug, or a reply nobody foresaw: not swallowed
+                    _LOG.exception("Label Studio project %d: a %s failed", number, "sync" if sync else "push")
+                self._problems(number, [str(exc) if isinstance(exc, KnnAlError) else
+                                        "an unexpected error (see the log)"])
             finally:
-                with self._lock:  # a round it queued counted before this one ends: never 0 between
-                    self._pending -= 1
-                    self._idle.notify_all()
+                self._finished()  # a round it queued counted before this one ends: never 0 between
 
         try:
             self._work.submit(run)
         except RuntimeError:  # the bridge is closing: nothing more runs
             with self._lock:
                 self._queued.discard((number, sync))
-                self._pending -= 1
-                self._idle.notify_all()
+            self._finished()
+
+    def _finished(self) -> None:
+        """One queued sync or push fewer; wake :meth:`settle` when none is left."""
+        with self._lock:
+            self._pending -= 1
+            self._idle.notify_all()
 
     def _problems(self, number: int, problems: list[str]) -> None:
         """Log what went wrong for project ``number`` and keep it for :meth:`settle`."""
@@ -326,11 +327,9 @@ class Bridge:
     def _item(self, name: str, event: Annotated, task: object, config: LabelingConfig) -> ItemRecord:
         """The task's item, added first from the payload's task when knn-al has not seen it."""
         item = item_id(event.task)
-        try:
-            return self.client.items(name, [item])[0]
-        except ServiceError as exc:
-            if exc.code.name != "NOT_FOUND":
-                raise
+        found = known(self.client, name, [item])
+        if found:
+            return found[0]
         if not isinstance(task, Mapping):
             raise InvalidInputError(f"task {event.task} is not in knn-al project {name!r} yet and the webhook "
                                     "does not carry its data (\"task\")") from None
