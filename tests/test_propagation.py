@@ -88,7 +88,7 @@ def test_a_label_reaches_its_neighbourhood_and_isolated_items_keep_their_own() -
     prop = Propagation(graph_of(vectors, 6), alpha=ALPHA, tolerance=TOLERANCE)
     prop.add(0, 0)
     prop.add(40, 1)
-    predicted = prop.proba(np.arange(80), 2, smoothing=1e-9).argmax(axis=1)
+    predicted = prop.class_scores(np.arange(80), 2).argmax(axis=1)
     assert (predicted == np.repeat([0, 1], 40)).all()
     # Withdrawing a label leaves nothing behind.
     prop.add(40, 1, -1.0)

@@ -96,7 +96,7 @@ class GraphModel:
     # ------------------------------------------------------------ answers
     def proba(self, rows: np.ndarray) -> np.ndarray:
         """Class probabilities of pool ``rows``, columns in the label set's order."""
-        return self.propagation.proba(np.asarray(rows), len(self.classes), smoothing=self.smoothing)
+        return _normalised(self.propagation.class_scores(np.asarray(rows), len(self.classes)), self.smoothing)
 
     def candidate_proba(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """:meth:`proba` in the form the uncertainty measures take."""
@@ -106,15 +106,11 @@ class GraphModel:
         """Each labeled row's probabilities without its own label: its scores less its own
         share π_i(i) in its class (exact in this model, see :mod:`knn_al.learner.propagation`),
         and whether any other label reaches it."""
-        n_classes = len(self.classes)
-        scores = np.zeros((len(rows), n_classes))
-        known = min(n_classes, self.propagation.n_classes)
-        scores[:, :known] = self.propagation.scores_[:known, rows].T
+        scores = self.propagation.class_scores(np.asarray(rows), len(self.classes))
         own = np.array([self.propagation.self_scores_.get(int(r), 0.0) for r in rows])
         scores[np.arange(len(rows)), codes] = np.maximum(scores[np.arange(len(rows)), codes] - own, 0.0)
         reached = scores.sum(axis=1) > self.propagation.tolerance
-        scores += self.smoothing
-        return scores / scores.sum(axis=1, keepdims=True), reached
+        return _normalised(scores, self.smoothing), reached
 
     def accuracy_estimate(self, rows: np.ndarray, codes: np.ndarray) -> AccuracyEstimate:
         """Leave-one-out accuracy of the labels (``rows`` of class ``codes``); an item no
@@ -168,11 +164,13 @@ class GraphTracked:
     def predict_proba(self) -> np.ndarray:
         """Class probabilities of every vector, columns in the label set's order."""
         model = self._model
-        n_classes = len(model.classes)
-        out = np.zeros((len(self), n_classes))
-        known = min(n_classes, model.propagation.n_classes)
-        for code in range(known):
-            out[:, code] = (model.propagation.scores_[code][self._rows] * self._weights).sum(axis=1)
-        out += model.smoothing * np.maximum(self._weights.sum(axis=1, keepdims=True), 1e-12)
-        return out / out.sum(axis=1, keepdims=True)
+        scores = (model.propagation.class_scores(self._rows, len(model.classes)) * self._weights[..., None]).sum(axis=1)
+        # The smoothing of the items the scores come from, in proportion to their weights.
+        return _normalised(scores, model.smoothing * np.maximum(self._weights.sum(axis=1, keepdims=True), 1e-12))
 
+
+def _normalised(scores: np.ndarray, smoothing: float | np.ndarray) -> np.ndarray:
+    """Class probabilities from class scores (rows × classes): plus ``smoothing`` in every
+    class, normalised, so an item no label reaches is uniform."""
+    scores = scores + smoothing
+    return scores / scores.sum(axis=1, keepdims=True)

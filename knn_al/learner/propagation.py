@@ -185,11 +185,10 @@ class Propagation:
             self._push_class(code, np.flatnonzero(np.abs(self.residual_[code]) > threshold))
         self.self_scores_ = {int(row): self._self_score(int(row)) for row in rows}
 
-    def proba(self, rows: np.ndarray, n_classes: int, *, smoothing: float) -> np.ndarray:
-        """Class probabilities of pool ``rows``: their scores plus ``smoothing`` per class,
-        normalised (an item no label reaches is uniform)."""
-        out = np.zeros((len(rows), n_classes), dtype=np.float64)
+    def class_scores(self, rows: np.ndarray, n_classes: int) -> np.ndarray:
+        """The scores of pool ``rows`` (an array of any shape) in ``n_classes`` classes, a
+        class no label has reached yet scoring 0: shape ``rows.shape + (n_classes,)``."""
+        out = np.zeros((*rows.shape, n_classes), dtype=np.float64)
         known = min(n_classes, self.n_classes)
-        out[:, :known] = self.scores_[:known, rows].T
-        out += smoothing
-        return out / out.sum(axis=1, keepdims=True)
+        out[..., :known] = np.moveaxis(self.scores_[:known][:, rows], 0, -1)
+        return out
