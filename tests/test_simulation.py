@@ -16,7 +16,8 @@ from knn_al.dataset import write_dataset
 from knn_al.simulation import LearnerDriver, run_simulation
 from knn_al.simulation.folds import stratified_folds
 from knn_al.simulation.metrics import labels_to_reach, macro_f1
-from knn_al.simulation.report import labels_needed
+from knn_al.simulation.compare import compare, reach
+from knn_al.simulation.replay import Curve, SimulationResult
 from knn_al.simulation.server_process import ServerProcess
 from knn_al.learner.strategies import DEFAULT_STRATEGY
 
@@ -55,6 +56,51 @@ def test_folds_are_stratified_and_cover_every_row_once() -> None:
     assert [t.tolist() for _, t in splits] == [t.tolist() for _, t in stratified_folds(codes, folds=5, seed=3)]
 
 
+# ------------------------------------------------------- against random
+def constructed(curves: dict[str, list[list[float]]], *, points: list[int], targets=(0.9, 0.95)) -> SimulationResult:
+    """A result whose accuracy curves are given (strategy → per fold), full-data accuracy 1."""
+    folds = len(next(iter(curves.values())))
+    made = [Curve(strategy=s, fold=f, labels=np.array(points[: len(acc)]), accuracy=np.array(acc),
+                  macro_f1=np.array(acc), picks=[]) for s, per_fold in curves.items() for f, acc in enumerate(per_fold)]
+    return SimulationResult(strategies=list(curves), classes=["a", "b"], folds=folds, budget=points[-1],
+                            targets=tuple(targets), curves=made, full_accuracy=np.ones(folds),
+                            full_macro_f1=np.ones(folds))
+
+
+def test_labels_to_target_are_read_on_the_fold_averaged_curve_and_bounded_where_random_misses() -> None:
+    points = [10, 20, 30, 40]
+    result = constructed({
+        # Fold 1 reaches 0.95 at 10 and fold 0 never: per fold, one miss; averaged, 20 and 30.
+        "margin": [[0.80, 0.91, 0.94, 0.94], [0.95, 0.97, 0.97, 0.99]],
+        "random": [[0.50, 0.60, 0.70, 0.91], [0.60, 0.70, 0.80, 0.90]],
+    }, points=points)
+    assert reach(result, "margin", 0.9).labels == 20 and reach(result, "margin", 0.95).labels == 30
+    assert reach(result, "margin", 0.95).per_fold == [None, 10]
+    assert reach(result, "random", 0.9).labels == 40 and reach(result, "random", 0.95).labels is None
+    ratios = {r.target: r for r in compare(result, "margin").ratios}
+    assert (ratios[0.9].bound, ratios[0.9].value) == ("=", 0.5)
+    # Random needs more than 40 labels for 95%: margin's 30 is under 0.75× of that.
+    assert (ratios[0.95].bound, ratios[0.95].value) == ("<", 0.75)
+    reverse = compare(constructed({"random": result.matrix("margin")[1].tolist(),
+                                   "margin": result.matrix("random")[1].tolist()}, points=points), "margin")
+    assert [(r.bound, r.value) for r in reverse.ratios] == [("=", 2.0), (">", 40 / 30)]
+
+
+def test_every_budget_below_random_by_more_than_one_std_is_listed(capsys: pytest.CaptureFixture) -> None:
+    points = [10, 20, 30, 40]
+    result = constructed({
+        "margin": [[0.50, 0.80, 0.59, 0.90], [0.50, 0.80, 0.61, 0.90]],
+        # random's std is 0.01 everywhere; margin is below it by 0.1 at 10, by 0.005 at 20, by 0.2 at 30.
+        "random": [[0.59, 0.795, 0.79, 0.85], [0.61, 0.815, 0.81, 0.87]],
+    }, points=points)
+    c = compare(result, "margin")
+    assert [(b.labels, round(b.gap, 3)) for b in c.below] == [(10, -0.1), (30, -0.2)]
+    assert c.within_one_std is False and c.worst_gap_labels == 30
+    from knn_al.simulation.report import format_table
+    assert "below random by more than one std at 2 budgets: N=10 -0.100 (std 0.010), N=30 -0.200" in \
+        format_table(result)
+
+
 # ------------------------------------------------------- known right answer
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_uncertainty_sampling_beats_random_on_separated_topics(seed: int) -> None:
@@ -69,8 +115,8 @@ def test_uncertainty_sampling_beats_random_on_separated_topics(seed: int) -> Non
         # sampling gets there within 15 labels, random keeps missing the small topics.
         assert acc.mean(axis=0)[points == 15][0] >= 0.97
         assert acc.mean() > random_acc.mean() + 0.08
-        assert max(labels_needed(result, strategy)) <= 15
-    assert max(n or 10**9 for n in labels_needed(result, "random")) > 15
+        assert max(reach(result, strategy, 0.95).per_fold) <= 15
+    assert max(n or 10**9 for n in reach(result, "random", 0.95).per_fold) > 15
 
 
 def test_sessions_on_one_fold_share_its_survey_and_replay_as_if_each_surveyed_its_own(monkeypatch) -> None:
@@ -229,7 +275,7 @@ def test_an_exhausted_pool_ends_the_curves_there_and_the_report_says_after_how_m
     points, acc = result.matrix("margin")
     assert points.tolist() == list(range(1, 10))
     assert np.isnan(acc[:2, 8]).all() and not np.isnan(acc[2]).any()  # not carried forward
-    labels_needed(result, "margin")  # curves that end early are fine here too
+    reach(result, "margin", 0.95)  # curves that end early are fine here too
 
     write_dataset(tmp_path / "data", ids=ids, vectors=vectors, labels=labels, encoder="test")
     out = tmp_path / "report"

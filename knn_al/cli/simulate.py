@@ -33,8 +33,9 @@ def add_replay_arguments(parser: argparse.ArgumentParser, *, budget: int = 200, 
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     parser.add_argument("--budget", type=int, default=budget, help=f"labels per replay (default {budget})")
     parser.add_argument("--every", type=int, default=every, help=f"score the held-out fold every N labels (default {every})")
-    parser.add_argument("--target", type=float, default=0.95,
-                        help="report labels needed to reach this share of full-data accuracy (default 0.95)")
+    parser.add_argument("--target", type=float, nargs="+", default=[0.95], metavar="SHARE",
+                        help="report labels needed to reach these shares of full-data accuracy, e.g. 0.9 0.95 "
+                             "(default 0.95)")
     parser.add_argument("--k", type=int, default=None, help="labeled neighbours per prediction (default: the learner's)")
     parser.add_argument("--models", nargs="+", choices=MODELS, default=["knn"], metavar="MODEL",
                         help="what predicts, each model with every strategy: knn (the labeled neighbours vote), "
@@ -49,7 +50,7 @@ def add_replay_arguments(parser: argparse.ArgumentParser, *, budget: int = 200, 
 def replay_options(args: argparse.Namespace) -> dict:
     """The keyword arguments of :func:`~knn_al.simulation.execute.simulate_dataset` set by
     :func:`add_replay_arguments`."""
-    return {"folds": args.folds, "budget": args.budget, "every": args.every, "target": args.target,
+    return {"folds": args.folds, "budget": args.budget, "every": args.every, "targets": args.target,
             "seed": args.seed, "k": args.k, "models": args.models, "table_at": args.table_at}
 
 

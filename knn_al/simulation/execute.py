@@ -22,7 +22,7 @@ def simulate_dataset(
     folds: int = 5,
     budget: int = 200,
     every: int = 10,
-    target: float = 0.95,
+    targets: Sequence[float] = (0.95,),
     seed: int = 0,
     k: int | None = None,
     models: Sequence[str] = ("knn",),
@@ -58,5 +58,5 @@ def simulate_dataset(
             driver = server
         result = run_simulation(ids=ids, vectors=vectors, labels=labels, driver=driver, strategies=strategies,
                                 models=models,
-                                folds=folds, budget=budget, every=every, target=target, seed=seed, progress=progress)
+                                folds=folds, budget=budget, every=every, targets=targets, seed=seed, progress=progress)
     return result, write_report(result, out, title=title, at=table_at)

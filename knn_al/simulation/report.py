@@ -1,9 +1,9 @@
 """What a simulation shows: the table, the curves CSV, a JSON summary and the PNG plot.
 
-Curves are summarised across folds as mean ± standard deviation. "Labels needed" is, per
-fold, the first measured label count at which accuracy reaches ``target`` × that fold's
-full-data accuracy (the kNN classifier given every training label); it is averaged over
-folds only when every fold got there within the budget.
+Curves are summarised across folds as mean ± standard deviation. Labels needed to reach
+each target share of full-data accuracy, and each strategy against random, are those of
+:mod:`knn_al.simulation.compare`: read on the fold-averaged curve, with the per-fold
+spread, a bound where a curve missed, and every budget where a strategy is below random.
 
 A fold whose pool ran out before the budget (see :mod:`knn_al.simulation.replay`) has no
 scores past that point, and none are made up for it: at each label count, means and
@@ -17,86 +17,14 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from knn_al.simulation.metrics import labels_to_reach
+from knn_al.simulation.compare import Comparison, Ratio, Reach, compare, fold_stats, reach
 from knn_al.simulation.replay import BASELINE, SimulationResult
 
 CSV_NAME, JSON_NAME, PLOT_NAME, TABLE_NAME = "curves.csv", "summary.json", "learning_curves.png", "summary.txt"
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """A strategy against the random baseline."""
-
-    strategy: str
-    #: mean labels needed by the strategy / by random (None unless both reached the target on every fold).
-    label_ratio: float | None
-    #: the most negative (strategy − random) mean accuracy over the budgets measured for
-    #: both, and where (None: no budget was, as both pools ran out before the first checkpoint).
-    worst_gap: float | None
-    worst_gap_labels: int | None
-    #: random's across-fold standard deviation at that budget.
-    random_std: float | None
-
-    @property
-    def within_one_std(self) -> bool | None:
-        """Never below random by more than random's standard deviation, at any budget
-        measured for both (None: none was)."""
-        if self.worst_gap is None or self.random_std is None:
-            return None
-        return self.worst_gap >= -self.random_std
-
-
-def fold_stats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per label count (column of a :meth:`~SimulationResult.matrix`): mean and standard
-    deviation over the folds measured there, and how many folds that is.
-
-    A fold whose pool ran out earlier (NaN) is left out rather than carried forward: its
-    last score would be a number nobody measured at that count. A count no fold reached
-    has NaN mean and std.
-    """
-    measured = ~np.isnan(values)
-    count = measured.sum(axis=0)
-    filled = np.where(measured, values, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 → NaN where no fold was measured
-        mean = filled.sum(axis=0) / count
-        std = np.sqrt(np.where(measured, (filled - mean) ** 2, 0.0).sum(axis=0) / count)
-    return mean, std, count
-
-
-def labels_needed(result: SimulationResult, strategy: str) -> list[int | None]:
-    """Per fold, labels needed to reach ``target`` × full-data accuracy (None: not within budget)."""
-    return [labels_to_reach(c.labels, c.accuracy, result.target * result.full_accuracy[c.fold])
-            for c in result.curves_of(strategy)]
-
-
-def mean_labels_needed(result: SimulationResult, strategy: str) -> float | None:
-    """Mean over folds of :func:`labels_needed`, or None if some fold did not get there."""
-    needed = labels_needed(result, strategy)
-    reached = [n for n in needed if n is not None]
-    return None if len(reached) < len(needed) else float(np.mean(reached))
-
-
-def compare(result: SimulationResult, strategy: str) -> Comparison:
-    """How ``strategy`` fares against random, in labels needed and at every budget measured
-    for both (on at least one fold each; means over the folds measured, see :func:`fold_stats`)."""
-    points, mine = result.matrix(strategy)
-    _, base = result.matrix(BASELINE)
-    mine_mean, _, mine_count = fold_stats(mine)
-    base_mean, base_std, base_count = fold_stats(base)
-    ours, theirs = mean_labels_needed(result, strategy), mean_labels_needed(result, BASELINE)
-    ratio = ours / theirs if ours is not None and theirs else None
-    both = np.flatnonzero((mine_count > 0) & (base_count > 0))
-    if len(both) == 0:
-        return Comparison(strategy=strategy, label_ratio=ratio, worst_gap=None, worst_gap_labels=None,
-                          random_std=None)
-    worst = both[int(np.argmin(mine_mean[both] - base_mean[both]))]
-    return Comparison(strategy=strategy, label_ratio=ratio, worst_gap=float(mine_mean[worst] - base_mean[worst]),
-                      worst_gap_labels=int(points[worst]), random_std=float(base_std[worst]))
 
 
 def table_points(points: np.ndarray, at: Sequence[int] | None = None) -> list[int]:
@@ -134,27 +62,47 @@ def metric_lines(result: SimulationResult, metric: str, *, shown: list[int], wid
     return lines
 
 
-def needed_text(result: SimulationResult, strategy: str) -> str:
-    """Labels needed by ``strategy``, or how many folds got there and why the others did not."""
-    needed = labels_needed(result, strategy)
-    reached = [n for n in needed if n is not None]
-    if len(reached) == len(needed):
-        return f"{np.mean(reached):.1f} ± {np.std(reached):.1f}"
-    ran_out = sum(1 for n, at in zip(needed, result.pool_exhausted_at(strategy)) if n is None and at is not None)
+def reach_text(result: SimulationResult, strategy: str, found: Reach) -> str:
+    """Labels ``found`` on the fold-averaged curve, then per fold: mean ± std, or how many
+    folds got there and why the others did not."""
+    averaged = str(found.labels) if found.labels is not None else f"> {found.last}" if found.last else "—"
+    reached = [n for n in found.per_fold if n is not None]
+    if len(reached) == len(found.per_fold):
+        return f"{averaged:<6} (per fold {np.mean(reached):.1f} ± {np.std(reached):.1f})"
+    exhausted = result.pool_exhausted_at(strategy)
+    ran_out = sum(1 for n, at in zip(found.per_fold, exhausted) if n is None and at is not None)
+    folds = f"{len(reached)}/{len(found.per_fold)} folds reached it"
     if ran_out:
         # "> budget" would claim more labels get there; these pools had no more to give.
-        return (f"not reached ({len(reached)}/{len(needed)} folds reached it; "
-                f"the pool ran out first on {ran_out} fold{'s' if ran_out > 1 else ''})")
-    return f"> {result.budget} ({len(reached)}/{len(needed)} folds reached it)"
+        plural = "s" if ran_out > 1 else ""
+        return f"{averaged:<6} (per fold: {folds}; the pool ran out first on {ran_out} fold{plural})"
+    return f"{averaged:<6} (per fold: {folds} within {result.budget})"
 
 
-def comparison_text(c: Comparison) -> str:
-    """One strategy against random, as a line of the table."""
-    ratio = f"{c.label_ratio:.2f}× the labels random needs" if c.label_ratio is not None else "labels ratio n/a"
+def ratio_text(r: Ratio, *, budget: int) -> str:
+    """One target's label ratio, saying which curve missed where it is a bound."""
+    pct = f"{round(r.target * 100)}%"
+    if r.value is None:
+        return f"no ratio to reach {pct} (neither reached it within {budget} labels)"
+    if r.bound == "<":
+        return f"< {r.value:.2f}× random's labels to reach {pct} (random missed it within {budget} labels)"
+    if r.bound == ">":
+        return f"> {r.value:.2f}× random's labels to reach {pct} (it missed it within {budget} labels)"
+    return f"{r.value:.2f}× random's labels to reach {pct}"
+
+
+def comparison_lines(c: Comparison, *, budget: int) -> list[str]:
+    """One strategy against random: its label ratios, then where it is below random."""
+    ratios = "; ".join(ratio_text(r, budget=budget) for r in c.ratios)
+    lines = [f"{c.strategy} vs random: {ratios}"]
     if c.worst_gap is None:
-        return f"{c.strategy} vs random: {ratio}; no label count was measured for both (their pools ran out first)"
-    return (f"{c.strategy} vs random: {ratio}; lowest accuracy margin over random "
-            f"{c.worst_gap:+.3f} at N={c.worst_gap_labels} (random's std there {c.random_std:.3f})")
+        return lines + ["  no label count was measured for both (their pools ran out first)"]
+    if not c.below:
+        return lines + [f"  never below random by more than one std (lowest margin {c.worst_gap:+.3f} at "
+                        f"N={c.worst_gap_labels}, random's std there {c.random_std:.3f})"]
+    cells = ", ".join(f"N={s.labels} {s.gap:+.3f} (std {s.random_std:.3f})" for s in c.below)
+    return lines + [f"  below random by more than one std at {len(c.below)} budget{'s' if len(c.below) > 1 else ''}: "
+                    f"{cells}"]
 
 
 def exhaustion_lines(result: SimulationResult, *, width: int) -> list[str]:
@@ -178,16 +126,20 @@ def format_table(result: SimulationResult, *, at: Sequence[int] | None = None) -
     each strategy against random, and the pools that ran out before the budget."""
     shown = table_points(result.label_counts(), at)
     width = max(len("strategy"), *(len(s) for s in result.strategies))
-    pct = round(result.target * 100)
     lines = [f"{len(result.classes)} classes, {result.folds}-fold; full-data accuracy "
              f"{result.full_accuracy.mean():.3f} ± {result.full_accuracy.std():.3f}, "
              f"macro-F1 {result.full_macro_f1.mean():.3f} ± {result.full_macro_f1.std():.3f}"]
     for metric, title in (("accuracy", "accuracy"), ("macro_f1", "macro-F1")):
         lines += ["", f"{title} (mean ± std over folds) after N labels"]
         lines += metric_lines(result, metric, shown=shown, width=width)
-    lines += ["", f"labels needed to reach {pct}% of full-data accuracy (mean ± std over folds)"]
-    lines += [f"{strategy:<{width}}  {needed_text(result, strategy)}" for strategy in result.strategies]
-    lines += [comparison_text(compare(result, s)) for s in result.strategies if s != BASELINE]
+    for target in result.targets:
+        lines += ["", f"labels needed to reach {round(target * 100)}% of full-data accuracy "
+                      "(where the fold-averaged curve reaches it; per fold: mean ± std)"]
+        lines += [f"{s:<{width}}  {reach_text(result, s, reach(result, s, target))}" for s in result.strategies]
+    lines.append("")
+    for strategy in result.strategies:
+        if strategy != BASELINE:
+            lines += comparison_lines(compare(result, strategy), budget=result.budget)
     lines += exhaustion_lines(result, width=width)
     return "\n".join(lines)
 
@@ -215,7 +167,8 @@ def summary(result: SimulationResult) -> dict:
     out (None: the budget was spent); means and stds at each of ``labels`` are over the
     ``folds_measured`` folds whose pool lasted that long (None: no fold's did).
     """
-    out: dict = {"classes": result.classes, "folds": result.folds, "budget": result.budget, "target": result.target,
+    out: dict = {"classes": result.classes, "folds": result.folds, "budget": result.budget,
+                 "targets": list(result.targets),
                  "full_accuracy": result.full_accuracy.tolist(), "full_macro_f1": result.full_macro_f1.tolist(),
                  "strategies": {}}
     for strategy in result.strategies:
@@ -226,14 +179,16 @@ def summary(result: SimulationResult) -> dict:
         entry = {"labels": points.tolist(), "folds_measured": count.tolist(),
                  "accuracy_mean": measured_list(acc_mean), "accuracy_std": measured_list(acc_std),
                  "macro_f1_mean": measured_list(f1_mean), "macro_f1_std": measured_list(f1_std),
-                 "labels_needed": labels_needed(result, strategy),
-                 "labels_needed_mean": mean_labels_needed(result, strategy),
+                 "labels_needed": [{"target": r.target, "fold_averaged": r.labels, "per_fold": r.per_fold}
+                                   for r in (reach(result, strategy, t) for t in result.targets)],
                  "pool_exhausted_at": result.pool_exhausted_at(strategy)}
         if strategy != BASELINE:
             c = compare(result, strategy)
-            entry["vs_random"] = {"label_ratio": c.label_ratio, "worst_gap": c.worst_gap,
-                                  "worst_gap_labels": c.worst_gap_labels, "random_std": c.random_std,
-                                  "within_one_std": c.within_one_std}
+            entry["vs_random"] = {
+                "label_ratio": [{"target": r.target, "value": r.value, "bound": r.bound} for r in c.ratios],
+                "worst_gap": c.worst_gap, "worst_gap_labels": c.worst_gap_labels, "random_std": c.random_std,
+                "within_one_std": c.within_one_std,
+                "below_random": [{"labels": b.labels, "gap": b.gap, "random_std": b.random_std} for b in c.below]}
         out["strategies"][strategy] = entry
     return out
 
@@ -257,8 +212,9 @@ def plot(result: SimulationResult, path: Path, *, title: str = "") -> None:
             ax.fill_between(points, mean - std, mean + std, color=line.get_color(), alpha=0.2, linewidth=0)
         ax.axhline(full.mean(), color="black", linestyle=":", linewidth=1, label="all training labels")
         if metric == "accuracy":
-            ax.axhline(result.target * full.mean(), color="tab:red", linestyle=":", linewidth=1,
-                       label=f"{round(result.target * 100)}% of that")
+            for target in result.targets:
+                ax.axhline(target * full.mean(), color="tab:red", linestyle=":", linewidth=1,
+                           label=f"{round(target * 100)}% of that")
         ax.set_xlabel("labels")
         ax.set_ylabel(f"held-out {name}")
         ax.grid(alpha=0.3)
