@@ -134,7 +134,7 @@ class Client(ItemCalls):
                        labels: Sequence[str] = (), lease_seconds: float = 0.0, encoder: str = "",
                        duplicate_threshold: float | None = None, outlier_quantile: float | None = None,
                        target_accuracy: float = 0.0, label_budget: int = 0, keep_raw: bool = False,
-                       model: str = "") -> ProjectInfo:
+                       model: str = "", exponents: Sequence[float] = ()) -> ProjectInfo:
         """Create a project. ``k``/``lease_seconds`` 0 and ``default_strategy``,
         ``duplicate_threshold``, ``outlier_quantile`` None take the server's defaults;
         ``labels`` fixes the label set (empty: any label is accepted).
@@ -142,13 +142,15 @@ class Client(ItemCalls):
         raw texts or images, embedded by the server; ``dimension`` 0 then takes the encoder's.
         ``target_accuracy`` and ``label_budget`` (0: none) say when labeling can stop.
         ``keep_raw`` (with an encoder) keeps the raw texts and images added, to show them.
-        ``model``: what predicts, ``"knn"`` (the default, also ""), ``"graph"`` or ``"auto"``."""
+        ``model``: what predicts, ``"knn"`` (the default, also ""), ``"graph"`` or ``"auto"``.
+        ``exponents``: the combined strategy's exponents of uncertainty, density and
+        diversity (empty: the server's default, 1, 1, 1)."""
         settings = pb.ProjectSettings(name=name, dimension=dimension, k=k,
                                       default_strategy=strategy_to_proto(default_strategy),
                                       labels=list(labels), lease_seconds=lease_seconds, encoder=encoder,
                                       duplicate_threshold=duplicate_threshold, outlier_quantile=outlier_quantile,
                                       target_accuracy=target_accuracy, label_budget=label_budget,
-                                      keep_raw=keep_raw, model=model)
+                                      keep_raw=keep_raw, model=model, exponents=list(exponents))
         return info_from_proto(self._call(self._stub.CreateProject, pb.CreateProjectRequest(settings=settings)).project)
 
     def set_goals(self, project: str, *, target_accuracy: float | None = None,
@@ -173,13 +175,15 @@ class Client(ItemCalls):
     # ------------------------------------------------------------- learning
     def next_sample(self, project: str, count: int = 1, *, strategy: str | None = None, annotator: str = "",
                     lease_seconds: float = 0.0, include_outliers: bool = False, seed: int | None = None,
-                    preview: bool = False) -> SampleBatch:
+                    preview: bool = False, exponents: Sequence[float] = ()) -> SampleBatch:
         """Lease up to ``count`` items to label next, best first. The list's ``progress``
         says when labeling can stop (budget spent, target accuracy reached). With
-        ``preview``, the same picks in the same order, but nothing is leased."""
+        ``preview``, the same picks in the same order, but nothing is leased.
+        ``exponents``: the combined strategy's for this pick (empty: the project's)."""
         request = pb.NextSampleRequest(project=project, count=count, strategy=strategy_to_proto(strategy),
                                        annotator=annotator, lease_seconds=lease_seconds,
-                                       include_outliers=include_outliers, seed=seed, preview=preview)
+                                       include_outliers=include_outliers, seed=seed, preview=preview,
+                                       exponents=list(exponents))
         reply = self._call(self._stub.NextSample, request)
         return SampleBatch((sample_from_proto(s) for s in reply.samples), progress=progress_from_proto(reply.progress))
 

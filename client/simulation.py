@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from knn_al.client.client import Client
+from knn_al.learner.types import DEFAULT_EXPONENTS, Exponents
 
 
 class ServerSession:
@@ -49,19 +50,23 @@ class ServerDriver:
     """Opens sessions as projects on the server at ``address`` (``host:port``).
 
     Project names get a random prefix, so simulations never collide with each other or
-    with a user's projects on a shared server. ``k`` 0 takes the server's default;
-    ``client_options`` go to :class:`~knn_al.client.Client` (token, tls, timeout, ...).
+    with a user's projects on a shared server. ``k`` 0 and ``duplicate_threshold`` None
+    take the server's defaults; ``client_options`` go to :class:`~knn_al.client.Client` (token, tls, timeout, ...).
     """
 
-    def __init__(self, address: str, *, k: int = 0, **client_options: Any) -> None:
+    def __init__(self, address: str, *, k: int = 0, duplicate_threshold: float | None = None,
+                 **client_options: Any) -> None:
         self.client = Client(address, **client_options)
         self.k = k
+        self.duplicate_threshold = duplicate_threshold
         self.prefix = f"sim-{uuid.uuid4().hex[:8]}"
 
     def open(self, *, name: str, ids: Sequence[str], vectors: np.ndarray, classes: Sequence[str],
-             held_out: np.ndarray, model: str = "knn") -> ServerSession:
+             held_out: np.ndarray, model: str = "knn",
+             exponents: Exponents = DEFAULT_EXPONENTS) -> ServerSession:
         project = f"{self.prefix}-{name}"
-        self.client.create_project(project, vectors.shape[1], k=self.k, model=model)
+        self.client.create_project(project, vectors.shape[1], k=self.k, model=model, exponents=exponents,
+                                   duplicate_threshold=self.duplicate_threshold)
         try:
             self.client.add_items(project, ids, vectors)
         except BaseException:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 # Predictions and the records of labels, goals, stats, stream decisions, exports, items,
@@ -48,6 +48,8 @@ class ProjectInfo:
     #: What predicts: "knn", "graph" or "auto"; and under "auto", which one does now.
     model: str = "knn"
     active_model: str = ""
+    #: The combined strategy's exponents of uncertainty, density and diversity.
+    exponents: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0])
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ def settings_from_proto(message: pb.ProjectSettings) -> ProjectSettings:
         label_budget=message.label_budget,
         keep_raw=message.keep_raw,
         model=message.model or _default("model"),
+        exponents=tuple(message.exponents) or _default("exponents"),
         **optional,
     )
 
@@ -78,7 +79,8 @@ def settings_to_proto(settings: ProjectSettings) -> pb.ProjectSettings:
                               labels=list(settings.labels), lease_seconds=settings.lease_seconds,
                               encoder=settings.encoder, duplicate_threshold=settings.duplicate_threshold,
                               outlier_quantile=settings.outlier_quantile, target_accuracy=settings.target_accuracy,
-                              label_budget=settings.label_budget, keep_raw=settings.keep_raw, model=settings.model)
+                              label_budget=settings.label_budget, keep_raw=settings.keep_raw, model=settings.model,
+                              exponents=list(settings.exponents))
 
 
 def info_to_proto(info: ProjectInfo) -> pb.ProjectInfo:

@@ -211,7 +211,8 @@ class ActiveLearningServicer(ItemRpcs, pb_grpc.ActiveLearningServicer):
                 project.next_sample(
                     request.count or 1, strategy=convert.strategy_name(request.strategy), annotator=request.annotator,
                     lease_seconds=request.lease_seconds or None, include_outliers=request.include_outliers,
-                    seed=request.seed if request.HasField("seed") else None, accept=fits, preview=request.preview)
+                    seed=request.seed if request.HasField("seed") else None, accept=fits, preview=request.preview,
+                    exponents=tuple(request.exponents) or None)
                 return project.progress()
 
             def give_back(_: Any) -> None:

@@ -313,8 +313,8 @@ def test_the_openapi_document_lists_every_route_and_is_public(live: Callable[...
     assert listed == {(r.method, "/api/v1" + r.path) for r in ROUTES} | {("GET", "/api/v1/openapi.json")}
     next_body = document["paths"]["/api/v1/projects/{project}/next"]["post"]["requestBody"]["content"]
     assert set(next_body["application/json"]["schema"]["properties"]) == {
-        "count", "annotator", "strategy", "lease_seconds", "seed", "include_outliers", "explain", "preview",
-        "request_id"}
+        "count", "annotator", "strategy", "lease_seconds", "seed", "include_outliers", "exponents", "explain",
+        "preview", "request_id"}
 
 
 # ----------------------------------------------------------------- the server

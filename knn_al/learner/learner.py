@@ -29,7 +29,7 @@ from knn_al.learner.readout import LearnerReadout
 from knn_al.learner.states import LABELED, ItemStates
 from knn_al.learner.strategies import DEFAULT_STRATEGY
 from knn_al.learner.survey import PoolSurvey, survey_addition
-from knn_al.learner.types import Pick
+from knn_al.learner.types import DEFAULT_EXPONENTS, Exponents, Pick
 from knn_al.learner.uncertainty import DEFAULT_MEASURE
 from knn_al.learner.vectors import as_unit_vectors
 
@@ -341,7 +341,7 @@ class Learner(LearnerReadout):
 
     # ---------------------------------------------------------------- picks
     def select(self, count: int = 1, *, strategy: str = DEFAULT_STRATEGY, measure: str = DEFAULT_MEASURE,
-               exponents: tuple[float, float, float] = (1.0, 1.0, 1.0), include_outliers: bool = False,
+               exponents: Exponents = DEFAULT_EXPONENTS, include_outliers: bool = False,
                seed: int | None = None) -> list[Pick]:
         """The next ``count`` items to label, best first. Does not hand them out.
 

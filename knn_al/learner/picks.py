@@ -18,7 +18,7 @@ from knn_al.learner.groups import DuplicateGroups
 from knn_al.learner.pool import Pool
 from knn_al.learner.states import AVAILABLE, ItemStates
 from knn_al.learner.strategies import Candidates, make_strategy
-from knn_al.learner.types import Pick
+from knn_al.learner.types import Exponents, Pick
 from knn_al.learner.uncertainty_cache import UncertaintyCache
 
 __all__ = ["Picker"]
@@ -39,7 +39,7 @@ class Picker:
         #: Picks asked for so far: each unseeded one draws from a stream of its own.
         self.n_selects_ = 0
 
-    def select(self, count: int, *, strategy: str, measure: str, exponents: tuple[float, float, float],
+    def select(self, count: int, *, strategy: str, measure: str, exponents: Exponents,
                include_outliers: bool, seed: int | None) -> list[Pick]:
         """The next ``count`` items to label, best first (see :meth:`knn_al.learner.Learner.select`)."""
         if count <= 0:

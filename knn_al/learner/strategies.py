@@ -7,21 +7,40 @@ labeled items) and fetch vectors just for the handful of items a greedy batch mu
 """
 from __future__ import annotations
 
+import math
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeGuard
 
 import numpy as np
 
-from knn_al.errors import InvalidInputError
-from knn_al.learner.types import Pick
+from knn_al.errors import InvalidInputError, shown
+from knn_al.learner.types import DEFAULT_EXPONENTS, Exponents, Pick
 from knn_al.learner.uncertainty import get_measure
 
-__all__ = ["DEFAULT_STRATEGY", "STRATEGY_NAMES", "Candidates", "QueryStrategy", "RandomSampling", "Selection",
-           "UncertaintyDensityDiversity", "UncertaintySampling", "ecdf", "make_strategy"]
+__all__ = ["DEFAULT_EXPONENTS", "DEFAULT_STRATEGY", "EXPONENTS_RULE", "STRATEGY_NAMES", "Candidates", "QueryStrategy", "RandomSampling", "Selection",
+           "UncertaintyDensityDiversity", "UncertaintySampling", "check_exponents", "ecdf", "make_strategy",
+           "valid_exponents"]
 
 DEFAULT_STRATEGY = "uncertainty_density_diversity"
+
+EXPONENTS_RULE = "three finite numbers ≥ 0 (of uncertainty, density and diversity)"
+
+
+def valid_exponents(exponents: object) -> TypeGuard[Sequence[float]]:
+    """Whether ``exponents`` are three finite numbers ≥ 0 (a tuple or list)."""
+    return (isinstance(exponents, (tuple, list)) and len(exponents) == 3
+            and all(isinstance(e, (int, float)) and not isinstance(e, bool) and math.isfinite(e) and e >= 0
+                    for e in exponents))
+
+
+def check_exponents(exponents: object) -> Exponents:
+    """``exponents`` as a tuple of three floats; InvalidInputError unless :func:`valid_exponents`."""
+    if not valid_exponents(exponents):
+        raise InvalidInputError(f"exponents must be {EXPONENTS_RULE}, got {shown(exponents)}")
+    return float(exponents[0]), float(exponents[1]), float(exponents[2])
 
 
 @dataclass(frozen=True)
@@ -212,12 +231,10 @@ class UncertaintyDensityDiversity(QueryStrategy):
     name = DEFAULT_STRATEGY
     avoids_outliers = True
 
-    def __init__(self, *, measure: str = "margin", exponents: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> None:
-        if len(exponents) != 3 or any(not np.isfinite(e) or e < 0 for e in exponents):
-            raise InvalidInputError(f"exponents must be three finite numbers ≥ 0, got {exponents!r}")
+    def __init__(self, *, measure: str = "margin", exponents: Exponents = DEFAULT_EXPONENTS) -> None:
+        self.exponents = check_exponents(exponents)
         get_measure(measure)
         self.measure = measure
-        self.exponents = tuple(float(e) for e in exponents)
 
     def query(self, candidates: Candidates, count: int, rng: np.random.Generator) -> Selection:
         c = candidates
@@ -276,8 +293,7 @@ class UncertaintyDensityDiversity(QueryStrategy):
 STRATEGY_NAMES = ("random", "least_confidence", "margin", "entropy", DEFAULT_STRATEGY)
 
 
-def make_strategy(name: str, *, measure: str = "margin",
-                  exponents: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> QueryStrategy:
+def make_strategy(name: str, *, measure: str = "margin", exponents: Exponents = DEFAULT_EXPONENTS) -> QueryStrategy:
     """The strategy called ``name``; ``measure`` is the uncertainty the combined score uses."""
     if name == "random":
         return RandomSampling(measure=measure)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["AccuracyEstimate", "Neighbor", "Pick", "PropagatedLabel"]
+__all__ = ["DEFAULT_EXPONENTS", "AccuracyEstimate", "Exponents", "Neighbor", "Pick", "PropagatedLabel"]
+
+#: The combined strategy's exponents of uncertainty, density and diversity: a, b, c of
+#: S = U^a · I^b · D^c. 0 leaves a term out; a larger one weighs it more.
+Exponents = tuple[float, float, float]
+DEFAULT_EXPONENTS: Exponents = (1.0, 1.0, 1.0)
 
 
 @dataclass(frozen=True)

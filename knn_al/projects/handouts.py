@@ -19,6 +19,7 @@ from typing import Any
 
 from knn_al.errors import InvalidInputError, StateError, shown
 from knn_al.learner.items import ITEM_STATES, labels_of, state_codes
+from knn_al.learner.types import Exponents
 from knn_al.projects.leases import Lease
 from knn_al.projects.log import OperationLog
 from knn_al.projects.records import Sample
@@ -48,8 +49,8 @@ def check_seed(seed: int | None) -> None:
         raise InvalidInputError(f"seed must be an integer from 0 to 2**64 - 1, got {shown(seed)}")
 
 
-def hand_out_picks(state: ProjectState, log: OperationLog, *, count: int, strategy: str, include_outliers: bool,
-                   seed: int | None, lease: Lease, left: int | None,
+def hand_out_picks(state: ProjectState, log: OperationLog, *, count: int, strategy: str, exponents: Exponents,
+                   include_outliers: bool, seed: int | None, lease: Lease, left: int | None,
                    accept: Callable[[list[Sample]], object] | None, apply: Callable[..., Any],
                    preview: bool = False) -> list[Sample]:
     """Pick up to ``count`` items (no more than the ``left`` labels of the budget, if it
@@ -60,8 +61,8 @@ def hand_out_picks(state: ProjectState, log: OperationLog, *, count: int, strate
     learner = state.learner
     if left is not None:
         count = min(count, left)
-    picks = (learner.select(count, strategy=strategy, include_outliers=include_outliers, seed=seed)
-             if count else [])
+    picks = (learner.select(count, strategy=strategy, exponents=exponents, include_outliers=include_outliers,
+                            seed=seed) if count else [])
     ids = [p.id for p in picks]
     samples = samples_of(learner, picks, state.metadata, lease_expires_at=0.0 if preview else lease.deadline)
     if accept is not None:

@@ -23,6 +23,8 @@ from knn_al.encoders import dispatch
 from knn_al.errors import InvalidInputError, shown
 from knn_al.learner.limits import check_annotator
 from knn_al.learner.search import search
+from knn_al.learner.strategies import check_exponents
+from knn_al.learner.types import Exponents
 from knn_al.projects.additions import RawItem, add_batch, raw_contents
 from knn_al.projects.core import ProjectCore
 from knn_al.projects.files import write_settings
@@ -137,7 +139,7 @@ class Project(ProjectCore):
     def next_sample(self, count: int = 1, *, strategy: str | None = None, annotator: str = "",
                     lease_seconds: float | None = None, include_outliers: bool = False,
                     seed: int | None = None, accept: Callable[[list[Sample]], object] | None = None,
-                    preview: bool = False) -> list[Sample]:
+                    preview: bool = False, exponents: Exponents | None = None) -> list[Sample]:
         """Pick up to ``count`` items, lease them to ``annotator``, and return them.
 
         Leased items are not candidates for anyone until labeled, released or expired,
@@ -147,14 +149,16 @@ class Project(ProjectCore):
         by raising (a transport whose reply would be too large): then nothing changes.
         With ``preview``, the same picks in the same order (the same ``seed`` gives what a
         real call would) but nothing is leased or logged: ``lease_expires_at`` is 0.
+        ``exponents``: the combined strategy's for this pick (None: the project's).
         """
         check_count(count)
         check_seed(seed)
+        exponents = self.settings.exponents if exponents is None else check_exponents(exponents)
         lease = self._lease_length(lease_seconds)
         check_annotator(annotator)
         with self._locked() as now:
             return hand_out_picks(self._state, self._log, count=count,
-                                  strategy=strategy or self.settings.default_strategy,
+                                  strategy=strategy or self.settings.default_strategy, exponents=exponents,
                                   include_outliers=include_outliers, seed=seed, lease=Lease(now + lease, annotator),
                                   left=self._budget_left(), accept=accept, apply=self._apply, preview=preview)
 

@@ -16,7 +16,9 @@ from knn_al.encoders import ENCODERS
 from knn_al.errors import InvalidInputError
 from knn_al.learner.limits import MAX_LABEL_BYTES
 from knn_al.learner.params import LEARNER_PARAMS, Param, check, defaults, integer_between, number_between
-from knn_al.learner.strategies import DEFAULT_STRATEGY, STRATEGY_NAMES
+from knn_al.learner.strategies import (DEFAULT_STRATEGY, EXPONENTS_RULE, STRATEGY_NAMES, check_exponents,
+                                       valid_exponents)
+from knn_al.learner.types import DEFAULT_EXPONENTS, Exponents
 
 __all__ = ["LEASE_SECONDS", "NAME_PATTERN", "SETTINGS_PARAMS", "ProjectSettings"]
 
@@ -58,6 +60,7 @@ SETTINGS_PARAMS: tuple[Param, ...] = (
     Param(name="keep_raw", default=False, rule="true or false (true only with an encoder)",
           ok=lambda v: isinstance(v, bool)),
     _LEARNER["model"],
+    Param(name="exponents", default=DEFAULT_EXPONENTS, rule=EXPONENTS_RULE, ok=valid_exponents),
 )
 _DEFAULT = defaults(SETTINGS_PARAMS)
 
@@ -75,6 +78,8 @@ class ProjectSettings:
     (0: none) are when labeling can stop (:mod:`knn_al.learner.stopping`). ``keep_raw``
     (only with an encoder): keep the raw texts and images received, to show them
     (:meth:`Project.raw_item`). ``model``: what predicts (see :class:`knn_al.learner.Learner`).
+    ``exponents``: the combined strategy's, unless a pick names its own
+    (:data:`knn_al.learner.strategies.DEFAULT_EXPONENTS`).
     """
 
     # The field order is the key order of settings.json.
@@ -92,9 +97,13 @@ class ProjectSettings:
     label_budget: int = _DEFAULT["label_budget"]
     keep_raw: bool = _DEFAULT["keep_raw"]
     model: str = _DEFAULT["model"]
+    exponents: Exponents = _DEFAULT["exponents"]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "labels", tuple(self.labels))  # settings.json and the wire give a list
+        # settings.json and the wire give lists
+        object.__setattr__(self, "labels", tuple(self.labels))
+        if valid_exponents(self.exponents):  # anything else is refused by the table
+            object.__setattr__(self, "exponents", check_exponents(self.exponents))
         if isinstance(self.encoder, str) and self.encoder in ENCODERS:  # an unknown one is refused by the table
             modality, dimension = ENCODERS[self.encoder]
             if self.dimension == 0:

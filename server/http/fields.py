@@ -141,7 +141,7 @@ def parse_query(query: Mapping[str, str], declared: Sequence[Field]) -> dict[str
 
 #: The kind of each type a :class:`ProjectSettings` field may have (as its annotation reads).
 _KIND_OF_ANNOTATION = {"str": "string", "int": "integer", "float": "number", "bool": "boolean",
-                       "tuple[str, ...]": "strings"}
+                       "tuple[str, ...]": "strings", "Exponents": "vector"}
 
 #: The body of a project's creation: every setting of :class:`ProjectSettings`, by its
 #: annotation, so that a setting added there is accepted here (and documented) too.

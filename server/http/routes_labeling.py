@@ -18,7 +18,7 @@ async def next_items(api: Api, call: Call) -> Any:
     def run() -> Any:
         samples = project.next_sample(args["count"], strategy=args["strategy"], annotator=args["annotator"],
                                       lease_seconds=args["lease_seconds"], include_outliers=args["include_outliers"],
-                                      seed=args["seed"], preview=args["preview"])
+                                      seed=args["seed"], preview=args["preview"], exponents=args["exponents"])
         replies = [shapes.sample(s, api.links(project)) for s in samples]
         if args["explain"] and samples:
             for reply, neighbors in zip(replies, explained(project, project.predict([s.id for s in samples]))):
@@ -115,6 +115,8 @@ ROUTES = (
                 Field("strategy", "string", "default: the project's", choices=tuple(STRATEGY_NAMES)),
                 LEASE_SECONDS, Field("seed", "integer", "random seed of the pick (0 to 2**64 - 1)"),
                 Field("include_outliers", "boolean", "outliers may be picked too", default=False),
+                Field("exponents", "vector", "the combined strategy's exponents of uncertainty, density and "
+                      "diversity; default: the project's"),
                 Field("preview", "boolean", "the same picks in the same order, but nothing is leased",
                       default=False),
                 Field("explain", "boolean", "list the labeled neighbours behind each prediction", default=False))),

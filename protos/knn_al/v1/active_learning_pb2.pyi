@@ -97,7 +97,7 @@ class Vectors(_message.Message):
     def __init__(self, count: _Optional[int] = ..., dimension: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class ProjectSettings(_message.Message):
-    __slots__ = ("name", "dimension", "k", "default_strategy", "labels", "lease_seconds", "encoder", "duplicate_threshold", "outlier_quantile", "target_accuracy", "label_budget", "keep_raw", "model")
+    __slots__ = ("name", "dimension", "k", "default_strategy", "labels", "lease_seconds", "encoder", "duplicate_threshold", "outlier_quantile", "target_accuracy", "label_budget", "keep_raw", "model", "exponents")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
@@ -111,6 +111,7 @@ class ProjectSettings(_message.Message):
     LABEL_BUDGET_FIELD_NUMBER: _ClassVar[int]
     KEEP_RAW_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    EXPONENTS_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     k: int
@@ -124,7 +125,8 @@ class ProjectSettings(_message.Message):
     label_budget: int
     keep_raw: bool
     model: str
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., k: _Optional[int] = ..., default_strategy: _Optional[_Union[Strategy, str]] = ..., labels: _Optional[_Iterable[str]] = ..., lease_seconds: _Optional[float] = ..., encoder: _Optional[str] = ..., duplicate_threshold: _Optional[float] = ..., outlier_quantile: _Optional[float] = ..., target_accuracy: _Optional[float] = ..., label_budget: _Optional[int] = ..., keep_raw: _Optional[bool] = ..., model: _Optional[str] = ...) -> None: ...
+    exponents: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., k: _Optional[int] = ..., default_strategy: _Optional[_Union[Strategy, str]] = ..., labels: _Optional[_Iterable[str]] = ..., lease_seconds: _Optional[float] = ..., encoder: _Optional[str] = ..., duplicate_threshold: _Optional[float] = ..., outlier_quantile: _Optional[float] = ..., target_accuracy: _Optional[float] = ..., label_budget: _Optional[int] = ..., keep_raw: _Optional[bool] = ..., model: _Optional[str] = ..., exponents: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class ProjectInfo(_message.Message):
     __slots__ = ("settings", "pool_size", "labeled_count", "leased_count", "label_counts", "state", "problem", "active_model")
@@ -336,7 +338,7 @@ class LoadDatasetResponse(_message.Message):
     def __init__(self, added: _Optional[int] = ..., labeled: _Optional[int] = ..., pool_size: _Optional[int] = ...) -> None: ...
 
 class NextSampleRequest(_message.Message):
-    __slots__ = ("project", "count", "strategy", "annotator", "lease_seconds", "seed", "include_outliers", "request_id", "preview")
+    __slots__ = ("project", "count", "strategy", "annotator", "lease_seconds", "seed", "include_outliers", "request_id", "preview", "exponents")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
@@ -346,6 +348,7 @@ class NextSampleRequest(_message.Message):
     INCLUDE_OUTLIERS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     PREVIEW_FIELD_NUMBER: _ClassVar[int]
+    EXPONENTS_FIELD_NUMBER: _ClassVar[int]
     project: str
     count: int
     strategy: Strategy
@@ -355,7 +358,8 @@ class NextSampleRequest(_message.Message):
     include_outliers: bool
     request_id: str
     preview: bool
-    def __init__(self, project: _Optional[str] = ..., count: _Optional[int] = ..., strategy: _Optional[_Union[Strategy, str]] = ..., annotator: _Optional[str] = ..., lease_seconds: _Optional[float] = ..., seed: _Optional[int] = ..., include_outliers: _Optional[bool] = ..., request_id: _Optional[str] = ..., preview: _Optional[bool] = ...) -> None: ...
+    exponents: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, project: _Optional[str] = ..., count: _Optional[int] = ..., strategy: _Optional[_Union[Strategy, str]] = ..., annotator: _Optional[str] = ..., lease_seconds: _Optional[float] = ..., seed: _Optional[int] = ..., include_outliers: _Optional[bool] = ..., request_id: _Optional[str] = ..., preview: _Optional[bool] = ..., exponents: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class ScoreBreakdown(_message.Message):
     __slots__ = ("score", "uncertainty", "density", "diversity", "uncertainty_term", "density_term", "diversity_term")
