@@ -162,9 +162,11 @@ def test_simulate_writes_csv_json_png_and_prints_the_table(tmp_path: Path, capsy
     write_dataset(tmp_path / "data", ids=ids, vectors=vectors, labels=labels, encoder="test")
     out = tmp_path / "report"
     code = main(["simulate", str(tmp_path / "data"), "--strategies", "margin", DEFAULT_STRATEGY,
-                 "--folds", "3", "--budget", "30", "--every", "5", "--out", str(out)])
+                 "--folds", "3", "--budget", "30", "--every", "5", "--out", str(out), "--target", "0.9", "0.95",
+                 "--exponents", "1", "0.5", "2"])
     assert code == 0
     printed = capsys.readouterr().out
+    assert "labels needed to reach 90% of full-data accuracy" in printed
     assert "labels needed to reach 95% of full-data accuracy" in printed
     assert f"{DEFAULT_STRATEGY} vs random" in printed and "margin vs random" in printed
 
@@ -200,10 +202,12 @@ def test_via_server_makes_the_same_picks_and_scores_as_in_process(tmp_path: Path
     from knn_al.client.simulation import ServerDriver
 
     ids, vectors, labels = topics(seed=4)
-    # Both models, the graph one through a graph project of the server.
+    # Both models, and exponents other than the default: the server's projects must pick with them.
     options = dict(ids=ids, vectors=vectors, labels=labels, strategies=[DEFAULT_STRATEGY, "margin"],
-                   models=["knn", "graph"], folds=2, budget=25, every=5, seed=11)
+                   models=["knn", "graph"], folds=2, budget=25, every=5, seed=11, exponents=(2.0, 0.5, 1.0))
     local = run_simulation(driver=LearnerDriver(), **options)
+    default = run_simulation(driver=LearnerDriver(), **{**options, "exponents": (1.0, 1.0, 1.0)})
+    assert local.curves_of(DEFAULT_STRATEGY)[0].picks != default.curves_of(DEFAULT_STRATEGY)[0].picks
     server = serve(tmp_path / "data")
     driver = ServerDriver(server.address)
     try:
@@ -234,12 +238,13 @@ def test_via_server_makes_the_same_picks_and_scores_as_in_process(tmp_path: Path
 GROUP_SIZES = (6, 6, 6, 6, 6, 6, 5, 1, 1)
 
 
-def duplicate_groups(*, seed: int, dimension: int = 16) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
+def duplicate_groups(*, seed: int, dimension: int = 16,
+                     jitter: float = 0.001) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
     """ids, vectors, labels (group g has class g % 3) and each item's group."""
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(len(GROUP_SIZES), dimension))
     group = np.repeat(np.arange(len(GROUP_SIZES)), GROUP_SIZES)
-    vectors = centres[group] + 0.001 * rng.normal(size=(len(group), dimension))
+    vectors = centres[group] + jitter * rng.normal(size=(len(group), dimension))
     return ([f"item-{i:03d}" for i in range(len(group))], vectors.astype(np.float32),
             [f"class-{g % 3}" for g in group], group)
 
@@ -295,6 +300,17 @@ def test_an_exhausted_pool_ends_the_curves_there_and_the_report_says_after_how_m
         rows = list(csv.DictReader(handle))
     for fold, ran_out in enumerate(pools):
         assert max(int(r["labels"]) for r in rows if r["strategy"] == "margin" and r["fold"] == str(fold)) == ran_out
+
+
+def test_the_duplicate_threshold_option_decides_which_copies_share_a_pick(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture) -> None:
+    # Copies about 0.9998 similar: one group each at the default threshold, none at 1 (identical only).
+    ids, vectors, labels, _ = duplicate_groups(seed=0, jitter=0.02)
+    write_dataset(tmp_path / "data", ids=ids, vectors=vectors, labels=labels, encoder="test")
+    for threshold, runs_out in (("0.95", True), ("1", False)):
+        code = main(["simulate", str(tmp_path / "data"), "--strategies", "margin", "--folds", "3", "--budget", "20",
+                     "--every", "5", "--duplicate-threshold", threshold, "--out", str(tmp_path / threshold)])
+        assert code == 0 and ("pool exhausted" in capsys.readouterr().out) == runs_out
 
 
 def test_via_server_runs_out_of_pool_where_in_process_does_and_reports_the_same(

@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from knn_al.learner.strategies import STRATEGY_NAMES
+from knn_al.learner.types import DEFAULT_EXPONENTS
 from knn_al.learner.params import MODELS
 
 
@@ -37,11 +38,17 @@ def add_replay_arguments(parser: argparse.ArgumentParser, *, budget: int = 200, 
                         help="report labels needed to reach these shares of full-data accuracy, e.g. 0.9 0.95 "
                              "(default 0.95)")
     parser.add_argument("--k", type=int, default=None, help="labeled neighbours per prediction (default: the learner's)")
+    parser.add_argument("--duplicate-threshold", type=float, default=None, metavar="T",
+                        help="items at least this similar form a duplicate group whose members share one pick "
+                             "and one label (default: the learner's, 0.95; 1: identical vectors only)")
     parser.add_argument("--models", nargs="+", choices=MODELS, default=["knn"], metavar="MODEL",
                         help="what predicts, each model with every strategy: knn (the labeled neighbours vote), "
                              "graph (labels propagate over the pool's neighbour graph), auto (the one with the "
                              "better leave-one-out accuracy so far); curves of graph and auto are named "
                              "STRATEGY@MODEL; random with knn is the baseline (default: knn)")
+    parser.add_argument("--exponents", type=float, nargs=3, default=list(DEFAULT_EXPONENTS), metavar=("U", "D", "V"),
+                        help="the combined strategy's exponents of uncertainty, density and diversity, in every "
+                             "replay (default: 1 1 1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the folds and of every pick (default 0)")
     parser.add_argument("--table-at", type=int, nargs="+", default=None, metavar="N",
                         help="label counts shown in the table (default: 1, 2, 3, 5 × 10^e and the budget)")
@@ -51,7 +58,9 @@ def replay_options(args: argparse.Namespace) -> dict:
     """The keyword arguments of :func:`~knn_al.simulation.execute.simulate_dataset` set by
     :func:`add_replay_arguments`."""
     return {"folds": args.folds, "budget": args.budget, "every": args.every, "targets": args.target,
-            "seed": args.seed, "k": args.k, "models": args.models, "table_at": args.table_at}
+            "exponents": tuple(args.exponents),
+            "seed": args.seed, "k": args.k, "duplicate_threshold": args.duplicate_threshold, "models": args.models,
+            "table_at": args.table_at}
 
 
 def run(args: argparse.Namespace) -> int:

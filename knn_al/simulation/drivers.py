@@ -14,6 +14,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from knn_al.learner import Learner
+from knn_al.learner.strategies import check_exponents
+from knn_al.learner.types import DEFAULT_EXPONENTS, Exponents
 from knn_al.learner.survey import PoolSurvey
 
 
@@ -37,10 +39,11 @@ class Driver(Protocol):
     """Opens sessions; ``name`` is unique per session of one simulation."""
 
     def open(self, *, name: str, ids: Sequence[str], vectors: np.ndarray, classes: Sequence[str],
-             held_out: np.ndarray, model: str = "knn") -> Session:
+             held_out: np.ndarray, model: str = "knn", exponents: Exponents = DEFAULT_EXPONENTS) -> Session:
         """A fresh project holding ``ids``/``vectors``, open to any label (the service's
-        default), predicting with ``model``; ``classes`` fixes the column order of
-        :meth:`Session.predict`, which predicts the ``held_out`` vectors."""
+        default), predicting with ``model`` and picking with the combined strategy's
+        ``exponents``; ``classes`` fixes the column order of :meth:`Session.predict`, which
+        predicts the ``held_out`` vectors."""
 
 
 def class_columns(known: Sequence[str], proba: np.ndarray, classes: Sequence[str]) -> np.ndarray:
@@ -60,13 +63,15 @@ class LearnerSession:
     them only the labels given since the previous one.
     """
 
-    def __init__(self, learner: Learner, classes: Sequence[str], held_out: np.ndarray) -> None:
+    def __init__(self, learner: Learner, classes: Sequence[str], held_out: np.ndarray, *,
+                 exponents: Exponents = DEFAULT_EXPONENTS) -> None:
         self.learner = learner
         self.classes = list(classes)
         self.held_out = learner.track(held_out)
+        self.exponents = exponents
 
     def pick(self, *, strategy: str, seed: int) -> str | None:
-        picks = self.learner.select(1, strategy=strategy, seed=seed)
+        picks = self.learner.select(1, strategy=strategy, exponents=self.exponents, seed=seed)
         if not picks:
             return None
         self.learner.hand_out([picks[0].id])
@@ -98,7 +103,8 @@ class LearnerDriver:
         self._surveyed: tuple[list[str], np.ndarray, PoolSurvey] | None = None
 
     def open(self, *, name: str, ids: Sequence[str], vectors: np.ndarray, classes: Sequence[str],
-             held_out: np.ndarray, model: str = "knn") -> LearnerSession:
+             held_out: np.ndarray, model: str = "knn",
+             exponents: Exponents = DEFAULT_EXPONENTS) -> LearnerSession:
         learner = Learner(dimension=vectors.shape[1], model=model, **self.learner_options)
         ids = list(ids)
         last = self._surveyed
@@ -109,4 +115,4 @@ class LearnerDriver:
             # A copy: a caller could change its array in place and open the same ids again.
             self._surveyed = (ids, np.array(vectors, copy=True), survey)
         learner.add_items(ids, vectors, survey=survey)
-        return LearnerSession(learner, classes, held_out)
+        return LearnerSession(learner, classes, held_out, exponents=check_exponents(exponents))

@@ -23,7 +23,8 @@ import numpy as np
 
 from knn_al.errors import InvalidInputError
 from knn_al.learner.params import MODELS
-from knn_al.learner.strategies import STRATEGY_NAMES
+from knn_al.learner.strategies import STRATEGY_NAMES, check_exponents
+from knn_al.learner.types import DEFAULT_EXPONENTS, Exponents
 from knn_al.simulation.drivers import Driver, Session
 from knn_al.simulation.folds import stratified_folds
 from knn_al.simulation.metrics import accuracy, macro_f1
@@ -159,6 +160,7 @@ def run_simulation(
     budget: int = 200,
     every: int = 10,
     targets: Sequence[float] = (0.95,),
+    exponents: Exponents = DEFAULT_EXPONENTS,
     seed: int = 0,
     progress: bool = False,
 ) -> SimulationResult:
@@ -169,7 +171,8 @@ def run_simulation(
     ``labels`` are the true labels of ``ids``. ``budget`` is capped at the smallest
     training fold; a replay whose pool runs out before it stops there (see :class:`Curve`).
     ``targets`` are recorded for the report: the shares of full-data accuracy that "labels
-    needed" refers to. ``progress`` draws a bar on stderr.
+    needed" refers to. ``exponents``: the combined strategy's, in every session.
+    ``progress`` draws a bar on stderr.
     """
     from tqdm import tqdm
 
@@ -184,6 +187,7 @@ def run_simulation(
     arms = [(s, m) for m in models for s in strategies]
     if (BASELINE, "knn") not in arms:
         arms.append((BASELINE, "knn"))
+    exponents = check_exponents(exponents)
     if budget < 1 or every < 1:
         raise InvalidInputError("budget and every must be at least 1")
     targets = tuple(sorted(set(float(t) for t in targets)))
@@ -229,7 +233,7 @@ def run_simulation(
                 bar.set_description(f"fold {fold + 1}/{folds} {arm}")
                 session = driver.open(name=f"f{fold}-{strategy}" + ("" if model == "knn" else f"-{model}"),
                                       ids=train_ids, vectors=x[train], classes=classes, held_out=x[test],
-                                      model=model)
+                                      model=model, exponents=exponents)
                 try:
                     curve = replay(session, strategy=strategy, fold=fold, truth=truth, points=points,
                                    seed=seed, scores=scores, bar=bar)
