@@ -2,8 +2,11 @@
 
 Run:  .venv/bin/python bench/bench_learner.py            (N = 100k and 1M, d = 512; ~10 min)
       .venv/bin/python bench/bench_learner.py --sizes 100000 --no-modal   (quicker)
+      .venv/bin/python bench/bench_learner.py --sizes 100000 1000000 --models knn graph --no-modal
+                                                         (the graph model beside kNN)
 
-Prints one table row per pool size. Latencies are wall-clock p50/p99 over repeated calls
+Prints one table column per pool size and model (``--models``, default knn only; each
+model on a fresh pool). Latencies are wall-clock p50/p99 over repeated calls
 after a warm-up of labels, so the numbers describe a project in use, not a cold one.
 """
 from __future__ import annotations
@@ -39,11 +42,22 @@ def timed(fn, repeat: int) -> np.ndarray:
     return np.array(out) * 1000
 
 
-def bench_size(n: int, d: int, *, warm_labels: int, seed: int) -> dict:
+def reset_peak_rss() -> None:
+    """Restart the peak RSS (ru_maxrss) from the current RSS where Linux allows it, so a
+    column's peak growth is its own and not an earlier column's peak."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def bench_size(n: int, d: int, *, warm_labels: int, seed: int, model: str = "knn") -> dict:
     x, truth = clustered_pool(n, d, seed=seed)
     ids = [f"item-{i:07d}" for i in range(n)]
+    reset_peak_rss()
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    learner = Learner(dimension=d, seed=seed)
+    learner = Learner(dimension=d, seed=seed, model=model)
     t = time.perf_counter()
     learner.add_items(ids, x)
     ingest_s = time.perf_counter() - t
@@ -88,7 +102,7 @@ def bench_size(n: int, d: int, *, warm_labels: int, seed: int) -> dict:
     al_step = timed(step, 20)
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
-        "n": n, "ingest_s": ingest_s, "labeled": learner.n_labeled,
+        "n": n, "model": model, "ingest_s": ingest_s, "labeled": learner.n_labeled,
         "pick1": pick1, "pick100": pick100, "pick1_leased": pick1_leased,
         "label1": one_label, "label_batch": batch, "label_bulk": bulk,
         "predict_id": predict_id, "predict_vec": predict_vec,
@@ -153,14 +167,18 @@ def main() -> None:
     parser.add_argument("--no-modal", action="store_true", help="skip the modAL comparison")
     parser.add_argument("--modal-labels", type=int, nargs="+", default=[500, 1_000, 2_000, 5_000],
                         help="labeled-set sizes at which to compare with modAL (on the smallest pool)")
+    parser.add_argument("--models", nargs="+", default=["knn"], choices=["knn", "graph", "auto"],
+                        help="Learner models to time, each on a fresh pool of every size (default: knn)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
     d = args.dim
+    named = args.models != ["knn"]  # name the model in progress lines and column heads
     rows = []
     for n in args.sizes:
-        print(f"building pool N={n:,} d={d} ...", flush=True)
-        rows.append(bench_size(n, d, warm_labels=args.warm_labels, seed=args.seed))
+        for model in args.models:
+            print(f"building pool N={n:,} d={d}{' model=' + model if named else ''} ...", flush=True)
+            rows.append(bench_size(n, d, warm_labels=args.warm_labels, seed=args.seed, model=model))
     comparison = []
     if not args.no_modal:
         n = min(args.sizes)
@@ -169,7 +187,8 @@ def main() -> None:
 
     print()
     print(f"d = {d}, k = 10, max_candidates = 20,000; latencies in ms as p50 / p99")
-    print(f"{'':34}" + "".join(f"{'N = ' + format(r['n'], ','):>22}" for r in rows))
+    print(f"{'':34}" + "".join(f"{'N = ' + format(r['n'], ',') + (' ' + r['model'] if named else ''):>22}"
+                               for r in rows))
     lines = [
         ("ingest (add + density), s", lambda r: f"{r['ingest_s']:22.1f}"),
         ("pick 1", lambda r: f"{fmt(r['pick1']):>22}"),
