@@ -163,9 +163,12 @@ def test_auto_predicts_with_the_model_whose_leave_one_out_is_better(case: str) -
         x, which = split_blob(rng, 300)
         chosen = rng.choice(300, 40, replace=False).tolist()
     ids = [f"i{j}" for j in range(len(x))]
+    held_out = x[::7] + 0.01
     learners = {m: Learner(dimension=x.shape[1], model=m, duplicate_threshold=1.0) for m in ("knn", "graph", "auto")}
-    for learner in learners.values():
+    tracked = {}
+    for m, learner in learners.items():
         learner.add_items(ids, x)
+        tracked[m] = learner.track(held_out)  # before any label: auto starts on the graph model
         learner.label([ids[j] for j in chosen], [f"c{which[j]}" for j in chosen])
     loo = {m: learners[m].accuracy_estimate().accuracy for m in ("knn", "graph")}
     winner = max(loo, key=lambda m: loo[m])
@@ -175,3 +178,23 @@ def test_auto_predicts_with_the_model_whose_leave_one_out_is_better(case: str) -
     assert auto.active_model_ == winner
     np.testing.assert_allclose(auto.predict_proba(ids), learners[winner].predict_proba(ids))
     assert auto.accuracy_estimate() == learners[winner].accuracy_estimate()
+    # Held-out vectors tracked earlier follow the model active now, as the simulator scores them.
+    np.testing.assert_allclose(tracked["auto"].predict_proba(), tracked[winner].predict_proba())
+
+
+@pytest.mark.parametrize("removed", [0, 3, 40])
+def test_nearest_rows_skips_removed_rows_and_equals_brute_force(removed: int, monkeypatch) -> None:
+    import knn_al.learner.graph_model as graph_model
+
+    rng = np.random.default_rng(removed)
+    pool = rng.standard_normal((200, DIM)).astype(np.float32)
+    queries = rng.standard_normal((9, DIM)).astype(np.float32)
+    live = np.sort(rng.choice(200, 200 - removed, replace=False))
+    sims = queries @ pool[live].T
+    expected = live[np.argsort(-sims, axis=1, kind="stable")[:, :5]]
+    for limit in (1024, 0):  # in place, and over a copy of the live rows
+        monkeypatch.setattr(graph_model, "IN_PLACE_REMOVED", limit)
+        rows, found = graph_model.nearest_rows(queries, pool, live, 5)
+        np.testing.assert_array_equal(rows, expected)
+        np.testing.assert_allclose(found, np.take_along_axis(queries @ pool.T, rows, axis=1), rtol=1e-5)
+

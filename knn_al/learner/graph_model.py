@@ -15,6 +15,8 @@ an item no label reaches is uniform, the most uncertain there is. The scores are
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import faiss
 import numpy as np
 
@@ -27,7 +29,7 @@ from knn_al.learner.types import AccuracyEstimate
 from knn_al.learner.uncertainty import DEFAULT_MEASURE
 from knn_al.learner.uncertainty_cache import UncertaintyCache
 
-__all__ = ["SMOOTHING", "GraphModel", "GraphTracked"]
+__all__ = ["SMOOTHING", "GraphModel", "GraphTracked", "nearest_rows"]
 
 #: Mass added to every known class of an item before normalising (see the module docstring).
 SMOOTHING = 1e-5
@@ -104,8 +106,17 @@ class GraphModel:
 
     def leave_one_out(self, rows: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each labeled row's probabilities without its own label: its scores less its own
-        share π_i(i) in its class (exact in this model, see :mod:`knn_al.learner.propagation`),
-        and whether any other label reaches it."""
+        share π_i(i) in its class (see :mod:`knn_al.learner.propagation`), and whether any
+        other label reaches it.
+
+        Both terms are push estimates, each within tolerance · d(i) of its exact value, and
+        with few labels the scores at a labeled item are often that small. Measured against
+        a dense solve on BBC News and digits, this leave-one-out counted 0.09 more of the
+        first 50 labels right than the exact one does; both stayed below the held-out
+        accuracy. Counting only leads above the error bound (3 · tolerance · d(i)) as right
+        made it never optimistic, but scored 0 on two rings of items where the graph
+        predicts every item right (labels 50 hops apart along a ring), so it is not done.
+        """
         scores = self.propagation.class_scores(np.asarray(rows), len(self.classes))
         own = np.array([self.propagation.self_scores_.get(int(r), 0.0) for r in rows])
         scores[np.arange(len(rows)), codes] = np.maximum(scores[np.arange(len(rows)), codes] - own, 0.0)
@@ -130,29 +141,25 @@ class GraphModel:
             confidence[start : start + len(proba)] = proba.max(axis=1)
         return codes, confidence
 
-    def track(self, knn: TrackedVectors, pool: np.ndarray, live: np.ndarray) -> GraphTracked:
+    def track(self, knn: TrackedVectors, pool: np.ndarray, live: np.ndarray, *,
+              active: Callable[[], bool]) -> GraphTracked:
         """The vectors ``knn`` tracks, predicted from the scores of their nearest ``live``
-        pool rows (``pool``: every row's unit vector)."""
-        return GraphTracked(self, knn, pool, live, width=max(self.neighbors_[1].shape[1], 1))
+        pool rows (``pool``: every row's unit vector) while ``active()``, by ``knn`` otherwise."""
+        return GraphTracked(self, knn, pool, live, width=max(self.neighbors_[1].shape[1], 1), active=active)
 
 
 class GraphTracked:
     """Vectors outside the pool whose predictions follow the graph model's labels: each
     one's class scores are its ``width`` nearest pool items' scores, weighted by similarity.
-    Its labeled neighbours (what explains a prediction) are ``knn``'s."""
+    Its labeled neighbours (what explains a prediction) are ``knn``'s, and so are its
+    predictions while ``active()`` is false (an ``auto`` learner predicting by kNN)."""
 
     def __init__(self, model: GraphModel, knn: TrackedVectors, pool: np.ndarray, live: np.ndarray, *,
-                 width: int) -> None:
-        self._model, self._knn = model, knn
+                 width: int, active: Callable[[], bool]) -> None:
+        self._model, self._knn, self._active = model, knn, active
         self.vectors_ = vectors = knn.vectors_
-        m = min(width, len(live))
-        if m == 0:
-            self._rows, self._weights = np.empty((len(vectors), 0), dtype=np.int64), np.empty((len(vectors), 0))
-        else:
-            sims, found = faiss.knn(np.ascontiguousarray(vectors, dtype=np.float32),
-                                    np.ascontiguousarray(pool[live], dtype=np.float32), m,
-                                    metric=faiss.METRIC_INNER_PRODUCT)
-            self._rows, self._weights = live[found], np.clip(sims, 0.0, None).astype(np.float64)
+        self._rows, sims = nearest_rows(vectors, pool, live, min(width, len(live)))
+        self._weights = np.clip(sims, 0.0, None).astype(np.float64)
 
     def __len__(self) -> int:
         return len(self.vectors_)
@@ -163,10 +170,39 @@ class GraphTracked:
 
     def predict_proba(self) -> np.ndarray:
         """Class probabilities of every vector, columns in the label set's order."""
+        if not self._active():
+            return self._knn.predict_proba()
         model = self._model
         scores = (model.propagation.class_scores(self._rows, len(model.classes)) * self._weights[..., None]).sum(axis=1)
         # The smoothing of the items the scores come from, in proportion to their weights.
         return _normalised(scores, model.smoothing * np.maximum(self._weights.sum(axis=1, keepdims=True), 1e-12))
+
+
+#: Removed pool rows up to which :func:`nearest_rows` searches the whole pool in place and
+#: drops them from the hits: copying the live rows instead cost 0.5 s per call at 1M × 512.
+IN_PLACE_REMOVED = 1024
+
+
+def nearest_rows(vectors: np.ndarray, pool: np.ndarray, live: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each of ``vectors``' ``m`` most similar ``live`` rows of ``pool``: (rows, similarities),
+    both len(vectors) × m, best first (exact inner-product search)."""
+    query = np.ascontiguousarray(vectors, dtype=np.float32)
+    if m == 0:
+        return np.empty((len(query), 0), dtype=np.int64), np.empty((len(query), 0), dtype=np.float32)
+    removed = len(pool) - len(live)
+    if removed > IN_PLACE_REMOVED:
+        sims, found = faiss.knn(query, np.ascontiguousarray(pool[live], dtype=np.float32), m,
+                                metric=faiss.METRIC_INNER_PRODUCT)
+        return live[found], sims
+    sims, found = faiss.knn(query, np.ascontiguousarray(pool, dtype=np.float32), m + removed,
+                            metric=faiss.METRIC_INNER_PRODUCT)
+    if removed:
+        alive = np.zeros(len(pool), dtype=bool)
+        alive[live] = True
+        # Stable: the live hits keep their order, best first; each row has at least m of them.
+        order = np.argsort(~alive[found], axis=1, kind="stable")[:, :m]
+        sims, found = np.take_along_axis(sims, order, axis=1), np.take_along_axis(found, order, axis=1)
+    return found.astype(np.int64), sims
 
 
 def _normalised(scores: np.ndarray, smoothing: float | np.ndarray) -> np.ndarray:

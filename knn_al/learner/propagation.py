@@ -21,9 +21,10 @@ seeds), so when items join the graph, ``regraph`` recomputes it from p under the
 and pushes what now exceeds the threshold: the state stays what a computation from scratch
 on the new graph would give, within the tolerance.
 
-Leave-one-out is exact in this model: the graph does not depend on labels, so without item
-i's label the scores are F − π_i, and at i itself that is F[c_i](i) − π_i(i). π_i(i), the
-walk's return to its seed, is pushed once per label and kept (:meth:`self_scores`).
+Leave-one-out is exact in this model, up to the push's tolerance: the graph does not
+depend on labels, so without item i's label the scores are F − π_i, and at i itself that
+is F[c_i](i) − π_i(i). π_i(i), the walk's return to its seed, is pushed once per label and
+kept (``self_scores_``); ``GraphModel.leave_one_out`` says what the tolerance does to it.
 
 The push loops are compiled with numba: a label visits thousands of edges one at a time,
 which numpy cannot vectorise and Python runs ~100x slower.

@@ -187,7 +187,8 @@ class LearnerReadout:
 
     def leave_one_out(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each labeled item's prediction as if it were not labeled: (rows, class
-        probabilities, whether any labeled neighbour voted at all)."""
+        probabilities, whether any labeled neighbour voted at all; under the graph model,
+        whether any other label reaches it)."""
         if isinstance(self._predictor, GraphModel):
             rows, codes = self._knn.labeled()
             return (rows, *self._predictor.leave_one_out(rows, codes))
@@ -214,11 +215,13 @@ class LearnerReadout:
     def track(self, vectors: np.ndarray) -> TrackedVectors | GraphTracked:
         """Vectors outside the pool whose predictions follow later labels cheaply: each
         read offers only the labels given since the previous one (:mod:`knn_al.learner.tracked`);
-        under the graph model, from their nearest pool items' scores."""
+        under the graph model, from their nearest pool items' scores. With ``model="auto"``
+        each read asks the model active then, as :meth:`predict_proba` does."""
         tracked = self._knn.track(as_unit_vectors(vectors, dimension=self.dimension))
-        if isinstance(self._predictor, GraphModel):
-            return self._predictor.track(tracked, self.vectors_, self._pool.live_rows())
-        return tracked
+        graph = self._graph
+        if graph is None:
+            return tracked
+        return graph.track(tracked, self.vectors_, self._pool.live_rows(), active=lambda: self._predictor is graph)
 
     def predictions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every pool item's predicted class: (rows of items not removed, class codes into ``classes_``,
