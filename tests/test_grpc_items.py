@@ -410,7 +410,11 @@ def test_knn_al_load_can_be_rerun_with_on_conflict_skip(server: ServerProcess, c
     extra = ("--upload",) if upload else ()
     if "reload" in {p.name for p in client.list_projects()}:
         client.delete_project("reload")
-    assert _load(server, tmp_path / "ds", "--create", "--import-labels", *extra) == 0
+    assert _load(server, tmp_path / "ds", "--model", "graph") == 2  # a setting needs --create
+    assert _load(server, tmp_path / "ds", "--create", "--import-labels", "--model", "graph",
+                 "--exponents", "1", "0.5", "2", *extra) == 0
+    info = client.get_project("reload")
+    assert (info.model, info.exponents) == ("graph", [1.0, 0.5, 2.0])
     client.submit_label("reload", ids[0], "relabeled")  # a human's change survives a rerun
     capsys.readouterr()
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from knn_al.cli.connection import ConnectionOptionError, add_connection_arguments, connection_options
 from knn_al.cli.exits import EXIT_REFUSED, EXIT_USAGE, fail
 from knn_al.errors import InvalidInputError, KnnAlError
+from knn_al.learner.params import MODELS
 
 if TYPE_CHECKING:
     from knn_al.client import Client
@@ -43,6 +45,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="with --create: the encoder of the new project, which embeds raw texts/images sent "
                              "to it later (default: the dataset's encoder when it is a registered one; "
                              "'none': vectors only)")
+    parser.add_argument("--model", choices=MODELS, default=None,
+                        help="with --create: what predicts in the new project: knn (the labeled neighbours vote), "
+                             "graph (labels propagate over the pool's neighbour graph) or auto (default: the "
+                             "server's, knn)")
+    parser.add_argument("--exponents", type=float, nargs=3, default=None, metavar=("U", "D", "V"),
+                        help="with --create: the new project's exponents of uncertainty, density and diversity in "
+                             "the combined strategy (default: the server's, 1 1 1)")
     parser.add_argument("--import-labels", action="store_true",
                         help="also label the items whose dataset record carries a label (image class folders, "
                              "the `label` field of texts)")
@@ -80,8 +89,9 @@ def run(args: argparse.Namespace) -> int:
         token, tls = connection_options(args)
     except ConnectionOptionError as exc:
         return _fail(str(exc), EXIT_USAGE)
-    if args.encoder is not None and not args.create:
-        return _fail("--encoder sets the encoder of a project created with --create: add --create", EXIT_USAGE)
+    for option, value in (("--encoder", args.encoder), ("--model", args.model), ("--exponents", args.exponents)):
+        if value is not None and not args.create:
+            return _fail(f"{option} is a setting of a project created with --create: add --create", EXIT_USAGE)
     path = args.dataset.resolve()
     try:
         dataset = read_dataset(path) if args.upload else None
@@ -96,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         with Client(args.server, token=token, tls=tls, timeout=args.timeout) as client:
             if args.create:
-                created = _create_if_missing(client, args.project, manifest, _project_encoder(args.encoder, manifest))
+                created = _create_if_missing(client, args.project, manifest, _project_encoder(args.encoder, manifest),
+                                             model=args.model or "", exponents=args.exponents or ())
             try:
                 if dataset is None:
                     added, labeled = client.load_dataset(args.project, str(path), import_labels=args.import_labels,
@@ -122,9 +133,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _create_if_missing(client: Client, project: str, manifest: dict[str, Any], encoder: str) -> bool:
-    """Create ``project`` for the dataset of ``manifest`` (its dimension) unless it exists;
-    returns whether it was created."""
+def _create_if_missing(client: Client, project: str, manifest: dict[str, Any], encoder: str, *, model: str,
+                       exponents: Sequence[float]) -> bool:
+    """Create ``project`` for the dataset of ``manifest`` (its dimension) with ``model`` and
+    ``exponents`` (empty: the server's defaults) unless it exists; returns whether it was created."""
     from knn_al.client import ServiceError
 
     try:
@@ -134,8 +146,9 @@ def _create_if_missing(client: Client, project: str, manifest: dict[str, Any], e
         if exc.code.name != "NOT_FOUND":
             raise
     dimension = int(manifest["dimension"])
-    client.create_project(project, dimension, encoder=encoder)
-    print(f"created project {project!r}: {dimension}-d" + (f", encoder {encoder}" if encoder else ", vectors only"))
+    info = client.create_project(project, dimension, encoder=encoder, model=model, exponents=exponents)
+    print(f"created project {project!r}: {dimension}-d" + (f", encoder {encoder}" if encoder else ", vectors only")
+          + f", model {info.model}, exponents {' '.join(f'{e:g}' for e in info.exponents)}")
     return True
 
 
