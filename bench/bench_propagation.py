@@ -39,15 +39,15 @@ def run(n: int, d: int, labels: int, tolerance: float) -> dict[str, float]:
         prop.add(int(row), classes[y[row]])
     times, reached = [], []
     for row in rows[20:]:
-        before = np.count_nonzero(prop.scores_[classes[y[row]]])
+        before = np.count_nonzero(prop.scores(classes[y[row]]))
         t = time.perf_counter()
         prop.add(int(row), classes[y[row]])
         times.append(time.perf_counter() - t)
-        reached.append(np.count_nonzero(prop.scores_[classes[y[row]]]) - before)
+        reached.append(np.count_nonzero(prop.scores(classes[y[row]])) - before)
     ms = 1000 * np.asarray(times)
     return {"survey_s": survey, "graph_s": build, "p50": float(np.median(ms)), "p99": float(np.percentile(ms, 99)),
             "reached": float(np.median(reached)), "graph_b": graph.nbytes / n,
-            "scores_b": (prop.scores_.nbytes + prop.residual_.nbytes) / n, "classes": prop.n_classes}
+            "scores_b": prop.nbytes / n, "classes": prop.n_classes}
 
 
 def main() -> None:

@@ -22,10 +22,12 @@ def clusters(rng: np.random.Generator, n: int, centres: np.ndarray, spread: floa
 
 def scores_by_id(learner: Learner) -> dict[str, np.ndarray]:
     assert learner._graph is not None
-    scores = learner._graph.propagation.scores_
-    out = np.zeros((len(learner.classes_), scores.shape[1]))
-    out[: len(scores)] = scores
-    return {i: out[:, r] for i, r in zip(learner.ids_of(np.arange(scores.shape[1])), range(scores.shape[1]))}
+    propagation = learner._graph.propagation
+    n = len(propagation)
+    out = np.zeros((len(learner.classes_), n))
+    for code in range(propagation.n_classes):
+        out[code] = propagation.scores(code)
+    return {i: out[:, r] for i, r in zip(learner.ids_of(np.arange(n)), range(n))}
 
 
 def test_one_label_per_cluster_labels_the_pool_and_new_vectors() -> None:
@@ -127,7 +129,7 @@ def test_removed_items_leave_the_graph_and_their_labels_with_them() -> None:
     learner.label([ids[a], ids[b]], ["c0", "c1"])
     learner.remove([ids[b]])
     assert learner._graph is not None
-    assert np.abs(learner._graph.propagation.scores_[1]).max() <= DEFAULT_TOLERANCE * 40
+    assert np.abs(learner._graph.propagation.scores(1)).max() <= DEFAULT_TOLERANCE * 40
     neighbours = learner._graph.neighbors_[1]
     assert not (neighbours == b).any() and (neighbours[b] == -1).all()
 

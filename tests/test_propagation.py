@@ -43,19 +43,23 @@ def check(prop: Propagation, labels: dict[int, int]) -> None:
     for row, code in labels.items():
         expected[code] += ppr[row]
     bound = TOLERANCE * np.maximum(prop.graph.degree, 1.0) + 1e-12
-    assert np.all(np.abs(prop.scores_[: len(expected)] - expected[: prop.n_classes]) <= bound)
+    scores = np.array([prop.scores(c) for c in range(prop.n_classes)]).reshape(prop.n_classes, len(prop))
+    assert np.all(np.abs(scores - expected[: prop.n_classes]) <= bound)
     assert set(prop.self_scores_) == set(labels)
     for row in labels:
         assert abs(prop.self_scores_[row] - ppr[row, row]) <= bound[row]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), ops=st.lists(st.tuples(st.sampled_from("label unlabel relabel add".split()),
-                                                               st.integers(0, 10**6)), min_size=1, max_size=25))
-def test_incremental_scores_equal_a_dense_solve_after_any_operations(seed: int, ops: list[tuple[str, int]]) -> None:
+                                                               st.integers(0, 10**6)), min_size=1, max_size=25),
+       page_shift=st.sampled_from([1, 2, 12]))
+def test_incremental_scores_equal_a_dense_solve_after_any_operations(seed: int, ops: list[tuple[str, int]],
+                                                                     page_shift: int) -> None:
+    # Pages of 2 and 4 rows make pushes run out of pages and grow them midway.
     rng = np.random.default_rng(seed)
     vectors = unit(rng, 30)
-    prop = Propagation(graph_of(vectors), alpha=ALPHA, tolerance=TOLERANCE)
+    prop = Propagation(graph_of(vectors), alpha=ALPHA, tolerance=TOLERANCE, page_shift=page_shift)
     labels: dict[int, int] = {}
     for op, pick in ops:
         n = len(prop)
@@ -92,7 +96,7 @@ def test_a_label_reaches_its_neighbourhood_and_isolated_items_keep_their_own() -
     assert (predicted == np.repeat([0, 1], 40)).all()
     # Withdrawing a label leaves nothing behind.
     prop.add(40, 1, -1.0)
-    assert np.abs(prop.scores_[1]).max() <= TOLERANCE * prop.graph.degree.max()
+    assert np.abs(prop.scores(1)).max() <= TOLERANCE * prop.graph.degree.max()
 
 
 @pytest.mark.parametrize("n", [200, 2000])
@@ -100,5 +104,23 @@ def test_a_label_costs_work_bounded_by_the_tolerance_not_the_pool(n: int) -> Non
     rng = np.random.default_rng(1)
     prop = Propagation(graph_of(unit(rng, n, 16), 10), alpha=ALPHA, tolerance=1e-4)
     prop.add(0, 0)
-    reached = np.count_nonzero(prop.scores_[0])
+    reached = np.count_nonzero(prop.scores(0))
     assert reached <= 1 / (ALPHA * 1e-4 * prop.graph.degree.min())
+
+
+def test_a_class_holds_pages_only_where_its_labels_reach() -> None:
+    """Two clusters with no edge between them, a class in each: each class's scores take
+    pages of its own cluster's rows only, so memory follows the reach, not classes × pool."""
+    rng = np.random.default_rng(0)
+    far = np.zeros(8, dtype=np.float32)
+    far[0] = 10.0
+    vectors = np.concatenate([unit(rng, 40) * 0.1 + far, unit(rng, 40) * 0.1 - far])
+    prop = Propagation(graph_of(vectors / np.linalg.norm(vectors, axis=1, keepdims=True)), alpha=ALPHA,
+                       tolerance=TOLERANCE, page_shift=2)
+    prop.add(3, 0)
+    prop.add(50, 1)
+    table = prop.pages_.table_
+    assert (table[0, :10] >= 0).all() and (table[0, 10:] < 0).all()  # rows 0-39 are pages 0-9
+    assert (table[1, :10] < 0).all() and (table[1, 10:] >= 0).all()
+    assert prop.pages_.used_[0] == 20
+    assert np.count_nonzero(prop.scores(0)[40:]) == 0 and np.count_nonzero(prop.scores(0)[:40]) == 40

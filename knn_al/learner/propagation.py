@@ -35,6 +35,7 @@ import numba
 import numpy as np
 
 from knn_al.learner.graph import PoolGraph
+from knn_al.learner.pages import PAGE_SHIFT, Pages
 
 __all__ = ["DEFAULT_TELEPORT", "DEFAULT_TOLERANCE", "Propagation"]
 
@@ -43,104 +44,151 @@ DEFAULT_TOLERANCE = 1e-4
 
 
 @numba.njit(cache=True, nogil=True)
-def _push(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, degree: np.ndarray, p: np.ndarray,
-          r: np.ndarray, start: np.ndarray, alpha: float, tolerance: float, queued: np.ndarray, queue: np.ndarray,
-          touched: np.ndarray, pushed: np.ndarray) -> tuple[int, int]:
-    """Push from the nodes ``start`` until no residual exceeds tolerance · degree.
+def _push(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, degree: np.ndarray, table: np.ndarray,
+          shift: int, p: np.ndarray, r: np.ndarray, used: np.ndarray, start: np.ndarray, alpha: float,
+          tolerance: float, queued: np.ndarray, queue: np.ndarray, state: np.ndarray, touched: np.ndarray,
+          pushed: np.ndarray) -> int:
+    """Push from the nodes ``start`` (and those left queued by a previous call) until no
+    residual exceeds tolerance · degree.
 
-    ``queued`` (all False), ``queue`` (n slots, used as a ring) are scratch. Returns how
-    many nodes it wrote to ``touched`` (those other than ``start`` whose p and r were both
-    zero when residual reached them: what a scratch p and r need reset) and to ``pushed``
-    (every push, repeats included: whose p changed), each up to its length."""
+    Row u of the class lives at ``p[table[u >> shift], u & (2**shift - 1)]`` (and ``r``
+    alike; :class:`~knn_al.learner.pages.Pages`); the pages of ``start`` must exist. A page
+    a push reaches is taken from the free ones after ``used[0]``. Returns 0 when done, or
+    how many free pages it needs to go on: then nothing is lost, and a call with more
+    pages (``start`` empty) continues. ``queued`` (all False), ``queue`` (n slots, a ring)
+    and ``state`` (head, size, and how many nodes were written to ``touched`` and
+    ``pushed``, all 0 at first) carry over between such calls. ``touched``: nodes other
+    than ``start`` whose p and r were both zero when residual reached them (what a scratch
+    p and r need reset); ``pushed``: every push, repeats included (whose p changed); each
+    up to its length."""
     n = len(degree)
-    head, size = 0, 0
-    n_touched, n_pushed = 0, 0
+    mask = (1 << shift) - 1
+    head, size, n_touched, n_pushed = state[0], state[1], state[2], state[3]
     for u in start:
         if not queued[u]:
             queued[u] = True
             queue[(head + size) % n] = u
             size += 1
+    need = 0
     while size > 0:
         u = queue[head]
+        pu, iu = table[u >> shift], u & mask
+        ru = r[pu, iu]
+        d = degree[u]
+        # Count the pages it would need only when it could run out of them.
+        if abs(ru) > tolerance * (d if d > 0 else 1.0) and d > 0 and len(p) - used[0] < indptr[u + 1] - indptr[u]:
+            missing = 0
+            for e in range(indptr[u], indptr[u + 1]):
+                if table[indices[e] >> shift] < 0:
+                    missing += 1
+            if missing > len(p) - used[0]:
+                need = missing
+                break  # u stays at the head of the queue
         head = (head + 1) % n
         size -= 1
         queued[u] = False
-        ru = r[u]
-        d = degree[u]
         if abs(ru) <= tolerance * (d if d > 0 else 1.0):
             continue
-        r[u] = 0.0
+        r[pu, iu] = 0.0
         if n_pushed < len(pushed):
             pushed[n_pushed] = u
             n_pushed += 1
         if d <= 0:
-            p[u] += ru  # an isolated item keeps its whole share
+            p[pu, iu] += ru  # an isolated item keeps its whole share
             continue
-        p[u] += alpha * ru
+        p[pu, iu] += alpha * ru
         share = (1.0 - alpha) * ru / d
         for e in range(indptr[u], indptr[u + 1]):
             v = indices[e]
-            if r[v] == 0.0 and p[v] == 0.0 and n_touched < len(touched):
+            pv = table[v >> shift]
+            if pv < 0:
+                pv = used[0]
+                table[v >> shift] = pv
+                used[0] += 1
+            iv = v & mask
+            if r[pv, iv] == 0.0 and p[pv, iv] == 0.0 and n_touched < len(touched):
                 touched[n_touched] = v
                 n_touched += 1
-            r[v] += share * weights[e]
-            if not queued[v] and abs(r[v]) > tolerance * degree[v]:
+            r[pv, iv] += share * weights[e]
+            if not queued[v] and abs(r[pv, iv]) > tolerance * degree[v]:
                 queued[v] = True
                 queue[(head + size) % n] = v
                 size += 1
-    return n_touched, n_pushed
+    state[0], state[1], state[2], state[3] = head, size, n_touched, n_pushed
+    return need
 
 
 class Propagation:
-    """Class scores F (classes × pool rows) of the labels given, over ``graph``.
+    """Class scores F (classes × pool rows) of the labels given, over ``graph``, kept in
+    pages where they are nonzero (:mod:`knn_al.learner.pages`).
 
-    ``alpha``: teleport probability; ``tolerance``: push threshold per unit of degree."""
+    ``alpha``: teleport probability; ``tolerance``: push threshold per unit of degree;
+    ``page_shift``: rows per page, as a power of 2 (small ones test the page allocation)."""
 
-    def __init__(self, graph: PoolGraph, *, alpha: float = DEFAULT_TELEPORT,
-                 tolerance: float = DEFAULT_TOLERANCE) -> None:
+    def __init__(self, graph: PoolGraph, *, alpha: float = DEFAULT_TELEPORT, tolerance: float = DEFAULT_TOLERANCE,
+                 page_shift: int = PAGE_SHIFT) -> None:
         self.alpha = float(alpha)
         self.tolerance = float(tolerance)
-        self.graph = graph
-        n = len(graph)
+        self.page_shift = page_shift
+        self._use(graph)
         #: Per class, the pushed scores (the estimate of F) and what is left to push.
-        self.scores_ = np.zeros((0, n), dtype=np.float64)
-        self.residual_ = np.zeros((0, n), dtype=np.float64)
+        self.pages_ = Pages(len(graph), shift=page_shift)
         #: π_i(i) of labeled rows, by row (the own share leave-one-out removes).
         self.self_scores_: dict[int, float] = {}
+
+    def _use(self, graph: PoolGraph) -> None:
+        """Take ``graph``, with scratch space of its size."""
+        self.graph = graph
+        n = len(graph)
         self._queued = np.zeros(n, dtype=np.bool_)
         self._queue = np.empty(n, dtype=np.int64)
         self._touched = np.empty(n, dtype=np.int64)
         self._pushed = np.empty(4 * n + 64, dtype=np.int64)
-        self._p = np.zeros(n, dtype=np.float64)
-        self._r = np.zeros(n, dtype=np.float64)
+        self._scratch = Pages.dense(n, shift=self.page_shift)
 
     def __len__(self) -> int:
         return len(self.graph)
 
     @property
     def n_classes(self) -> int:
-        return len(self.scores_)
+        return self.pages_.n_classes
 
-    def _grow_classes(self, n_classes: int) -> None:
-        if n_classes > self.n_classes:
-            extra = np.zeros((n_classes - self.n_classes, len(self)), dtype=np.float64)
-            self.scores_ = np.concatenate([self.scores_, extra])
-            self.residual_ = np.concatenate([self.residual_, extra.copy()])
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the class scores and residuals."""
+        return self.pages_.nbytes
+
+    def scores(self, code: int) -> np.ndarray:
+        """Class ``code``'s scores of every pool row (a dense copy)."""
+        return self.pages_.vector(code)
+
+    def _run(self, pages: Pages, code: int, start: np.ndarray) -> tuple[int, int]:
+        """Push class ``code`` of ``pages`` from ``start``, growing the pages as it asks;
+        returns how many nodes it wrote to ``_touched`` and to ``_pushed``."""
+        g = self.graph
+        state = np.zeros(4, dtype=np.int64)
+        start = start.astype(np.int64)
+        while True:
+            need = _push(g.indptr, g.indices, g.weights, g.degree, pages.table_[code], pages.shift,
+                         pages.estimate_, pages.residual_, pages.used_, start, self.alpha, self.tolerance,
+                         self._queued, self._queue, state, self._touched, self._pushed)
+            if not need:
+                return int(state[2]), int(state[3])
+            pages.reserve(need)
+            start = start[:0]
 
     def _push_class(self, code: int, start: np.ndarray) -> np.ndarray | None:
         """Push class ``code`` from ``start``; the rows whose scores changed (None: too
         many to list, take every row)."""
-        g = self.graph
-        _, n_pushed = _push(g.indptr, g.indices, g.weights, g.degree, self.scores_[code], self.residual_[code],
-                            start.astype(np.int64), self.alpha, self.tolerance, self._queued, self._queue,
-                            self._touched, self._pushed)
+        _, n_pushed = self._run(self.pages_, code, start)
         return None if n_pushed == len(self._pushed) else np.unique(self._pushed[:n_pushed])
 
     def add(self, row: int, code: int, sign: float = 1.0) -> np.ndarray | None:
         """Add (``sign`` 1) or withdraw (−1) a label of class ``code`` on ``row``; returns
         the rows whose scores changed (None: too many to list, take every row)."""
-        self._grow_classes(code + 1)
-        self.residual_[code, row] += sign
+        self.pages_.add_classes(code + 1)
+        page = self.pages_.page_of(code, row)
+        self.pages_.residual_[page, self.pages_.at(row)] += sign
         changed = self._push_class(code, np.array([row]))
         if sign > 0:
             self.self_scores_[row] = self._self_score(row)
@@ -150,10 +198,10 @@ class Propagation:
 
     def _self_score(self, row: int) -> float:
         """π_row(row) by a push from ``row`` alone, in scratch vectors reset afterwards."""
-        g, p, r = self.graph, self._p, self._r
+        scratch = self._scratch
+        p, r = scratch.estimate_.reshape(-1), scratch.residual_.reshape(-1)  # views: pages in row order
         r[row] = 1.0
-        n_touched, _ = _push(g.indptr, g.indices, g.weights, g.degree, p, r, np.array([row], dtype=np.int64),
-                             self.alpha, self.tolerance, self._queued, self._queue, self._touched, self._pushed)
+        n_touched, _ = self._run(scratch, 0, np.array([row]))
         value = float(p[row])
         touched = self._touched[:n_touched]
         p[touched] = 0.0
@@ -164,32 +212,34 @@ class Propagation:
     def regraph(self, graph: PoolGraph, rows: np.ndarray, codes: np.ndarray) -> None:
         """Move to ``graph`` (the old rows first, new ones appended), the labels being
         ``rows`` of classes ``codes``: residuals are recomputed from the scores under the
-        new graph, then pushed (see the module docstring), and the self-scores again."""
+        new graph, then pushed (see the module docstring), and the self-scores again.
+        One class at a time, so the dense vectors this needs are a few of the pool's length."""
         n_old, n = len(self), len(graph)
-        self.graph = graph
-        self.scores_ = np.concatenate([self.scores_, np.zeros((self.n_classes, n - n_old))], axis=1)
-        seeds = np.zeros_like(self.scores_)
-        seeds[codes, rows] = 1.0
-        # r = s − (p − (1 − alpha) p D⁻¹ W) / alpha, for every class at once.
-        spread = np.divide(self.scores_, graph.degree, out=np.zeros_like(self.scores_), where=graph.degree > 0)
-        walked = np.asarray((graph.matrix() @ spread.T).T)
+        old = self.pages_
+        self._use(graph)
+        self.pages_ = Pages(n, shift=self.page_shift)
+        self.pages_.add_classes(old.n_classes)
         isolated = graph.degree <= 0
-        walked[:, isolated] = 0.0
-        moved = np.where(isolated, self.scores_, (self.scores_ - (1.0 - self.alpha) * walked) / self.alpha)
-        self.residual_ = seeds - moved
-        for scratch in ("_queued", "_queue", "_touched", "_p", "_r"):
-            old = getattr(self, scratch)
-            setattr(self, scratch, np.zeros(n, dtype=old.dtype))
-        self._pushed = np.empty(4 * n + 64, dtype=np.int64)
-        threshold = self.tolerance * np.where(graph.degree > 0, graph.degree, 1.0)
-        for code in range(self.n_classes):
-            self._push_class(code, np.flatnonzero(np.abs(self.residual_[code]) > threshold))
+        threshold = self.tolerance * np.where(isolated, 1.0, graph.degree)
+        matrix = graph.matrix()
+        for code in range(old.n_classes):
+            scores = np.zeros(n)
+            scores[:n_old] = old.vector(code)
+            seeds = np.zeros(n)
+            seeds[rows[codes == code]] = 1.0
+            # r = s − (p − (1 − alpha) p D⁻¹ W) / alpha
+            spread = np.divide(scores, graph.degree, out=np.zeros(n), where=~isolated)
+            walked = np.asarray(matrix.T @ spread).ravel()
+            moved = np.where(isolated, scores, (scores - (1.0 - self.alpha) * walked) / self.alpha)
+            residual = seeds - moved
+            self.pages_.set_vectors(code, scores, residual)
+            self._push_class(code, np.flatnonzero(np.abs(residual) > threshold))
         self.self_scores_ = {int(row): self._self_score(int(row)) for row in rows}
 
     def class_scores(self, rows: np.ndarray, n_classes: int) -> np.ndarray:
         """The scores of pool ``rows`` (an array of any shape) in ``n_classes`` classes, a
         class no label has reached yet scoring 0: shape ``rows.shape + (n_classes,)``."""
         out = np.zeros((*rows.shape, n_classes), dtype=np.float64)
-        known = min(n_classes, self.n_classes)
-        out[..., :known] = np.moveaxis(self.scores_[:known][:, rows], 0, -1)
+        for code in range(min(n_classes, self.n_classes)):
+            out[..., code] = self.pages_.gather(code, rows)
         return out

@@ -131,9 +131,8 @@ class LearnerReadout:
         arrays = [self.tables_.sim_, self.tables_.slot_, *self._knn.uncertainty.values_.values(), self.status_,
                   self.row_slot_, self.groups_, self.blocked_]
         if self._graph is not None:
-            arrays += [*self._graph.neighbors_, *self._graph.uncertainty.values_.values(),
-                       self._graph.propagation.scores_, self._graph.propagation.residual_]
-        graph = 0 if self._graph is None else self._graph.propagation.graph.nbytes
+            arrays += [*self._graph.neighbors_, *self._graph.uncertainty.values_.values()]
+        graph = 0 if self._graph is None else self._graph.propagation.graph.nbytes + self._graph.propagation.nbytes
         return self._pool.nbytes + graph + sum(a.nbytes for a in arrays)
 
     # ------------------------------------------------------------ ids, labels
