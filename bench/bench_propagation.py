@@ -20,11 +20,16 @@ import numpy as np
 from bench_learner import clustered_pool
 from knn_al.learner.density import pool_neighbors
 from knn_al.learner.graph import PoolGraph
+from knn_al.learner.pages import PAGE_SHIFT
 from knn_al.learner.propagation import DEFAULT_TOLERANCE, Propagation
 
 
-def run(n: int, d: int, labels: int, tolerance: float) -> dict[str, float]:
-    x, y = clustered_pool(n, d)
+def run(n: int, d: int, labels: int, tolerance: float, *, classes: int, page_shift: int,
+        grouped: bool) -> dict[str, float]:
+    x, y = clustered_pool(n, d, classes=classes)
+    if grouped:  # rows in class order, as an image folder per class embeds
+        order = np.argsort(y, kind="stable")
+        x, y = x[order], y[order]
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     start = time.perf_counter()
     sims, idx = pool_neighbors(x, neighbors=10, seed=0)
@@ -33,7 +38,7 @@ def run(n: int, d: int, labels: int, tolerance: float) -> dict[str, float]:
     graph = PoolGraph.from_neighbors(idx, sims)
     build = time.perf_counter() - start
     classes = {c: i for i, c in enumerate(sorted(set(y)))}
-    prop = Propagation(graph, tolerance=tolerance)
+    prop = Propagation(graph, tolerance=tolerance, page_shift=page_shift)
     rows = np.random.default_rng(1).choice(n, size=labels + 20, replace=False)
     for row in rows[:20]:  # warm-up: compiles the push, fills the class rows
         prop.add(int(row), classes[y[row]])
@@ -56,11 +61,17 @@ def main() -> None:
     parser.add_argument("--dimension", type=int, default=512)
     parser.add_argument("--labels", type=int, default=200, help="labels timed per size (default 200)")
     parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE)
+    parser.add_argument("--classes", type=int, default=20, help="classes of the pool's clusters (default 20)")
+    parser.add_argument("--page-shift", type=int, default=PAGE_SHIFT,
+                        help=f"rows per page of the scores, as a power of 2 (default {PAGE_SHIFT})")
+    parser.add_argument("--grouped", action="store_true",
+                        help="rows in class order (as an embedded image folder per class), not at random")
     args = parser.parse_args()
     print(f"{'items':>9} {'survey s':>9} {'graph s':>8} {'label p50 ms':>13} {'p99 ms':>7} {'new nodes p50':>14} "
           f"{'graph B/item':>13} {'scores B/item':>14}")
     for n in args.sizes:
-        r = run(n, args.dimension, args.labels, args.tolerance)
+        r = run(n, args.dimension, args.labels, args.tolerance, classes=args.classes, page_shift=args.page_shift,
+                grouped=args.grouped)
         print(f"{n:>9} {r['survey_s']:>9.1f} {r['graph_s']:>8.1f} {r['p50']:>13.2f} {r['p99']:>7.2f} "
               f"{r['reached']:>14.0f} {r['graph_b']:>13.0f} {r['scores_b']:>14.0f}  ({r['classes']:.0f} classes)",
               flush=True)

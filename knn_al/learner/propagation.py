@@ -159,8 +159,8 @@ class Propagation:
         return self.pages_.nbytes
 
     def scores(self, code: int) -> np.ndarray:
-        """Class ``code``'s scores of every pool row (a dense copy)."""
-        return self.pages_.vector(code)
+        """Class ``code``'s scores of every pool row (a dense copy; zeros for a class no label has reached)."""
+        return self.pages_.vector(code) if code < self.n_classes else np.zeros(len(self))
 
     def _run(self, pages: Pages, code: int, start: np.ndarray) -> tuple[int, int]:
         """Push class ``code`` of ``pages`` from ``start``, growing the pages as it asks;
