@@ -200,3 +200,17 @@ def test_nearest_rows_skips_removed_rows_and_equals_brute_force(removed: int, mo
         np.testing.assert_array_equal(rows, expected)
         np.testing.assert_allclose(found, np.take_along_axis(queries @ pool.T, rows, axis=1), rtol=1e-5)
 
+
+
+def test_items_removed_with_their_labels_and_added_again_are_predicted_again() -> None:
+    # `knn-al load --on-conflict replace` on a graph project: every class loses its pages.
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((30, DIM)).astype(np.float32)
+    ids = [f"i{j}" for j in range(30)]
+    learner = Learner(dimension=DIM, model="graph", duplicate_threshold=1.0)
+    learner.add_items(ids, x)
+    learner.label(ids[:10:3], ["a", "b", "a", "b"])
+    learner.remove(ids)
+    learner.add_items(ids, x)
+    learner.label(ids[:10:3], ["a", "b", "a", "b"])
+    assert learner.predict_proba(ids).shape == (30, 2) and len(learner.select(3)) == 3

@@ -100,6 +100,8 @@ class Pages:
         """Class ``code``'s estimates (or residuals) at ``rows`` (any shape), 0 on no page."""
         page = self.table_[code, rows >> self.shift]
         store = self.residual_ if residual else self.estimate_
+        if not len(store):  # no page yet: a class whose labels were all removed, say
+            return np.zeros(page.shape)
         values = store[np.maximum(page, 0), rows & (self.page_rows - 1)]
         return np.where(page >= 0, values, 0.0)
 
