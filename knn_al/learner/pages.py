@@ -10,6 +10,8 @@ spans.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["PAGE_ROWS", "PAGE_SHIFT", "Pages"]
@@ -83,9 +85,9 @@ class Pages:
             self.estimate_ = np.concatenate([self.estimate_, zeros])
             self.residual_ = np.concatenate([self.residual_, zeros.copy()])
 
-    def at(self, row: int) -> int:
-        """``row``'s position within its page."""
-        return row & (self.page_rows - 1)
+    def at(self, rows: Any) -> Any:
+        """The position of ``rows`` (a row or an array of them) within their pages."""
+        return rows & (self.page_rows - 1)
 
     def page_of(self, code: int, row: int) -> int:
         """The page of ``row`` in class ``code``, allocated now if it was not."""
@@ -102,7 +104,7 @@ class Pages:
         store = self.residual_ if residual else self.estimate_
         if not len(store):  # no page yet: a class whose labels were all removed, say
             return np.zeros(page.shape)
-        values = store[np.maximum(page, 0), rows & (self.page_rows - 1)]
+        values = store[np.maximum(page, 0), self.at(rows)]
         return np.where(page >= 0, values, 0.0)
 
     def vector(self, code: int, *, residual: bool = False) -> np.ndarray:

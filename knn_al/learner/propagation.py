@@ -75,8 +75,9 @@ def _push(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, degree: 
         pu, iu = table[u >> shift], u & mask
         ru = r[pu, iu]
         d = degree[u]
+        above = abs(ru) > tolerance * (d if d > 0 else 1.0)
         # Count the pages it would need only when it could run out of them.
-        if abs(ru) > tolerance * (d if d > 0 else 1.0) and d > 0 and len(p) - used[0] < indptr[u + 1] - indptr[u]:
+        if above and d > 0 and len(p) - used[0] < indptr[u + 1] - indptr[u]:
             missing = 0
             for e in range(indptr[u], indptr[u + 1]):
                 if table[indices[e] >> shift] < 0:
@@ -87,7 +88,7 @@ def _push(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, degree: 
         head = (head + 1) % n
         size -= 1
         queued[u] = False
-        if abs(ru) <= tolerance * (d if d > 0 else 1.0):
+        if not above:
             continue
         r[pu, iu] = 0.0
         if n_pushed < len(pushed):

@@ -79,7 +79,7 @@ class ProjectSettings:
     (only with an encoder): keep the raw texts and images received, to show them
     (:meth:`Project.raw_item`). ``model``: what predicts (see :class:`knn_al.learner.Learner`).
     ``exponents``: the combined strategy's, unless a pick names its own
-    (:data:`knn_al.learner.strategies.DEFAULT_EXPONENTS`).
+    (:data:`knn_al.learner.types.DEFAULT_EXPONENTS`).
     """
 
     # The field order is the key order of settings.json.
