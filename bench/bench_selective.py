@@ -28,7 +28,8 @@ import numpy as np
 from bench_learner import clustered_pool, fmt
 
 from knn_al.learner.density import density_of, pool_neighbors
-from knn_al.learner.duplicates import DEFAULT_DUPLICATE_THRESHOLD, duplicate_groups
+from knn_al.learner.duplicates import duplicate_groups
+from knn_al.learner.params import DEFAULT_DUPLICATE_THRESHOLD
 from knn_al.projects.settings import ProjectSettings
 from knn_al.projects.store import ProjectStore
 from knn_al.simulation.server_process import ServerProcess

@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="skip SQLite's integrity check and the parse of every item record (what a server "
                              "start checks)")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, extra="server")
 
 
 def run(args: argparse.Namespace) -> int:

