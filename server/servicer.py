@@ -37,8 +37,9 @@ from knn_al.v1 import active_learning_pb2_grpc as pb_grpc
 T = TypeVar("T")
 #: Bytes kept free in a reply's size check for its other fields and framing.
 REPLY_OVERHEAD = 4096
-#: Records per Export message: about 0.5 MB, well under the default message limit.
-EXPORT_CHUNK = 10_000
+#: Bytes of records per Export message, well under the default message limit of 4 MiB even
+#: when the record that crosses it carries the most metadata an item may (64 KiB).
+EXPORT_CHUNK_BYTES = 1 << 20
 #: grpc ships no type information: the context is untyped to mypy.
 Context: TypeAlias = Any
 
@@ -332,5 +333,12 @@ class ActiveLearningServicer(ItemRpcs, pb_grpc.ActiveLearningServicer):
         project = self._store.get(request.project)
         records = await self._run(context, project.export, include_predictions=request.include_predictions,
                                   project=project)
-        for start in range(0, max(len(records), 1), EXPORT_CHUNK):
-            await context.write(convert.export_to_proto(records[start : start + EXPORT_CHUNK]))
+        chunk, size = pb.ExportChunk(), 0
+        for record in convert.export_to_proto(records).records:
+            chunk.records.append(record)
+            size += record.ByteSize() + 8  # its tag and length
+            if size >= EXPORT_CHUNK_BYTES:
+                await context.write(chunk)
+                chunk, size = pb.ExportChunk(), 0
+        if chunk.records or not records:
+            await context.write(chunk)

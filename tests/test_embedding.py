@@ -124,7 +124,7 @@ def test_csv_input_gives_the_same_dataset_as_jsonl(text_file, local_texts, tmp_p
         writer.writeheader()
         writer.writerows(rows)
     assert main(["embed", str(tmp_path / "texts.csv"), "-o", str(tmp_path / "out"),
-                 "--batch-size", "2", "--shard-size", "3", "--no-progress"]) == 0
+                 "--batch-size", "2", "--shard-size", "3", "--quiet"]) == 0
     assert_same_dataset(read_dataset(tmp_path / "out"), local_texts)
 
 
@@ -132,7 +132,7 @@ def test_a_shard_where_every_item_fails_is_kept_with_its_failures(tmp_path):
     source = tmp_path / "texts.jsonl"
     rows = [("a", "first text"), ("b", ""), ("c", " "), ("d", "last text")]
     source.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in rows))
-    assert main(["embed", str(source), "-o", str(tmp_path / "out"), "--shard-size", "1", "--no-progress"]) == 0
+    assert main(["embed", str(source), "-o", str(tmp_path / "out"), "--shard-size", "1", "--quiet"]) == 0
     dataset = read_dataset(tmp_path / "out")
     assert dataset.ids == ["a", "d"] and dataset.vectors.shape == (2, 512)
     assert [f["id"] for f in dataset.failed] == ["b", "c"]
@@ -141,20 +141,41 @@ def test_a_shard_where_every_item_fails_is_kept_with_its_failures(tmp_path):
     assert (manifest["count"], manifest["failed_count"]) == (2, 2)
 
 
-def test_progress_bar_and_summary(text_file, tmp_path, capsys):
-    assert main(["embed", str(text_file), "-o", str(tmp_path / "out")]) == 0
-    captured = capsys.readouterr()
-    assert "item/s" in captured.err
-    assert "failed: c: empty text" in captured.err
-    assert "embedded 4 items with use-multilingual (512-d)" in captured.out
-    assert "1 failed and skipped" in captured.out
+def test_progress_bar_on_a_terminal_and_summary(text_file, tmp_path):
+    """The bar is drawn when stderr is a terminal (a pseudo-terminal here); test_cli checks
+    that a pipe gets none."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a new pty is 0 columns wide
+    done = subprocess.run([sys.executable, "-m", "knn_al.cli", "embed", str(text_file), "-o", str(tmp_path / "out")],
+                          stdout=subprocess.PIPE, stderr=follower, text=True, timeout=300)
+    os.close(follower)
+    err = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the terminal's other side is closed and drained
+            break
+        if not chunk:
+            break
+        err += chunk
+    os.close(leader)
+    assert done.returncode == 0
+    assert "item/s" in err.decode()
+    assert "failed: c: empty text" in err.decode()
+    assert "embedded 4 items with use-multilingual (512-d)" in done.stdout
+    assert "1 failed and skipped" in done.stdout
 
 
 def test_ray_engine_writes_the_same_datasets_as_the_local_engine(ray_session, image_folder, text_file,
                                                                   local_images, local_texts, tmp_path):
     for source, local, name in ((image_folder, local_images, "images"), (text_file, local_texts, "texts")):
         assert main(["embed", str(source), "-o", str(tmp_path / name), "--engine", "ray",
-                     "--batch-size", "2", "--shard-size", "3", "--no-progress"]) == 0
+                     "--batch-size", "2", "--shard-size", "3", "--quiet"]) == 0
         assert_same_dataset(read_dataset(tmp_path / name), local)
 
 
@@ -162,7 +183,7 @@ def test_a_killed_job_resumes_and_ends_as_an_uninterrupted_one(tmp_path, capsys)
     folder = tmp_path / "faces"
     for number, face in enumerate(faces(72)):
         save(face, folder / f"face-{number:03d}.png")
-    options = ["--batch-size", "4", "--shard-size", "8", "--no-progress"]
+    options = ["--batch-size", "4", "--shard-size", "8", "--quiet"]
     killed = tmp_path / "killed"
     job = subprocess.Popen([sys.executable, "-m", "knn_al.cli", "embed", str(folder), "-o", str(killed), *options],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -209,14 +230,14 @@ def test_bad_input_exits_2_with_a_message(tmp_path, capsys, make_input, extra, m
 
 
 def test_output_of_another_job_is_not_mixed_in(text_file, tmp_path, capsys):
-    assert main(["embed", str(text_file), "-o", str(tmp_path / "out"), "--no-progress"]) == 0
+    assert main(["embed", str(text_file), "-o", str(tmp_path / "out"), "--quiet"]) == 0
     other = tmp_path / "other.jsonl"
     other.write_text('{"id": "z", "text": "something else"}\n')
-    assert main(["embed", str(other), "-o", str(tmp_path / "out"), "--no-progress"]) == 2
+    assert main(["embed", str(other), "-o", str(tmp_path / "out"), "--quiet"]) == 2
     assert "holds a dataset from a different job" in capsys.readouterr().err
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "notes.txt").write_text("mine")
-    assert main(["embed", str(other), "-o", str(tmp_path / "junk"), "--no-progress"]) == 2
+    assert main(["embed", str(other), "-o", str(tmp_path / "junk"), "--quiet"]) == 2
     assert "not empty and holds no dataset" in capsys.readouterr().err
 
 

@@ -158,7 +158,7 @@ def test_load_embedded_texts_by_path_then_predict_raw_text(server: ServerProcess
     rows = [{"id": f"s{i}", "text": t, "label": "sport"} for i, t in enumerate(SPORT)]
     rows += [{"id": f"c{i}", "text": t, "label": "cooking" if i < 2 else None} for i, t in enumerate(COOKING)]
     (tmp_path / "texts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    assert main(["embed", str(tmp_path / "texts.jsonl"), "-o", str(tmp_path / "ds"), "--no-progress"]) == 0
+    assert main(["embed", str(tmp_path / "texts.jsonl"), "-o", str(tmp_path / "ds"), "--quiet"]) == 0
 
     assert _load(server, tmp_path / "ds", "loaded-texts", "--create", "--import-labels") == 0
     out = capsys.readouterr().out

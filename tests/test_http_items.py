@@ -39,7 +39,8 @@ def test_skip_unskip_and_renew(tmp_path: Path, live: Callable[..., LiveServer]) 
     rest = server.ok("POST", f"{P}/p/next", {"count": 10, "annotator": "bo"})["samples"]
     assert leased[0] not in {s["id"] for s in rest} and len(rest) == 8  # neither skipped nor leased
     assert server.ok("GET", f"{P}/p/export")["records"] == [  # exported as skipped, without predictions too
-        {"id": leased[0], "label": "", "source": "skipped", "confidence": 0}]
+        {"id": leased[0], "label": "", "source": "skipped", "confidence": 0, "metadata": {"n": ids.index(leased[0])},
+         "annotator": "", "labeled_at": 0}]
     again = server.call("POST", f"{P}/p/unskip", {"ids": [ids[5] if ids[5] != leased[0] else ids[6]]})
     assert again.status == 412 and again.error[0] == "FAILED_PRECONDITION"
     assert server.ok("POST", f"{P}/p/unskip", {"ids": [leased[0]]}) == {"unskipped": 1}

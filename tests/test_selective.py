@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import grpc
@@ -221,28 +222,63 @@ def test_outliers_are_listed_and_skipped_unless_asked(server, centres) -> None:
 
 
 # ----------------------------------------------------------------------- export
-def test_export_cli_round_trips_jsonl_and_csv(server, centres, tmp_path: Path) -> None:
+def _export(server, *options: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "knn_al.cli", "export", "--server", server.address, *options],
+                          capture_output=True, timeout=120)
+
+
+def test_export_cli_writes_every_format_with_metadata_annotator_and_time(server, centres, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
     client = server.client()
     labeled_project(client, "exp", centres)
+    client.update_metadata("exp", {"red-0": {"text": "first", "n": 0}})
+    client.submit_label("exp", "red-1", "red", annotator="ana")
     expected = client.export("exp", include_predictions=True)
     assert len(expected) == 120
     assert {r.source for r in expected} == {"human", "predicted"}
     assert all(r.label == r.id.split("-")[0] for r in expected if r.source == "predicted")
-    for fmt in ("jsonl", "csv"):
+    by_id = {r.id: r for r in expected}
+    assert by_id["red-0"].metadata == {"text": "first", "n": 0} and by_id["red-1"].annotator == "ana"
+    assert by_id["red-1"].labeled_at > by_id["red-0"].labeled_at > 0 and by_id["red-20"].labeled_at == 0
+    want = [(r.id, r.label, r.source, r.confidence, r.annotator, r.metadata) for r in expected]
+    for fmt in ("jsonl", "csv", "parquet"):
         out = tmp_path / f"labels.{fmt}"
-        done = subprocess.run([sys.executable, "-m", "knn_al.cli", "export", "--server", server.address,
-                               "--project", "exp", "--out", str(out), "--predictions"],
-                              capture_output=True, text=True, timeout=120)
+        done = _export(server, "--project", "exp", "--out", str(out), "--predictions")
         assert done.returncode == 0, done.stderr
-        assert "wrote 120 records" in done.stdout
-        text = out.read_text()
-        rows = ([json.loads(line) for line in text.splitlines()] if fmt == "jsonl"
-                else list(csv.DictReader(text.splitlines())))
-        got = [(r["id"], r["label"], r["source"], float(r["confidence"])) for r in rows]
-        assert got == [(r.id, r.label, r.source, r.confidence) for r in expected]
-    done = subprocess.run([sys.executable, "-m", "knn_al.cli", "export", "--server", server.address,
-                           "--project", "nope", "--out", str(tmp_path / "x.csv")], capture_output=True, text=True)
-    assert done.returncode == 1 and "NOT_FOUND" in done.stderr and not (tmp_path / "x.csv").exists()
-    done = subprocess.run([sys.executable, "-m", "knn_al.cli", "export", "--server", server.address,
-                           "--project", "exp", "--out", str(tmp_path / "x.txt")], capture_output=True, text=True)
-    assert done.returncode == 2 and ".jsonl or .csv" in done.stderr
+        assert f"wrote 120 records to {out} as {fmt}" in done.stderr.decode() and not done.stdout
+        if fmt == "jsonl":
+            rows = [json.loads(line) for line in out.read_text().splitlines()]
+        elif fmt == "csv":
+            rows = list(csv.DictReader(out.read_text().splitlines()))
+        else:
+            rows = pq.read_table(out).to_pylist()
+        if fmt != "jsonl":
+            for row in rows:
+                row["metadata"] = json.loads(row["metadata"])
+        assert [(r["id"], r["label"], r["source"], float(r["confidence"]), r["annotator"], r["metadata"])
+                for r in rows] == want
+        stamp = next(r["labeled_at"] for r in rows if r["id"] == "red-1")
+        assert stamp.endswith("Z") and abs(datetime.fromisoformat(stamp).timestamp() - by_id["red-1"].labeled_at) < 1e-3
+    piped = _export(server, "--project", "exp", "-o", "-", "--quiet")
+    assert piped.returncode == 0 and not piped.stderr
+    assert [json.loads(line)["id"] for line in piped.stdout.decode().splitlines()] == [r.id for r in expected if r.source == "human"]
+    tasks = json.loads(_export(server, "--project", "exp", "-o", "-", "--format", "label-studio", "--predictions").stdout)
+    first = next(t for t in tasks if t["data"]["knn_al_id"] == "red-0")
+    assert first["data"] == {"text": "first", "n": 0, "knn_al_id": "red-0"}
+    assert first["annotations"] == [{"result": [{"from_name": "label", "to_name": "text", "type": "choices",
+                                                 "value": {"choices": ["red"]}}]}]
+    guess = next(t for t in tasks if t["data"]["knn_al_id"] == "green-20")
+    assert "annotations" not in guess and guess["predictions"][0]["result"][0]["value"] == {"choices": ["green"]}
+    assert guess["predictions"][0]["score"] == pytest.approx(by_id["green-20"].confidence)
+
+    done = _export(server, "--project", "nope", "--out", str(tmp_path / "x.csv"))
+    assert done.returncode == 1 and b"NOT_FOUND" in done.stderr and not (tmp_path / "x.csv").exists()
+    done = _export(server, "--project", "exp", "--out", str(tmp_path / "x.txt"))
+    assert done.returncode == 2 and b"name it .jsonl, .csv, .parquet, .json" in done.stderr
+    config = tmp_path / "config.xml"
+    config.write_text('<View><Text name="t" value="$text"/><Choices name="c" toName="t">'
+                      '<Choice value="a"/><Choice value="b"/></Choices></View>')
+    done = _export(server, "--project", "exp", "-o", str(tmp_path / "ls.json"), "--label-config", str(config))
+    assert done.returncode == 2 and not (tmp_path / "ls.json").exists()
+    assert b"label 'red' of item 'red-0' is not one of the labeling config's choices (a, b)" in done.stderr

@@ -10,6 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from knn_al.cli.connection import add_data_dir_argument
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -17,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Check every project under DATA_DIR without changing anything: its files are present, their "
                     "headers and sizes agree with the operation log, and the log passes SQLite's integrity check. "
                     "Prints one line per problem. Exit code 0: all whole; 1: problems found; 2: DATA_DIR unusable.")
-    parser.add_argument("data_dir", type=Path, metavar="DATA_DIR", help="the --data-dir of `knn-al serve`")
+    add_data_dir_argument(parser, positional=True)
     parser.add_argument("--quick", action="store_true",
                         help="skip SQLite's integrity check and the parse of every item record (what a server "
                              "start checks)")
@@ -39,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         for problem in check_project(path, deep=not args.quick):
             problems += 1
             print(f"{path.name}: {problem}")
-    print(f"checked {projects} project{'s' * (projects != 1)} in {data_dir}: "
-          + (f"{problems} problem{'s' * (problems != 1)}" if problems else "no problems"), file=sys.stderr)
+    if not args.quiet:
+        print(f"checked {projects} project{'s' * (projects != 1)} in {data_dir}: "
+              + (f"{problems} problem{'s' * (problems != 1)}" if problems else "no problems"), file=sys.stderr)
     return 1 if problems else 0

@@ -44,18 +44,18 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    print("[1/3] dataset", file=sys.stderr)
+    note = (lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr))
+    note("[1/3] dataset")
     dataset = embedded_bbc(out, max_chars=args.max_chars, per_class=args.per_class)
     embedded = time.perf_counter()
-    print(f"[2/3] starting knn-al serve (log: {out / 'server.log'})", file=sys.stderr)
+    note(f"[2/3] starting knn-al serve (log: {out / 'server.log'})")
     with tempfile.TemporaryDirectory(prefix=".server-", dir=out) as data_dir:
         with ServerProcess(Path(data_dir), "--host", "127.0.0.1", log=out / "server.log") as server:
-            print(f"[3/3] replaying {args.folds} folds × {args.budget} labels through {server.address}",
-                  file=sys.stderr)
+            note(f"[3/3] replaying {args.folds} folds × {args.budget} labels through {server.address}")
             result, table = simulate_dataset(
                 dataset, out=out, strategies=[DEFAULT_STRATEGY, "random"], via_server=server.address,
                 title=f"BBC News ({len(dataset.ids)} articles), use-multilingual, through the gRPC service",
-                **replay_options(args))
+                progress=not args.quiet, **replay_options(args))
         if server.process.returncode != 0:
             print(f"knn-al demo: the server exited with code {server.process.returncode}; see {out / 'server.log'}",
                   file=sys.stderr)

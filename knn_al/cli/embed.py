@@ -34,7 +34,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "--ray-address)")
     parser.add_argument("--ray-address", default=None, help="address of a running Ray cluster (engine ray)")
     parser.add_argument("--ray-actors", type=int, default=1, help="encoder actors to run (engine ray; default: %(default)s)")
-    parser.add_argument("--no-progress", action="store_true", help="do not show the progress bar on stderr")
     parser.set_defaults(func=run)
 
 
@@ -61,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
             args.input, args.output, encoder=args.encoder,
             encoder_options={"handle": args.handle} if args.handle else None,
             batch_size=args.batch_size, shard_size=args.shard_size, engine=args.engine,
-            ray_address=args.ray_address, ray_actors=args.ray_actors, progress=not args.no_progress)
+            ray_address=args.ray_address, ray_actors=args.ray_actors, progress=not args.quiet)
     except EncoderUnavailableError as exc:
         print(f"knn-al embed: error: {exc}", file=sys.stderr)
         return 1

@@ -8,7 +8,8 @@ import re
 import sys
 from pathlib import Path
 
-from knn_al.errors import InvalidInputError, KnnAlError
+from knn_al.cli.connection import add_data_dir_argument, add_token_arguments, token_file_of, token_of
+from knn_al.errors import KnnAlError
 from knn_al.server.config import default_of
 
 
@@ -18,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Serve the knn_al.v1.ActiveLearning gRPC service (with health checking and reflection) "
                     "for every project under --data-dir; with --http-port, also an HTTP/JSON API (/api/v1, described "
                     "at /api/v1/openapi.json) and the labeling page (/). Stops gracefully on SIGTERM/SIGINT.")
-    parser.add_argument("--data-dir", type=Path, required=True, help="directory holding one sub-directory per project")
+    add_data_dir_argument(parser)
     parser.add_argument("--host", default=default_of("host"),
                         help="interface to listen on (0.0.0.0 / [::] for all); without a token, the HTTP API answers "
                              "only to IP addresses, localhost and this name")
@@ -29,9 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--media-root", type=Path, action="append", default=[], metavar="DIR",
                         help="a directory whose files the HTTP API may serve as items' images, when their metadata "
                              "names them (repeatable); no other file is served")
-    auth = parser.add_mutually_exclusive_group()
-    auth.add_argument("--token", help="require 'authorization: Bearer TOKEN' on every call but health checks")
-    auth.add_argument("--token-file", type=Path, help="read the token from this file (keeps it out of `ps`)")
+    add_token_arguments(parser, serving=True)
     parser.add_argument("--tls-cert", type=Path, help="PEM certificate chain; serve TLS (with --tls-key)")
     parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     parser.add_argument("--max-message-mb", type=float, default=default_of("max_message_mb"),
@@ -56,23 +55,6 @@ _FLAG_OF = {"max_lease_seconds": "--max-lease", "grace_seconds": "--grace", "max
             "port": "--port", "http_port": "--http-port", "media_roots": "--media-root"}
 
 
-def _token(args: argparse.Namespace) -> str | None:
-    """The token of --token or --token-file; :class:`InvalidInputError` saying what is wrong."""
-    if args.token_file is None:
-        if args.token is not None and not args.token.strip():
-            raise InvalidInputError("--token is empty: give a token, or leave the flag out to serve without one")
-        return args.token
-    try:
-        token = args.token_file.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        raise InvalidInputError(f"--token-file {args.token_file}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"--token-file {args.token_file} cannot be read ({exc})") from None
-    if not token:
-        raise InvalidInputError(f"--token-file {args.token_file} is empty")
-    return token
-
-
 def run(args: argparse.Namespace) -> int:
     """Serve; a start-up problem is one line on stderr and exit code 2, with nothing created."""
     import asyncio
@@ -82,9 +64,9 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        token = _token(args)
+        token = token_of(args)
         config = ServerConfig(data_dir=args.data_dir, host=args.host, port=args.port, token=token,
-                              token_file=args.token_file,
+                              token_file=token_file_of(args),
                               tls_cert=args.tls_cert, tls_key=args.tls_key, max_message_mb=args.max_message_mb,
                               max_upload_items=args.max_upload_items, max_upload_mb=args.max_upload_mb,
                               max_lease_seconds=args.max_lease, dataset_roots=tuple(args.dataset_root),

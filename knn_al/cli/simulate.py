@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from knn_al.cli.connection import add_token_arguments, token_of
 from knn_al.learner.strategies import STRATEGY_NAMES
 from knn_al.learner.types import DEFAULT_EXPONENTS
 from knn_al.learner.params import MODELS
@@ -25,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, default=None, help="output directory (default: ./simulation-DATASET)")
     parser.add_argument("--via-server", metavar="ADDRESS", default=None,
                         help="drive a running `knn-al serve` at HOST:PORT through gRPC instead of in-process")
-    parser.add_argument("--token", default=None, help="bearer token of the server (with --via-server)")
+    add_token_arguments(parser, serving=False)
     parser.set_defaults(func=run, extra="sim")
 
 
@@ -71,9 +72,10 @@ def run(args: argparse.Namespace) -> int:
     # knn_al.cli.main, in one line.
     dataset = read_dataset(args.dataset)
     out = args.out or Path(f"simulation-{args.dataset.resolve().name}")
+    token = token_of(args) if args.via_server else None
     _, table = simulate_dataset(dataset, out=out, strategies=args.strategies, via_server=args.via_server,
-                                token=args.token, title=f"{args.dataset.name}: {args.folds}-fold replay",
-                                **replay_options(args))
+                                token=token, title=f"{args.dataset.name}: {args.folds}-fold replay",
+                                progress=not args.quiet, **replay_options(args))
     print(table)
     print(f"\nwrote {out}/: curves.csv, summary.json, summary.txt, learning_curves.png")
     return 0

@@ -104,7 +104,7 @@ def run_embedding(source: str | os.PathLike[str], output: str | os.PathLike[str]
         results = ray_results(plan, pending, encoder_name, options, dimension=writer.dimension,
                               address=ray_address, actors=ray_actors)
     done_items = sum(len(plan.shard(i)) for i in range(plan.shard_count) if writer.done(i))
-    bar = tqdm(total=len(items), initial=done_items, unit="item", file=sys.stderr, disable=not progress,
+    bar = tqdm(total=len(items), initial=done_items, unit="item", file=sys.stderr, disable=None if progress else True,
                desc="embed", dynamic_ncols=True)
     collected: dict[int, dict[int, BatchResult]] = {}
     with bar:

@@ -327,10 +327,12 @@ class Project(ProjectCore):
             return predictions_of(learner, ids, proba, neighbors)
 
     def export(self, *, include_predictions: bool = False) -> list[ExportRecord]:
-        """Human labels, then propagated ones; with ``include_predictions`` also the
-        streams' auto labels and the kNN prediction of every other pool item."""
+        """Human labels (with annotator and time), then propagated ones, each with its
+        item's metadata; with ``include_predictions`` also the streams' auto labels and the
+        prediction of every other pool item."""
         with self._locked():
-            return export_records(self.learner, auto_labels=self._log.auto_labels() if include_predictions else None)
+            return export_records(self.learner, self._state.metadata, self._state.history,
+                                  auto_labels=self._log.auto_labels() if include_predictions else None)
 
     # ----------------------------------------------------------------- goals
     def set_goals(self, *, target_accuracy: float | None = None, label_budget: int | None = None) -> ProjectSettings:

@@ -105,6 +105,11 @@ class ExportRecord:
     label: str
     source: str
     confidence: float
+    #: The item's metadata ({} for an auto label of a streamed item not in the pool).
+    metadata: dict[str, Any] = field(default_factory=dict)
+    #: Who gave a human label, and when (Unix seconds); "" and 0 for the other sources.
+    annotator: str = ""
+    labeled_at: float = 0.0
 
 
 @dataclass(frozen=True)

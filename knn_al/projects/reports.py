@@ -16,6 +16,7 @@ from knn_al.learner import Learner
 from knn_al.learner.states import SKIPPED
 from knn_al.learner.stopping import budget_left, stop_reason
 from knn_al.learner.types import Neighbor, Pick
+from knn_al.projects.history import LabelHistory
 from knn_al.projects.records import ExportRecord, Prediction, ProjectInfo, ProjectStats, Progress, Sample
 from knn_al.projects.settings import ProjectSettings
 
@@ -45,17 +46,24 @@ def samples_of(learner: Learner, picks: Sequence[Pick], metadata: Sequence[dict[
             for p, pred in zip(picks, predictions_of(learner, ids, learner.predict_proba(ids), neighbors=None))]
 
 
-def export_records(learner: Learner, *, auto_labels: Iterable[tuple[str, str, float]] | None = None,
-                   ) -> list[ExportRecord]:
-    """Human labels, then propagated ones, then the skipped items (label ""); with
-    ``auto_labels`` (item, label, confidence: the streams'), also those and the kNN
-    prediction of every other pool item."""
-    records = [ExportRecord(id=i, label=lab, source="human", confidence=1.0)
-               for i, lab in learner.labels().items()]
-    records += [ExportRecord(id=p.id, label=p.label, source="propagated", confidence=1.0)
-                for p in learner.propagated_labels()]
+def export_records(learner: Learner, metadata: Sequence[dict[str, Any]], history: LabelHistory, *,
+                   auto_labels: Iterable[tuple[str, str, float]] | None = None) -> list[ExportRecord]:
+    """Human labels (with who gave them and when, from ``history``), then propagated ones,
+    then the skipped items (label ""); with ``auto_labels`` (item, label, confidence: the
+    streams'), also those and the prediction of every other pool item. Pool items carry
+    their ``metadata`` (by pool row)."""
+    labels = learner.labels()
+    records = []
+    for item, label, row in zip(labels, labels.values(), learner.rows(list(labels)).tolist()):
+        given = history.get(item)
+        records.append(ExportRecord(id=item, label=label, source="human", confidence=1.0, metadata=metadata[row],
+                                    annotator=given.annotator if given else "", labeled_at=given.time if given else 0.0))
+    propagated = learner.propagated_labels()
+    records += [ExportRecord(id=p.id, label=p.label, source="propagated", confidence=1.0, metadata=metadata[row])
+                for p, row in zip(propagated, learner.rows([p.id for p in propagated]).tolist())]
     skipped = np.flatnonzero((learner.status_ == SKIPPED) & ~learner.propagated_)
-    records += [ExportRecord(id=i, label="", source="skipped", confidence=0.0) for i in learner.ids_of(skipped)]
+    records += [ExportRecord(id=i, label="", source="skipped", confidence=0.0, metadata=metadata[row])
+                for i, row in zip(learner.ids_of(skipped), skipped.tolist())]
     if auto_labels is None:
         return records
     # A pool item with a human label wins over an auto label of the same id (which
@@ -67,9 +75,10 @@ def export_records(learner: Learner, *, auto_labels: Iterable[tuple[str, str, fl
         return records
     covered.update(r.id for r in records)
     rows, codes, confidence = learner.predictions()
-    for item, code, conf in zip(learner.ids_of(rows), codes.tolist(), confidence.tolist()):
+    for item, row, code, conf in zip(learner.ids_of(rows), rows.tolist(), codes.tolist(), confidence.tolist()):
         if item not in covered:
-            records.append(ExportRecord(id=item, label=learner.classes_[code], source="predicted", confidence=conf))
+            records.append(ExportRecord(id=item, label=learner.classes_[code], source="predicted", confidence=conf,
+                                        metadata=metadata[row]))
     return records
 
 

@@ -172,7 +172,7 @@ def run_simulation(
     training fold; a replay whose pool runs out before it stops there (see :class:`Curve`).
     ``targets`` are recorded for the report: the shares of full-data accuracy that "labels
     needed" refers to. ``exponents``: the combined strategy's, in every session.
-    ``progress`` draws a bar on stderr.
+    ``progress`` draws a bar on stderr, when it is a terminal.
     """
     from tqdm import tqdm
 
@@ -208,7 +208,7 @@ def run_simulation(
 
     curves: list[Curve] = []
     full_acc, full_f1 = np.empty(folds), np.empty(folds)
-    bar = tqdm(total=folds * len(arms) * budget, unit="label", file=sys.stderr, disable=not progress,
+    bar = tqdm(total=folds * len(arms) * budget, unit="label", file=sys.stderr, disable=None if progress else True,
                desc="simulate", dynamic_ncols=True)
     with bar:
         for fold, (train, test) in enumerate(splits):

@@ -102,7 +102,8 @@ SCHEMAS: dict[str, Any] = {
     "Recent": _list_of("labels", _object({"id": STRING, "label": STRING, "annotator": STRING, "time": NUMBER,
                                           "metadata": OBJECT})),
     "Export": _list_of("records", _object({"id": STRING, "label": STRING, "source": {
-        "type": "string", "enum": ["human", "propagated", "auto", "predicted", "skipped"]}, "confidence": NUMBER})),
+        "type": "string", "enum": ["human", "propagated", "auto", "predicted", "skipped"]}, "confidence": NUMBER,
+        "metadata": OBJECT, "annotator": STRING, "labeled_at": NUMBER})),
 }
 
 #: The error statuses any API route may answer with, and what they mean.

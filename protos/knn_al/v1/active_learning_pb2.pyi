@@ -731,16 +731,22 @@ class ExportRequest(_message.Message):
     def __init__(self, project: _Optional[str] = ..., include_predictions: _Optional[bool] = ...) -> None: ...
 
 class ExportRecord(_message.Message):
-    __slots__ = ("id", "label", "source", "confidence")
+    __slots__ = ("id", "label", "source", "confidence", "metadata", "annotator", "labeled_at")
     ID_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATOR_FIELD_NUMBER: _ClassVar[int]
+    LABELED_AT_FIELD_NUMBER: _ClassVar[int]
     id: str
     label: str
     source: str
     confidence: float
-    def __init__(self, id: _Optional[str] = ..., label: _Optional[str] = ..., source: _Optional[str] = ..., confidence: _Optional[float] = ...) -> None: ...
+    metadata: _struct_pb2.Struct
+    annotator: str
+    labeled_at: float
+    def __init__(self, id: _Optional[str] = ..., label: _Optional[str] = ..., source: _Optional[str] = ..., confidence: _Optional[float] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., annotator: _Optional[str] = ..., labeled_at: _Optional[float] = ...) -> None: ...
 
 class ExportChunk(_message.Message):
     __slots__ = ("records",)

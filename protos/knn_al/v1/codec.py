@@ -304,12 +304,17 @@ def decision_from_proto(message: pb.StreamDecision) -> Decision:
 
 
 def export_to_proto(records: Iterable[ExportRecord]) -> pb.ExportChunk:
-    return pb.ExportChunk(records=[pb.ExportRecord(id=r.id, label=r.label, source=r.source, confidence=r.confidence)
+    return pb.ExportChunk(records=[pb.ExportRecord(id=r.id, label=r.label, source=r.source, confidence=r.confidence,
+                                                   metadata=struct_from_dict(r.metadata, stored=True),
+                                                   annotator=r.annotator, labeled_at=r.labeled_at)
                                    for r in records])
 
 
 def export_from_proto(message: pb.ExportChunk) -> list[ExportRecord]:
-    return [ExportRecord(id=r.id, label=r.label, source=r.source, confidence=r.confidence) for r in message.records]
+    return [ExportRecord(id=r.id, label=r.label, source=r.source, confidence=r.confidence,
+                         metadata=dict_from_struct(r.metadata, item=r.id), annotator=r.annotator,
+                         labeled_at=r.labeled_at)
+            for r in message.records]
 
 
 # ----------------------------------------------------------------------- items
