@@ -121,6 +121,22 @@ def test_importing_the_library_loads_neither_tensorflow_nor_grpc_nor_ray():
     assert out.strip() == "[]"
 
 
+def test_tensorflow_encoders_start_without_cuda_or_cpu_notices():
+    """On a machine without a GPU, TensorFlow's start-up lines (cuInit 303, "could not find
+    cuda drivers", oneDNN, CPU instructions) are not shown; a real error would be."""
+    code = ("from knn_al.encoders import get_encoder\n"
+            "import os\n"
+            "encoder = get_encoder('mobilenet_v1')\n"
+            "os.write(2, b'a line of our own\\n')\n"
+            "print(encoder.dimension)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "1024"
+    assert done.stderr == "a line of our own\n"
+    bare = subprocess.run([sys.executable, "-c", "import tensorflow as tf; tf.constant(0.0) + 1"],
+                          capture_output=True, text=True, timeout=300)
+    assert "cuInit" in bare.stderr or "cuda" in bare.stderr.lower()  # what the encoder spares its users
+
+
 # --- The TF-Hub path: tiny SavedModels built here, loaded through hub.load. ---------------
 
 @pytest.fixture(scope="module")

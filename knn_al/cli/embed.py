@@ -41,13 +41,9 @@ def run(args: argparse.Namespace) -> int:
     """Run the job; exit 0 when the dataset is complete (failed items are listed, not
     fatal), 2 on unusable input or options, 1 when the encoder's model cannot be loaded,
     130 when interrupted (rerun to resume)."""
-    import os
-
     from knn_al.embedding.job import run_embedding
     from knn_al.encoders import EncoderUnavailableError
     from knn_al.errors import KnnAlError
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter off the terminal
 
     if args.ray_actors < 1:
         print("knn-al embed: error: --ray-actors must be at least 1", file=sys.stderr)

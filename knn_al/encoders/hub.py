@@ -52,7 +52,9 @@ class HubEncoder:
         a handle that does not match them is rejected here rather than at first use."""
         import warnings
 
-        import tensorflow as tf
+        from knn_al.encoders.tf_runtime import import_tensorflow
+
+        tf = import_tensorflow()
 
         with warnings.catch_warnings():  # tensorflow-hub 0.16.1 still imports pkg_resources
             warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)

@@ -44,7 +44,9 @@ class MobileNetV1Encoder:
     modality: Modality = "image"
 
     def __init__(self, *, graph_path: str | Path | None = None) -> None:
-        import tensorflow as tf
+        from knn_al.encoders.tf_runtime import import_tensorflow
+
+        tf = import_tensorflow()
 
         graph_def = tf.compat.v1.GraphDef()
         graph_def.ParseFromString(Path(graph_path or frozen_graph_path()).read_bytes())
