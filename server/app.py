@@ -25,6 +25,7 @@ from knn_al.server.config import ServerConfig
 from knn_al.server.http.api import Api
 from knn_al.server.http.app import make_app, start_http
 from knn_al.server.lock import LOCK_FILE, DataDirInUseError, DataDirLock
+from knn_al.server.observe import Observer
 from knn_al.server.servicer import ActiveLearningServicer
 from knn_al.v1 import active_learning_pb2 as pb
 from knn_al.v1 import active_learning_pb2_grpc as pb_grpc
@@ -43,11 +44,14 @@ class RunningServer:
     releases the data directory. ``http_port`` is None without HTTP."""
 
     def __init__(self, server: grpc.aio.Server, port: int, health_servicer: health.aio.HealthServicer,
-                 store: ProjectStore, executor: ThreadPoolExecutor, lock: DataDirLock,
+                 store: ProjectStore, executor: ThreadPoolExecutor, lock: DataDirLock, observer: Observer,
                  http: tuple[web.AppRunner, int] | None = None) -> None:
         self.server, self.port = server, port
         self._health, self._store, self._executor, self._lock = health_servicer, store, executor, lock
         self._http_runner, self.http_port = http if http else (None, None)
+        self.observer = observer
+        #: The port of /metrics, or None without --metrics-port.
+        self.metrics_port = observer.metrics_port
 
     async def stop(self, grace: float) -> None:
         """Report NOT_SERVING, let in-flight calls finish for ``grace`` seconds, then close."""
@@ -57,6 +61,7 @@ class RunningServer:
         else:
             await self.server.stop(grace)
         self._executor.shutdown(wait=True)
+        self.observer.close()
         self._store.close()
         self._lock.release()
 
@@ -140,8 +145,9 @@ async def start_server(config: ServerConfig) -> RunningServer:
     ])
     address = f"{config.host}:{config.port}"
     _check_port_free(config.host, config.port)
-    if config.http_port is not None:
-        _check_port_free(config.host, config.http_port, flag="--http-port")
+    for extra_port, flag in ((config.http_port, "--http-port"), (config.metrics_port, "--metrics-port")):
+        if extra_port is not None:
+            _check_port_free(config.host, extra_port, flag=flag)
     try:
         port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
     except RuntimeError:
@@ -171,10 +177,11 @@ async def start_server(config: ServerConfig) -> RunningServer:
     else:  # a service manager's working directory is often "/": that would admit every path
         log.warning("the working directory is %s: it is not a dataset root (add --dataset-root DIR)", Path.cwd())
     calls = Calls(executor)  # one queue per project, whichever transport a call came by
+    observer = Observer(store)
     pb_grpc.add_ActiveLearningServicer_to_server(
         ActiveLearningServicer(store, calls, max_upload_items=config.max_upload_items,
                                max_upload_bytes=int(config.max_upload_mb * 1024 * 1024), max_reply_bytes=limit,
-                               dataset_roots=roots), server)
+                               dataset_roots=roots, observer=observer), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
@@ -183,28 +190,38 @@ async def start_server(config: ServerConfig) -> RunningServer:
     if config.http_port is not None:
         api = Api(store, calls, media_roots=media_roots, max_upload_items=config.max_upload_items)
         try:
-            app = make_app(api, token=config.token, host=config.host, max_body_bytes=limit)
+            app = make_app(api, token=config.token, host=config.host, max_body_bytes=limit, observer=observer)
             http = await start_http(app, host=config.host, port=config.http_port, ssl_context=ssl_context,
                                     shutdown_timeout=config.grace_seconds)
         except OSError as exc:  # taken since it was checked
-            await RunningServer(server, port, health_servicer, store, executor, lock).stop(0)
+            await RunningServer(server, port, health_servicer, store, executor, lock, observer).stop(0)
             raise StartupError(f"cannot listen on {config.host}:{config.http_port}: {exc.strerror or exc} "
                                "(choose another --http-port or --host)") from None
+    if config.metrics_port is not None:
+        try:
+            observer.serve_metrics(host=config.host, port=config.metrics_port)
+        except OSError as exc:  # taken since it was checked
+            await RunningServer(server, port, health_servicer, store, executor, lock, observer, http).stop(0)
+            raise StartupError(f"cannot listen on {config.host}:{config.metrics_port}: {exc.strerror or exc} "
+                               "(choose another --metrics-port or --host)") from None
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, port, health_servicer, store, executor, lock, http)
+    return RunningServer(server, port, health_servicer, store, executor, lock, observer, http)
 
 
 async def serve(config: ServerConfig) -> None:
     """Serve until SIGTERM or SIGINT, then shut down gracefully.
 
     Prints ``knn-al serving on HOST:PORT`` once listening (the real port when 0 was asked),
-    then ``knn-al HTTP on HOST:PORT`` with an HTTP port.
+    then ``knn-al HTTP on HOST:PORT`` with an HTTP port and ``knn-al metrics on HOST:PORT``
+    with a metrics port.
     """
     running = await start_server(config)
     print(f"knn-al serving on {config.host}:{running.port}", flush=True)
     if running.http_port is not None:
         print(f"knn-al HTTP on {config.host}:{running.http_port}", flush=True)
+    if running.metrics_port is not None:
+        print(f"knn-al metrics on {config.host}:{running.metrics_port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

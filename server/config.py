@@ -43,6 +43,8 @@ class ServerConfig:
     http_port: int | None = None
     #: Directories whose files the HTTP API may serve as items' media (images named by metadata).
     media_roots: tuple[Path, ...] = ()
+    #: The port of the Prometheus endpoint /metrics (0: a free one); None: no metrics.
+    metrics_port: int | None = None
 
     def __post_init__(self) -> None:
         for name in _POSITIVE:
@@ -50,12 +52,16 @@ class ServerConfig:
                 raise InvalidInputError(f"{name} must be positive, got {getattr(self, name)}")
         if self.grace_seconds < 0:
             raise InvalidInputError(f"grace_seconds must be 0 or more, got {self.grace_seconds}")
-        for name in ("port", "http_port"):
+        for name in ("port", "http_port", "metrics_port"):
             value = getattr(self, name)
             if value is not None and not 0 <= value <= 65_535:
                 raise InvalidInputError(f"{name} must be between 0 and 65535, got {value}")
-        if self.http_port is not None and self.http_port == self.port != 0:
-            raise InvalidInputError(f"http_port must differ from port: both are {self.port}")
+        ports = [(name, getattr(self, name)) for name in ("port", "http_port", "metrics_port")]
+        taken = [(name, value) for name, value in ports if value]
+        for i, (name, value) in enumerate(taken):
+            for other, value2 in taken[i + 1:]:
+                if value == value2:
+                    raise InvalidInputError(f"{other} must differ from {name}: both are {value}")
         if self.media_roots and self.http_port is None:
             raise InvalidInputError("media_roots: only the HTTP API serves media, give http_port too")
 

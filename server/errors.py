@@ -6,16 +6,20 @@ the offending value and say what to fix, so both transports pass them on verbati
 """
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 
 from knn_al.errors import (AlreadyExistsError, CapacityError, DiskFullError, DuplicateItemError,
                            InvalidInputError, KnnAlError, NotFoundError, StateError, UnknownItemError)
 from knn_al.projects.files import BrokenProjectError
+from knn_al.server.observe import CallRecord
 
 log = logging.getLogger(__name__)
 
@@ -66,16 +70,42 @@ def capped(message: str) -> str:
 
 def translate_errors(method: Method) -> Method:
     """Wrap an async servicer method: library errors abort the call with their status code;
-    anything else is logged and becomes INTERNAL without leaking internals to the caller."""
+    anything else is logged and becomes INTERNAL without leaking internals to the caller.
+    Every call, answered or refused, is then reported to the servicer's ``observer``
+    (:mod:`knn_al.server.observe`), if it has one."""
 
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        started, status = time.perf_counter(), grpc.StatusCode.OK
         try:
             return await method(self, request, context)
         except KnnAlError as exc:
-            await context.abort(status_of(exc), capped(str(exc)))
+            status = status_of(exc)
+            await context.abort(status, capped(str(exc)))
+        except asyncio.CancelledError:
+            status = grpc.StatusCode.CANCELLED
+            raise
         except Exception:
+            status = grpc.StatusCode.INTERNAL
             log.exception("unexpected error in %s", method.__name__)
-            await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method.__name__}; see the server log")
+            await context.abort(status, f"internal error in {method.__name__}; see the server log")
+        finally:
+            observer = getattr(self, "observer", None)
+            if observer is not None:
+                observer.record(_record(method.__name__, request, status, time.perf_counter() - started))
 
     return wrapper  # type: ignore[return-value]
+
+
+def _record(method: str, request: Any, status: grpc.StatusCode, seconds: float) -> CallRecord:
+    """What the access log and the metrics say of a gRPC call (a streaming call's request is
+    an iterator: no project or annotator)."""
+    message = isinstance(request, Message)
+    project = (getattr(request, "project", "") or getattr(getattr(request, "settings", None), "name", "")
+               if message else "")
+    labels = 0
+    if status == grpc.StatusCode.OK and method in ("SubmitLabel", "SubmitLabels"):
+        labels = 1 if method == "SubmitLabel" else len(request.labels)
+    return CallRecord(transport="grpc", method=method, project=str(project),
+                      annotator=str(getattr(request, "annotator", "")) if message else "", seconds=seconds,
+                      status=status.name, labels=labels)

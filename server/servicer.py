@@ -25,6 +25,7 @@ from knn_al.server import convert
 from knn_al.server.calls import Calls
 from knn_al.server.errors import translate_errors
 from knn_al.server.idempotency import RecentReplies
+from knn_al.server.observe import Observer
 from knn_al.server.item_rpcs import METADATA_ADVICE, ItemRpcs
 from knn_al.server.upload import Upload
 from knn_al.projects.project import Project
@@ -50,7 +51,9 @@ class ActiveLearningServicer(ItemRpcs, pb_grpc.ActiveLearningServicer):
     ``dataset_roots`` are the directories LoadDataset may read from."""
 
     def __init__(self, store: ProjectStore, calls: Calls, *, max_upload_items: int, max_upload_bytes: int,
-                 max_reply_bytes: int, dataset_roots: Sequence[Path]) -> None:
+                 max_reply_bytes: int, dataset_roots: Sequence[Path], observer: Observer | None = None) -> None:
+        #: Told of every call (:func:`~knn_al.server.errors.translate_errors`): the access log, the metrics.
+        self.observer = observer
         self._store = store
         self._calls = calls
         self._max_upload_items, self._max_upload_bytes = max_upload_items, max_upload_bytes

@@ -11,6 +11,7 @@ from pathlib import Path
 from knn_al.cli.connection import add_data_dir_argument, add_token_arguments, token_file_of, token_of
 from knn_al.errors import KnnAlError
 from knn_al.server.config import default_of
+from knn_al.server.logs import FORMATS, LEVELS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,13 +47,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "the working directory always are")
     parser.add_argument("--workers", type=int, default=default_of("workers"), help="threads running learner work off the event loop")
     parser.add_argument("--grace", type=float, default=default_of("grace_seconds"), help="seconds in-flight calls get to finish at shutdown")
+    parser.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
+                        help="serve Prometheus metrics at http://HOST:PORT/metrics (0 picks a free one, printed): "
+                             "per-call latency and status counts, labels by annotator, per-project gauges; no token "
+                             "or TLS, so keep the port private (default: no metrics)")
+    parser.add_argument("--log-level", choices=LEVELS, default="info",
+                        help="least severe log records shown (--quiet: warning)")
+    parser.add_argument("--log-format", choices=FORMATS, default="text",
+                        help="text, or json: one JSON object per line, with an access-log line per call (method, "
+                             "project, annotator, ms, status)")
     parser.set_defaults(func=run, extra="server")
 
 
 #: The flag of each ServerConfig field whose name differs from it.
 _FLAG_OF = {"max_lease_seconds": "--max-lease", "grace_seconds": "--grace", "max_message_mb": "--max-message-mb",
             "max_upload_items": "--max-upload-items", "max_upload_mb": "--max-upload-mb", "workers": "--workers",
-            "port": "--port", "http_port": "--http-port", "media_roots": "--media-root"}
+            "port": "--port", "http_port": "--http-port", "media_roots": "--media-root",
+            "metrics_port": "--metrics-port"}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,8 +72,10 @@ def run(args: argparse.Namespace) -> int:
 
     from knn_al.server.app import StartupError, serve
     from knn_al.server.config import ServerConfig
+    from knn_al.server.logs import configure as configure_logging
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(level="warning" if args.quiet and args.log_level == "info" else args.log_level,
+                      fmt=args.log_format)
     try:
         token = token_of(args)
         config = ServerConfig(data_dir=args.data_dir, host=args.host, port=args.port, token=token,
@@ -71,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
                               max_upload_items=args.max_upload_items, max_upload_mb=args.max_upload_mb,
                               max_lease_seconds=args.max_lease, dataset_roots=tuple(args.dataset_root),
                               workers=args.workers, grace_seconds=args.grace, http_port=args.http_port,
-                              media_roots=tuple(args.media_root))
+                              media_roots=tuple(args.media_root), metrics_port=args.metrics_port)
     except KnnAlError as exc:
         # ServerConfig names its fields; the user typed flags.
         message = re.sub(r"\b\w+\b", lambda word: _FLAG_OF.get(word.group(), word.group()), str(exc))

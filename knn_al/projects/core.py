@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
-from knn_al.errors import DiskFullError, NotFoundError
+from knn_al.errors import DiskFullError, NotFoundError, StateError
 from knn_al.learner.stopping import budget_left
 from knn_al.projects.files import BrokenProjectError, check_project, read_settings
 from knn_al.projects.leases import DEFAULT_MAX_LEASE_SECONDS, Leases, lease_length
@@ -35,9 +35,13 @@ from knn_al.projects.log import OperationLog
 from knn_al.projects.replay import replay
 from knn_al.projects.settings import ProjectSettings
 
-__all__ = ["ProjectCore"]
+__all__ = ["ProjectBusyError", "ProjectCore"]
 
 T = TypeVar("T")
+
+
+class ProjectBusyError(StateError):
+    """A call that would wait no longer than it said found the project busy."""
 
 
 class ProjectCore:
@@ -91,9 +95,12 @@ class ProjectCore:
         return self._state.leases
 
     @contextmanager
-    def _locked(self) -> Iterator[float]:
-        """Hold the project lock, end expired leases, and yield the current time."""
-        with self._lock:
+    def _locked(self, *, wait: float | None = None) -> Iterator[float]:
+        """Hold the project lock, end expired leases, and yield the current time. With
+        ``wait``, :class:`ProjectBusyError` when the lock is not free within that many seconds."""
+        if not self._lock.acquire(timeout=-1 if wait is None else wait):
+            raise ProjectBusyError(f"project {self.settings.name!r} is busy with a call that took over {wait:g} s")
+        try:
             if self._closed:
                 raise NotFoundError(f"project {self.settings.name!r} was deleted")
             now = self._clock()
@@ -106,6 +113,8 @@ class ProjectCore:
                 self._leases.end(expired)
                 self._apply(self.learner.release, expired)
             yield now
+        finally:
+            self._lock.release()
 
     def _commit(self, kind: str, op: dict[str, Any], now: float, *, annotator: str = "",
                 also: Callable[[], object] | None = None) -> list[str]:

@@ -349,9 +349,11 @@ class Project(ProjectCore):
         with self._locked():
             return progress_of(self.learner, self.settings, leased=len(self._leases))
 
-    def stats(self) -> ProjectStats:
-        """Counts (labels of each kind, duplicates, outliers) and the quality estimates."""
-        with self._locked():
+    def stats(self, *, wait: float | None = None) -> ProjectStats:
+        """Counts (labels of each kind, duplicates, outliers) and the quality estimates.
+        ``wait``: give up after that many seconds if the project is busy
+        (:class:`~knn_al.projects.core.ProjectBusyError`), as a metrics scrape must."""
+        with self._locked(wait=wait):
             return stats_of(self.learner, self.settings, leased=len(self._leases),
                             auto_labeled=self._log.count_auto_labels())
 

@@ -29,6 +29,7 @@ __all__ = ["STOP_SECONDS", "ServerProcess", "ServerStartError"]
 STOP_SECONDS = 30
 _LISTENING = re.compile(r"serving on \S*:(\d+)")
 _HTTP_LISTENING = re.compile(r"HTTP on \S*:(\d+)")
+_METRICS_LISTENING = re.compile(r"metrics on \S*:(\d+)")
 
 
 class ServerStartError(KnnAlError, RuntimeError):
@@ -53,12 +54,14 @@ class ServerProcess:
     port : the port the server listens on (the real one when 0 was asked).
     address : ``127.0.0.1:PORT``, for a client.
     http_url : ``http://127.0.0.1:PORT`` of the HTTP API and page, with ``--http-port``; else "".
+    metrics_url : ``http://127.0.0.1:PORT/metrics``, with ``--metrics-port``; else "".
     """
 
     process: subprocess.Popen[str]
     port: int
     address: str
     http_url: str
+    metrics_url: str
 
     def __init__(self, data_dir: Path, *args: str, port: int = 0, cwd: Path | None = None,
                  log: Path | None = None) -> None:
@@ -79,11 +82,14 @@ class ServerProcess:
                 self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True,
                                                 cwd=self.cwd, env=env)
         line = _pipe(self.process.stdout).readline()
-        found, http = _LISTENING.search(line), None
+        found, http, metrics = _LISTENING.search(line), None, None
         if found and "--http-port" in self.args:  # the HTTP address follows, on a line of its own
             line = _pipe(self.process.stdout).readline()
             http = _HTTP_LISTENING.search(line)
-        if not found or ("--http-port" in self.args and not http):
+        if found and "--metrics-port" in self.args and (http or "--http-port" not in self.args):
+            line = _pipe(self.process.stdout).readline()
+            metrics = _METRICS_LISTENING.search(line)
+        if not found or ("--http-port" in self.args and not http) or ("--metrics-port" in self.args and not metrics):
             self.process.kill()
             self.process.wait()
             said = self.log.read_text(encoding="utf-8") if self.log else _pipe(self.process.stderr).read()
@@ -93,6 +99,7 @@ class ServerProcess:
         self.port = int(found.group(1))
         self.address = f"127.0.0.1:{self.port}"
         self.http_url = f"{'https' if '--tls-cert' in self.args else 'http'}://127.0.0.1:{http.group(1)}" if http else ""
+        self.metrics_url = f"http://127.0.0.1:{metrics.group(1)}/metrics" if metrics else ""
 
     def client(self, **options: Any) -> Client:
         """A :class:`knn_al.client.Client` of this server; ``options`` go to the client."""

@@ -15,6 +15,7 @@ import json
 import logging
 import mimetypes
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,15 @@ from knn_al.server.http import openapi, routes_items, routes_labeling, routes_pr
 from knn_al.server.http.api import COMPUTE, Api, Call, Compute, Route
 from knn_al.server.http.fields import parse_body, parse_query
 from knn_al.server.http.guard import Guard
+from knn_al.server.observe import CallRecord, Observer
 
 __all__ = ["BASE", "PAGE_DIR", "ROUTES", "make_app", "start_http"]
 
 log = logging.getLogger(__name__)
 
 BASE = "/api/v1"
+#: What a route's handler leaves on its request for the access log and the metrics.
+ROUTE_KEY, ANNOTATOR_KEY, LABELS_KEY = "knn_al.route", "knn_al.annotator", "knn_al.labels"
 #: The labeling page's files (package data).
 PAGE_DIR = Path(__file__).resolve().parent / "page"
 #: Every API route; the router and the OpenAPI document are both made from it.
@@ -89,6 +93,30 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Exception:
         log.exception("unexpected error in %s %s", request.method, request.path)
         return error_response(500, "INTERNAL", f"internal error in {request.method} {request.path}; see the server log")
+
+
+def _observed(observer: Observer | None) -> Any:
+    """The middleware reporting every API call, once answered, to ``observer``
+    (:mod:`knn_al.server.observe`): the access log and the metrics."""
+
+    @web.middleware
+    async def observed(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started, status = time.perf_counter(), 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except asyncio.CancelledError:
+            status = 499  # the client went away: nginx's "client closed request"
+            raise
+        finally:
+            if observer is not None and ROUTE_KEY in request:
+                observer.record(CallRecord(
+                    transport="http", method=request[ROUTE_KEY], project=request.match_info.get("project", ""),
+                    annotator=request.get(ANNOTATOR_KEY, ""), seconds=time.perf_counter() - started,
+                    status=str(status), labels=request.get(LABELS_KEY, 0) if status < 300 else 0))
+
+    return observed
 
 
 @web.middleware
@@ -176,6 +204,7 @@ def _endpoint(api: Api, route: Route) -> Handler:
         return await asyncio.to_thread(_encoded, value) if threaded else _encoded(value)
 
     async def handle(request: web.Request) -> web.StreamResponse:
+        request[ROUTE_KEY] = route.name
         large = False
         if route.body is not None:
             if request.query:  # else a request_id sent there would be silently ignored
@@ -188,6 +217,9 @@ def _endpoint(api: Api, route: Route) -> Handler:
         else:
             args = parse_query({name: request.query.getone(name) for name in request.query}, route.fields)
         call = Call(path=dict(request.match_info), args=args)
+        request[ANNOTATOR_KEY] = args.get("annotator") or ""
+        if route.name == "submitLabels":
+            request[LABELS_KEY] = len(args["labels"])
         if route.once:
             request_id = args.pop("request_id")
             answer = await api.replies.once(f"http {route.name}", request_id, {"path": dict(call.path), "args": args},
@@ -220,8 +252,10 @@ async def _static(request: web.Request) -> web.StreamResponse:
     return _page_file(request.match_info["name"])
 
 
-def make_app(api: Api, *, token: str | None, host: str, max_body_bytes: int) -> web.Application:
-    """The application serving ``api``'s routes, the OpenAPI document and the page on ``host`` (the --host)."""
+def make_app(api: Api, *, token: str | None, host: str, max_body_bytes: int,
+             observer: Observer | None = None) -> web.Application:
+    """The application serving ``api``'s routes, the OpenAPI document and the page on ``host``
+    (the --host), reporting each API call to ``observer``."""
     document = openapi.document(ROUTES, base=BASE)
 
     async def openapi_json(request: web.Request) -> web.StreamResponse:
@@ -230,7 +264,7 @@ def make_app(api: Api, *, token: str | None, host: str, max_body_bytes: int) -> 
     public: set[Handler] = {openapi_json, _page, _static}
     # Auth first: without the token a client learns nothing, not even what the guard refuses.
     guard = Guard(host=host, token=bool(token))
-    app = web.Application(middlewares=[_timing, _errors, _auth(token, public), _guarded(guard)],
+    app = web.Application(middlewares=[_observed(observer), _timing, _errors, _auth(token, public), _guarded(guard)],
                           client_max_size=max_body_bytes)
     for route in ROUTES:
         app.router.add_route(route.method, BASE + route.path, _endpoint(api, route))
