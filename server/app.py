@@ -15,7 +15,7 @@ from pathlib import Path
 import grpc
 from aiohttp import web
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 
 from knn_al.errors import KnnAlError
 from knn_al.projects.store import ProjectStore
@@ -122,6 +122,25 @@ def _media_roots(config: ServerConfig) -> list[Path]:
     return resolved
 
 
+#: The reflection service of gRPC's current protocol: grpcio-reflection serves only v1alpha,
+#: and tools that speak v1 (grpcurl, Postman, grpc-js clients) fail without it.
+REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
+
+
+def _enable_reflection(services: tuple[str, ...], server: grpc.aio.Server) -> None:
+    """Server reflection, v1alpha and v1, listing ``services`` and both reflection services.
+
+    v1's messages are v1alpha's, field for field (only the package changed), so one
+    servicer answers both: v1 is registered with v1alpha's message codecs."""
+    names = (*services, reflection.SERVICE_NAME, REFLECTION_V1)
+    servicer = reflection.aio.ReflectionServicer(names)
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(servicer, server)
+    handlers = {"ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
+        servicer.ServerReflectionInfo, request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+        response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString)}
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(REFLECTION_V1, handlers),))
+
+
 async def start_server(config: ServerConfig) -> RunningServer:
     """Check the configuration, listen, lock the data directory, open the store (replaying
     every project) and start serving; returns once listening.
@@ -184,7 +203,7 @@ async def start_server(config: ServerConfig) -> RunningServer:
                                dataset_roots=roots, observer=observer), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    _enable_reflection((SERVICE_NAME, health.SERVICE_NAME), server)
     await server.start()
     http = None
     if config.http_port is not None:

@@ -10,6 +10,8 @@ import grpc
 import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from google.protobuf import descriptor_pb2
+from grpc_reflection.v1alpha import reflection_pb2
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
 from knn_al.client import Client, ServiceError
@@ -80,6 +82,19 @@ def test_health_and_reflection_are_on(tmp_path: Path, serve: Callable[..., Serve
             assert reply.status == health_pb2.HealthCheckResponse.SERVING
         services = ProtoReflectionDescriptorDatabase(channel).get_services()
         assert "knn_al.v1.ActiveLearning" in services
+        # Reflection v1 too (grpcurl and grpc-js speak it): its messages are v1alpha's, field for field.
+        v1 = channel.stream_stream("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+                                   request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+                                   response_deserializer=reflection_pb2.ServerReflectionResponse.FromString)
+        replies = list(v1(iter([reflection_pb2.ServerReflectionRequest(list_services=""),
+                                reflection_pb2.ServerReflectionRequest(file_containing_symbol="knn_al.v1.ActiveLearning")]),
+                          timeout=10))
+        listed = {s.name for s in replies[0].list_services_response.service}
+        assert {"knn_al.v1.ActiveLearning", "grpc.reflection.v1.ServerReflection",
+                "grpc.reflection.v1alpha.ServerReflection"} <= listed
+        described = [descriptor_pb2.FileDescriptorProto.FromString(raw)
+                     for raw in replies[1].file_descriptor_response.file_descriptor_proto]
+        assert any(service.name == "ActiveLearning" for f in described for service in f.service)
     assert server.stop() == 0  # graceful shutdown on SIGTERM
 
 
