@@ -17,6 +17,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 import numpy as np
 
 from knn_al.client.convert import info_from_proto, sample_from_proto
@@ -32,12 +34,37 @@ from knn_al.v1.codec import (decision_from_proto, export_from_proto, group_from_
                              strategy_to_proto, struct_from_dict, suspicion_from_proto, vectors_to_proto)
 
 class ServiceError(KnnAlError):
-    """A call that failed: ``code`` is the gRPC status code, ``message`` the server's explanation."""
+    """A call that failed: ``code`` is the gRPC status code, ``message`` the server's
+    explanation. From a knn-al server, also machine-readable details: ``reason``, the
+    stable name of the kind of error (``"UNKNOWN_LABEL"``, ``"DISK_FULL"``: the
+    ``reason`` of :mod:`knn_al.errors`' classes), ``fields``, the request fields at fault
+    (field name -> description; "" when the server could not name one), and ``info``, the
+    ErrorInfo's metadata (``{"project": ...}``)."""
 
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+    def __init__(self, code: grpc.StatusCode, message: str, *, reason: str = "",
+                 fields: dict[str, str] | None = None, info: dict[str, str] | None = None) -> None:
         super().__init__(f"{code.name}: {message}")
         self.code = code
         self.message = message
+        self.reason = reason
+        self.fields = fields or {}
+        self.info = info or {}
+
+    @classmethod
+    def of(cls, exc: grpc.RpcError) -> ServiceError:
+        """The error of a failed call, with the details the server attached."""
+        reason, fields, info = "", {}, {}
+        status = rpc_status.from_call(exc) if isinstance(exc, grpc.Call) else None
+        for detail in status.details if status else ():
+            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                error_info = error_details_pb2.ErrorInfo()
+                detail.Unpack(error_info)
+                reason, info = error_info.reason, dict(error_info.metadata)
+            elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+                bad = error_details_pb2.BadRequest()
+                detail.Unpack(bad)
+                fields.update({v.field: v.description for v in bad.field_violations})
+        return cls(exc.code(), exc.details() or "", reason=reason, fields=fields, info=info)
 
 
 def _stream_request(project: str, item: tuple[Any, ...], *, opening: dict[str, Any] | None) -> pb.StreamItemsRequest:
@@ -126,7 +153,7 @@ class Client(ItemCalls):
                 if code == grpc.StatusCode.UNAVAILABLE and attempt < self.retries:
                     time.sleep(self.backoff * 2**attempt * random.uniform(0.5, 1.5))
                     continue
-                raise ServiceError(code, exc.details() or "") from None
+                raise ServiceError.of(exc) from None
         raise AssertionError("unreachable")
 
     # ------------------------------------------------------------- projects
@@ -234,7 +261,7 @@ class Client(ItemCalls):
             for decision in self._stub.StreamItems(requests(), metadata=self._metadata):
                 yield decision_from_proto(decision)
         except grpc.RpcError as exc:
-            raise ServiceError(exc.code(), exc.details() or "") from None
+            raise ServiceError.of(exc) from None
         if failure:
             raise failure[0]
 

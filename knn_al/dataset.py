@@ -36,6 +36,8 @@ MANIFEST = "manifest.json"
 class DatasetError(InvalidInputError):
     """A dataset directory is missing, corrupt, incomplete or not what was expected."""
 
+    reason = "BAD_DATASET"
+
 
 @dataclass(frozen=True)
 class Dataset:

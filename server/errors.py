@@ -14,7 +14,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf import any_pb2
 from google.protobuf.message import Message
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
 
 from knn_al.errors import (AlreadyExistsError, CapacityError, DiskFullError, DuplicateItemError,
                            InvalidInputError, KnnAlError, NotFoundError, StateError, UnknownItemError)
@@ -81,7 +84,7 @@ def translate_errors(method: Method) -> Method:
             return await method(self, request, context)
         except KnnAlError as exc:
             status = status_of(exc)
-            await context.abort(status, capped(str(exc)))
+            await context.abort(*_with_details(status, exc, request))
         except asyncio.CancelledError:
             status = grpc.StatusCode.CANCELLED
             raise
@@ -95,6 +98,31 @@ def translate_errors(method: Method) -> Method:
                 observer.record(_record(method.__name__, request, status, time.perf_counter() - started))
 
     return wrapper  # type: ignore[return-value]
+
+
+#: ErrorInfo's domain: where a reason's name is defined.
+ERROR_DOMAIN = "knn-al"
+
+
+def _with_details(status: grpc.StatusCode, exc: KnnAlError, request: Any) -> tuple[grpc.StatusCode, str, Any]:
+    """(code, message, trailing metadata) of a refusal, the metadata carrying a
+    google.rpc.Status with an ErrorInfo (``reason``: the exception kind's, stable) and, for
+    bad input, a BadRequest naming the field at fault when the library knows it."""
+    message = capped(str(exc))
+    project = getattr(request, "project", "") if isinstance(request, Message) else ""
+    info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=ERROR_DOMAIN,
+                                       metadata={"project": project} if project else {})
+    details = [info]
+    if isinstance(exc, InvalidInputError):
+        details.append(error_details_pb2.BadRequest(field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=exc.field, description=message)]))
+    packed = []
+    for detail in details:
+        holder = any_pb2.Any()
+        holder.Pack(detail)
+        packed.append(holder)
+    full = rpc_status.to_status(status_pb2.Status(code=status.value[0], message=message, details=packed))
+    return full.code, full.details, full.trailing_metadata
 
 
 def _record(method: str, request: Any, status: grpc.StatusCode, seconds: float) -> CallRecord:

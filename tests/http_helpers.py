@@ -51,8 +51,13 @@ class Reply:
     def error(self) -> tuple[str, str]:
         """(code, message) of an error reply."""
         error = self.json["error"]
-        assert set(error) == {"code", "message"}, error
+        assert set(error) == {"code", "message", "reason", "field"}, error
         return error["code"], error["message"]
+
+    @property
+    def details(self) -> tuple[str, str]:
+        """(reason, field) of an error reply."""
+        return self.json["error"]["reason"], self.json["error"]["field"]
 
 
 class LiveServer:

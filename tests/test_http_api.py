@@ -219,6 +219,10 @@ def test_errors_carry_the_grpc_message_and_their_http_status(tmp_path: Path,
         ]
         for reply, status, grpc_call in cases[:4] + cases[5:]:
             assert (reply.status, reply.error) == (status, grpc_message(grpc_call)), reply.body
+        # The same stable reasons as gRPC's ErrorInfo, and the field when it is known.
+        assert [reply.details for reply, _, _ in cases] == [
+            ("INVALID_INPUT", ""), ("NOT_FOUND", ""), ("UNKNOWN_ITEM", ""), ("ALREADY_EXISTS", ""),
+            ("INVALID_INPUT", "default_strategy"), ("WRONG_STATE", "")]
         # Over gRPC a strategy is an enum: the HTTP refusal is the project layer's own.
         assert (cases[4][0].status, cases[4][0].error[1]) == (
             400, "default_strategy must be one of random, least_confidence, margin, entropy, "

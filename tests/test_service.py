@@ -260,3 +260,25 @@ def test_tls_with_a_self_signed_certificate(tmp_path: Path, serve: Callable[...,
         with pytest.raises(ServiceError) as caught:
             plain.list_projects()
         assert caught.value.code == Code.UNAVAILABLE
+
+
+def test_refusals_carry_a_stable_reason_and_the_field_at_fault(tmp_path: Path, serve: Callable[..., ServerProcess]) -> None:
+    """google.rpc.Status details (grpcio-status): ErrorInfo with the kind's reason, and
+    BadRequest naming the field, on top of the message, which stays as it was."""
+    client = serve(tmp_path / "data").client(retries=0)
+    with pytest.raises(ServiceError) as bad_k:
+        client.create_project("p", 4, k=5000)
+    error = bad_k.value
+    assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_INPUT")
+    assert error.fields == {"k": error.message} and error.message.startswith("k must be an integer between 1 and 1000")
+    with pytest.raises(ServiceError) as missing:
+        client.get_project("nope")
+    assert (missing.value.reason, missing.value.info, missing.value.fields) == ("NOT_FOUND", {"project": "nope"}, {})
+    client.create_project("p", 4, labels=["cat", "dog"])
+    client.add_items("p", ["a"], np.ones((1, 4), dtype=np.float32))
+    with pytest.raises(ServiceError) as label:
+        client.submit_label("p", "a", "cow")
+    assert (label.value.code, label.value.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "UNKNOWN_LABEL")
+    with pytest.raises(ServiceError) as item:
+        client.submit_label("p", "zzz", "cat")
+    assert (item.value.code, item.value.reason) == (grpc.StatusCode.NOT_FOUND, "UNKNOWN_ITEM")

@@ -22,6 +22,8 @@ class EncodingError(InvalidInputError):
     reason, so a caller can report every bad item and encode the rest without them.
     """
 
+    reason = "UNREADABLE_ITEM"
+
     def __init__(self, failures: Mapping[int, str]) -> None:
         self.failures: dict[int, str] = dict(sorted(failures.items()))
         shown = "; ".join(f"item {i}: {why}" for i, why in list(self.failures.items())[:5])
@@ -32,6 +34,8 @@ class EncodingError(InvalidInputError):
 class UnknownEncoderError(InvalidInputError):
     """The name given is neither a registered encoder nor an existing model directory."""
 
+    reason = "UNKNOWN_ENCODER"
+
 
 class EncoderOutputError(InvalidInputError):
     """A model that does not produce what its encoder promises (the wrong dimension, a
@@ -41,6 +45,8 @@ class EncoderOutputError(InvalidInputError):
 class EncoderUnavailableError(StateError):
     """A known encoder's model cannot be loaded here (no network for a TF-Hub handle, a
     directory that is not a SavedModel, a missing package); the message says what to do."""
+
+    reason = "ENCODER_UNAVAILABLE"
 
 
 @runtime_checkable

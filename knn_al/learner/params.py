@@ -57,7 +57,8 @@ def check(params: Iterable[Param], values: Mapping[str, Any]) -> None:
     ``values`` breaks its rule (a missing value is not checked)."""
     for param in params:
         if param.name in values and not param.ok(values[param.name]):
-            raise InvalidInputError(f"{param.name} must be {param.rule}, got {shown(values[param.name])}")
+            raise InvalidInputError(f"{param.name} must be {param.rule}, got {shown(values[param.name])}",
+                                    field=param.name)
 
 
 def defaults(params: Iterable[Param]) -> dict[str, Any]:

@@ -39,7 +39,7 @@ def valid_exponents(exponents: object) -> TypeGuard[Sequence[float]]:
 def check_exponents(exponents: object) -> Exponents:
     """``exponents`` as a tuple of three floats; InvalidInputError unless :func:`valid_exponents`."""
     if not valid_exponents(exponents):
-        raise InvalidInputError(f"exponents must be {EXPONENTS_RULE}, got {shown(exponents)}")
+        raise InvalidInputError(f"exponents must be {EXPONENTS_RULE}, got {shown(exponents)}", field="exponents")
     return float(exponents[0]), float(exponents[1]), float(exponents[2])
 
 

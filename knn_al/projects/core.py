@@ -43,6 +43,8 @@ T = TypeVar("T")
 class ProjectBusyError(StateError):
     """A call that would wait no longer than it said found the project busy."""
 
+    reason = "PROJECT_BUSY"
+
 
 class ProjectCore:
     """A project directory opened: its settings, log and replayed state, and its lock."""

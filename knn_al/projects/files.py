@@ -57,6 +57,8 @@ class BrokenProjectError(KnnAlError):
     """A project directory whose files are missing, corrupt or inconsistent. The project
     is quarantined: listed with this reason, every call on it refused, nothing removed."""
 
+    reason = "BROKEN_PROJECT"
+
 
 def write_marker(path: Path) -> None:
     atomic_write(path / MARKER, lambda f: f.write(dumps({"format": FORMAT, "version": FORMAT_VERSION}).encode()))

@@ -36,7 +36,9 @@ log = logging.getLogger(__name__)
 
 BASE = "/api/v1"
 #: What a route's handler leaves on its request for the access log and the metrics.
-ROUTE_KEY, ANNOTATOR_KEY, LABELS_KEY = "knn_al.route", "knn_al.annotator", "knn_al.labels"
+ROUTE_KEY = web.RequestKey("knn_al.route", str)
+ANNOTATOR_KEY = web.RequestKey("knn_al.annotator", str)
+LABELS_KEY = web.RequestKey("knn_al.labels", int)
 #: The labeling page's files (package data).
 PAGE_DIR = Path(__file__).resolve().parent / "page"
 #: Every API route; the router and the OpenAPI document are both made from it.
@@ -67,9 +69,13 @@ def _encoded(value: Any) -> bytes:
     return _dumps(value).encode("utf-8")
 
 
-def error_response(status: int, code: str, message: str, *, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": capped(message)}}, status=status, headers=headers,
-                             dumps=_dumps)
+def error_response(status: int, code: str, message: str, *, headers: dict[str, str] | None = None,
+                   reason: str = "", field: str = "") -> web.Response:
+    """The error body of every refusal: the gRPC code's name, the message, and as gRPC's
+    details say them, the stable ``reason`` (the code's name where the library gave none)
+    and the request ``field`` at fault ("" when unknown)."""
+    body = {"code": code, "message": capped(message), "reason": reason or code, "field": field}
+    return web.json_response({"error": body}, status=status, headers=headers, dumps=_dumps)
 
 
 @web.middleware
@@ -79,7 +85,8 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except KnnAlError as exc:
-        return error_response(http_status_of(exc), status_of(exc).name, str(exc))
+        return error_response(http_status_of(exc), status_of(exc).name, str(exc), reason=exc.reason,
+                              field=getattr(exc, "field", ""))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

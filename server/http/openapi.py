@@ -51,7 +51,7 @@ _STATS_COUNTS = ("labeled", "propagated", "auto_labeled", "leased", "skipped", "
 
 #: The reply shapes, by name (a route's ``reply``).
 SCHEMAS: dict[str, Any] = {
-    "Error": _object({"error": _object({"code": STRING, "message": STRING})}),
+    "Error": _object({"error": _object({"code": STRING, "message": STRING, "reason": STRING, "field": STRING})}),
     "Empty": _object({}),
     "Settings": _SETTINGS,
     "ProjectInfo": _object({"name": STRING, "state": {"type": "string", "enum": ["ready", "broken"]},
