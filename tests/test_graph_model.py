@@ -94,6 +94,29 @@ def test_incremental_graph_state_equals_a_learner_built_from_scratch(seed: int, 
         assert np.abs(ours[item] - theirs[item]).max(initial=0.0) <= 2 * DEFAULT_TOLERANCE * max(degree[item], 1.0) + 1e-12
 
 
+def test_a_withdrawn_label_leaves_no_prediction_behind() -> None:
+    """Unlabeling the only label of a class in a cluster: the cluster's predictions are those
+    of a learner that never had it. (Pushing the withdrawal left residues within tolerance
+    of zero there, which were all the cluster's scores held: it kept predicting the class.)"""
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((4, DIM)) * 2
+    x = np.concatenate([centres[c] + 0.3 * rng.standard_normal((25, DIM)) for c in range(4)]).astype(np.float32)
+    ids = [f"i{j}" for j in range(len(x))]
+
+    def learner_with(labels: dict[str, str]) -> Learner:
+        learner = Learner(dimension=DIM, model="graph", duplicate_threshold=1.0, classes=["a", "b", "c"])
+        learner.add_items(ids, x)
+        learner.label(list(labels), list(labels.values()))
+        return learner
+
+    kept = {"i0": "a", "i3": "b", "i26": "c"}  # clusters 0 and 1 only
+    withdrawn = learner_with({**kept, "i60": "c", "i61": "b"})  # and two labels in cluster 2
+    withdrawn.unlabel(["i60"])  # "c" keeps its label in cluster 1
+    withdrawn.label(["i61"], ["a"])  # a relabel withdraws "b" there
+    never = learner_with({**kept, "i61": "a"})
+    np.testing.assert_allclose(withdrawn.predict_proba(ids), never.predict_proba(ids), atol=1e-9)
+
+
 def test_leave_one_out_is_the_learner_without_that_label() -> None:
     rng = np.random.default_rng(3)
     centres = rng.standard_normal((3, DIM)) * 2

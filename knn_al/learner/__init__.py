@@ -1,6 +1,7 @@
 """The algorithm: a pool of unit vectors, its kNN tables, picks and predictions.
 
-numpy and FAISS only: no I/O, no SQLite, no grpc, no TensorFlow. Nothing here imports
+numpy and FAISS only: no SQLite, no grpc, no TensorFlow, and no I/O but
+:mod:`~knn_al.learner.persist` (``Learner.save``/``Learner.load``). Nothing here imports
 from another knn_al layer but :mod:`knn_al.errors`. ``from knn_al.learner import Learner``;
 the record types (:mod:`knn_al.learner.types`) import without numpy, which is why the
 names below load on first use.

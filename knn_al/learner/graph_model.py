@@ -218,6 +218,7 @@ def nearest_rows(vectors: np.ndarray, pool: np.ndarray, live: np.ndarray, m: int
 
 def _normalised(scores: np.ndarray, smoothing: float | np.ndarray) -> np.ndarray:
     """Class probabilities from class scores (rows × classes): plus ``smoothing`` in every
-    class, normalised, so an item no label reaches is uniform."""
-    scores = scores + smoothing
+    class, normalised, so an item no label reaches is uniform. A withdrawn label leaves
+    scores within the push tolerance of 0, some below: those count as 0."""
+    scores = np.maximum(scores, 0.0) + smoothing
     return scores / scores.sum(axis=1, keepdims=True)

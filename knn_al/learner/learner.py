@@ -13,7 +13,9 @@ that raises leaves the learner exactly as it was.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +28,8 @@ from knn_al.learner.params import LEARNER_PARAMS, check, defaults
 from knn_al.learner.picks import Picker
 from knn_al.learner.pool import Pool
 from knn_al.learner.readout import LearnerReadout
-from knn_al.learner.states import LABELED, ItemStates
+from knn_al.learner.persist import SavedLearner, read_learner, write_learner
+from knn_al.learner.states import LABELED, REMOVED, SKIPPED, ItemStates
 from knn_al.learner.strategies import DEFAULT_STRATEGY
 from knn_al.learner.survey import PoolSurvey, survey_addition
 from knn_al.learner.types import DEFAULT_EXPONENTS, Exponents, Pick
@@ -91,6 +94,7 @@ class Learner(LearnerReadout):
         self.max_candidates = max_candidates
         self.seed = seed
         self.model = model
+        self.classes = tuple(classes) if classes is not None else None
         self._pool = Pool(dimension=dimension, outlier_quantile=self.outlier_quantile)
         self._states = ItemStates()
         self._groups = DuplicateGroups()
@@ -119,6 +123,31 @@ class Learner(LearnerReadout):
         labels = getattr(settings, "labels", None)
         options["classes"] = list(labels) if labels else None
         return cls(**{**options, **overrides})
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the learner to the new directory ``path``: its parameters, items, labels
+        and skips, in the documented format of :mod:`knn_al.learner.persist` (no pickle).
+        Items handed out are not saved."""
+        rows = np.flatnonzero(self.status_ != REMOVED)
+        params: dict[str, Any] = {p.name: getattr(self, p.name) for p in LEARNER_PARAMS}
+        params["classes"] = list(self.classes) if self.classes is not None else None
+        skipped = np.flatnonzero((self.status_ == SKIPPED) & ~self.propagated_)
+        return write_learner(SavedLearner(params=params, ids=self.ids_of(rows), vectors=self.vectors_[rows],
+                                          labels=list(self.labels().items()), skipped=self.ids_of(skipped)), path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Learner:
+        """The learner :meth:`save` wrote to ``path``, rebuilt from its items, labels and
+        skips: the same predictions and, for a seed, the same picks."""
+        saved = read_learner(path)
+        learner = cls(**saved.params)
+        if saved.ids:
+            learner.add_items(saved.ids, saved.vectors)
+        if saved.labels:
+            learner.label([item for item, _ in saved.labels], [label for _, label in saved.labels])
+        if saved.skipped:
+            learner.skip(saved.skipped)
+        return learner
 
     # ----------------------------------------------------------------- pool
     def add_items(self, ids: Sequence[str], vectors: np.ndarray, *, survey: PoolSurvey | None = None) -> None:

@@ -85,6 +85,13 @@ class Pages:
             self.estimate_ = np.concatenate([self.estimate_, zeros])
             self.residual_ = np.concatenate([self.residual_, zeros.copy()])
 
+    def clear(self, code: int) -> None:
+        """Zero class ``code`` everywhere; its pages stay allocated (a class emptied now is
+        likely labeled again)."""
+        pages = self.table_[code][self.table_[code] >= 0]
+        self.estimate_[pages] = 0.0
+        self.residual_[pages] = 0.0
+
     def at(self, rows: Any) -> Any:
         """The position of ``rows`` (a row or an array of them) within their pages."""
         return rows & (self.page_rows - 1)

@@ -136,6 +136,8 @@ class Propagation:
         self.pages_ = Pages(len(graph), shift=page_shift)
         #: π_i(i) of labeled rows, by row (the own share leave-one-out removes).
         self.self_scores_: dict[int, float] = {}
+        #: The class code of each labeled row.
+        self.labels_: dict[int, int] = {}
 
     def _use(self, graph: PoolGraph) -> None:
         """Take ``graph``, with scratch space of its size."""
@@ -186,16 +188,33 @@ class Propagation:
 
     def add(self, row: int, code: int, sign: float = 1.0) -> np.ndarray | None:
         """Add (``sign`` 1) or withdraw (−1) a label of class ``code`` on ``row``; returns
-        the rows whose scores changed (None: too many to list, take every row)."""
+        the rows whose scores changed (None: too many to list, take every row).
+
+        A withdrawal recomputes the class from its other labels. Pushing −1 from the row
+        would leave, wherever the label had reached, residues within tolerance of zero,
+        positive and negative; far from every other label of the class they are all an
+        item's score holds, and they decided its prediction (measured: after an unlabel, a
+        cluster of 25 items no label of the class reaches predicted it with p 0.78, where
+        a computation from scratch gives it nothing). Labels are added far more often
+        than withdrawn, so only the rare path pays a push per label of the class.
+        """
         self.pages_.add_classes(code + 1)
-        page = self.pages_.page_of(code, row)
-        self.pages_.residual_[page, self.pages_.at(row)] += sign
-        changed = self._push_class(code, np.array([row]))
         if sign > 0:
+            self.labels_[row] = code
+            page = self.pages_.page_of(code, row)
+            self.pages_.residual_[page, self.pages_.at(row)] += 1.0
+            changed = self._push_class(code, np.array([row]))
             self.self_scores_[row] = self._self_score(row)
-        else:
-            self.self_scores_.pop(row, None)
-        return changed
+            return changed
+        self.labels_.pop(row, None)
+        self.self_scores_.pop(row, None)
+        self.pages_.clear(code)
+        seeds = np.array([r for r, c in self.labels_.items() if c == code], dtype=np.int64)
+        for seed in seeds.tolist():
+            self.pages_.residual_[self.pages_.page_of(code, seed), self.pages_.at(seed)] = 1.0
+        if len(seeds):
+            self._push_class(code, seeds)
+        return None
 
     def _self_score(self, row: int) -> float:
         """π_row(row) by a push from ``row`` alone, in scratch vectors reset afterwards."""
@@ -236,6 +255,7 @@ class Propagation:
             self.pages_.set_vectors(code, scores, residual)
             self._push_class(code, np.flatnonzero(np.abs(residual) > threshold))
         self.self_scores_ = {int(row): self._self_score(int(row)) for row in rows}
+        self.labels_ = dict(zip(np.asarray(rows).tolist(), np.asarray(codes).tolist()))
 
     def class_scores(self, rows: np.ndarray, n_classes: int) -> np.ndarray:
         """The scores of pool ``rows`` (an array of any shape) in ``n_classes`` classes, a
