@@ -102,6 +102,8 @@ def translate_errors(method: Method) -> Method:
 
 #: ErrorInfo's domain: where a reason's name is defined.
 ERROR_DOMAIN = "knn-al"
+#: The longest project name (knn_al.projects.settings): a longer one is not echoed back.
+MAX_PROJECT_CHARS = 64
 
 
 def _with_details(status: grpc.StatusCode, exc: KnnAlError, request: Any) -> tuple[grpc.StatusCode, str, Any]:
@@ -110,6 +112,8 @@ def _with_details(status: grpc.StatusCode, exc: KnnAlError, request: Any) -> tup
     bad input, a BadRequest naming the field at fault when the library knows it."""
     message = capped(str(exc))
     project = getattr(request, "project", "") if isinstance(request, Message) else ""
+    if len(project) > MAX_PROJECT_CHARS:  # not a project's name: the details must stay small (16 KB)
+        project = ""
     info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=ERROR_DOMAIN,
                                        metadata={"project": project} if project else {})
     details = [info]

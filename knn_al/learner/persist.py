@@ -19,8 +19,9 @@ tables, so the same predictions (the graph model's scores agree within its push 
 and, for the same seed, the same picks. One exception: the pool is surveyed afresh
 (density, duplicate groups), while a learner that removed items keeps the densities
 measured with them until its next addition, so after removals picks can differ where
-those densities count. Items handed out are not saved: a loaded learner has none. :meth:`Learner.save` writes into a new directory and refuses an existing one,
-so it never overwrites or deletes anything.
+those densities count. Items handed out are not saved: a loaded learner has none.
+:meth:`Learner.save` writes into a new directory and refuses an existing one, so it never
+overwrites or deletes anything.
 """
 from __future__ import annotations
 
