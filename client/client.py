@@ -54,7 +54,10 @@ class ServiceError(KnnAlError):
     def of(cls, exc: grpc.RpcError) -> ServiceError:
         """The error of a failed call, with the details the server attached."""
         reason, fields, info = "", {}, {}
-        status = rpc_status.from_call(exc) if isinstance(exc, grpc.Call) else None
+        try:
+            status = rpc_status.from_call(exc) if isinstance(exc, grpc.Call) else None
+        except ValueError:  # details that disagree with the status (not from a knn-al server): none
+            status = None
         for detail in status.details if status else ():
             if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
                 error_info = error_details_pb2.ErrorInfo()

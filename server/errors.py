@@ -104,22 +104,39 @@ def translate_errors(method: Method) -> Method:
 ERROR_DOMAIN = "knn-al"
 #: The longest project name (knn_al.projects.settings): a longer one is not echoed back.
 MAX_PROJECT_CHARS = 64
+#: Bytes of UTF-8 of a refusal's message (2,000 ASCII characters and the "cut" note), and of
+#: the field description of its BadRequest.
+MESSAGE_BYTES, DETAIL_BYTES = 2100, 512
+
+
+def _utf8_cut(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` bytes of UTF-8."""
+    return text.encode("utf-8")[:limit].decode("utf-8", "ignore")
 
 
 def _with_details(status: grpc.StatusCode, exc: KnnAlError, request: Any) -> tuple[grpc.StatusCode, str, Any]:
     """(code, message, trailing metadata) of a refusal, the metadata carrying a
     google.rpc.Status with an ErrorInfo (``reason``: the exception kind's, stable) and, for
-    bad input, a BadRequest naming the field at fault when the library knows it."""
-    message = capped(str(exc))
-    project = getattr(request, "project", "") if isinstance(request, Message) else ""
-    if len(project) > MAX_PROJECT_CHARS:  # not a project's name: the details must stay small (16 KB)
+    bad input, a BadRequest naming the field at fault when the library knows it.
+
+    gRPC refuses a reply whose metadata passes 16 KB. The message travels there twice (as
+    grpc-message, percent-encoded, and in the details, which must repeat it exactly), so it
+    is cut to :data:`MESSAGE_BYTES` of UTF-8, and the field's description to
+    :data:`DETAIL_BYTES`: a refusal is never refused for its own size."""
+    message = _utf8_cut(capped(str(exc)), MESSAGE_BYTES)
+    if isinstance(request, Message):
+        project = getattr(request, "project", "") or getattr(getattr(request, "settings", None), "name", "")
+    else:
+        project = ""
+    if len(project) > MAX_PROJECT_CHARS:  # not a project's name: the details must stay small
         project = ""
     info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=ERROR_DOMAIN,
                                        metadata={"project": project} if project else {})
-    details = [info]
+    details: list[Any] = [info]
     if isinstance(exc, InvalidInputError):
         details.append(error_details_pb2.BadRequest(field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=exc.field, description=message)]))
+            error_details_pb2.BadRequest.FieldViolation(field=exc.field,
+                                                        description=_utf8_cut(message, DETAIL_BYTES))]))
     packed = []
     for detail in details:
         holder = any_pb2.Any()

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from google.protobuf import descriptor_pb2
+from google.rpc import status_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
@@ -282,3 +283,20 @@ def test_refusals_carry_a_stable_reason_and_the_field_at_fault(tmp_path: Path, s
     with pytest.raises(ServiceError) as item:
         client.submit_label("p", "zzz", "cat")
     assert (item.value.code, item.value.reason) == (grpc.StatusCode.NOT_FOUND, "UNKNOWN_ITEM")
+
+
+def test_error_details_keep_a_long_non_ascii_refusal_under_grpcs_metadata_limit() -> None:
+    """gRPC refuses metadata over 16 KB: a refusal whose message is 3,000 CJK characters
+    (9 bytes each once percent-encoded) must still arrive, details included."""
+    from grpc_status import rpc_status
+
+    from knn_al.errors import InvalidInputError
+    from knn_al.server.errors import _with_details
+
+    code, message, trailer = _with_details(grpc.StatusCode.INVALID_ARGUMENT, InvalidInputError("中" * 3000, field="k"),
+                                           None)
+    details = dict(trailer)["grpc-status-details-bin"]
+    assert 3 * len(message.encode()) + len(details) < 16384 and message.startswith("中" * 100)
+    status = status_pb2.Status.FromString(details)
+    assert status.message == message and status.code == code.value[0]  # what rpc_status.from_call checks
+    assert rpc_status.to_status(status).details == message
