@@ -347,3 +347,21 @@ def test_a_saved_learner_loads_with_the_same_predictions_and_picks(tmp_path, mod
     (saved / "learner.json").write_text('{"format": "knn-al-learner", "version": 99}')
     with pytest.raises(InvalidInputError, match="format version 99"):
         Learner.load(saved)
+
+
+def test_a_saved_learner_keeps_its_columns_and_its_auto_choice(tmp_path):
+    """With an open label set the columns are in the order classes first came, a class
+    whose labels were all removed included; under auto, the model chosen so far."""
+    learner, ids, truth = make(model="auto")
+    learner.label(ids[:3], ["b", "a", "c"])
+    learner.unlabel([ids[0]])  # "b" has no label left, and keeps its column
+    learner.label([ids[1]], ["b"])
+    learner.label(ids[3:90:4], [f"k{t}" for t in truth[3:90:4]])
+    learner.active_model_ = "knn" if learner.active_model_ == "graph" else "graph"  # as a label history may leave it
+    loaded = Learner.load(learner.save(tmp_path / "saved"))
+    assert loaded.classes_ == learner.classes_ and loaded.active_model_ == learner.active_model_
+    np.testing.assert_allclose(loaded.predict_proba(ids), learner.predict_proba(ids), atol=1e-6)
+    (tmp_path / ".again.partial").mkdir()  # a leftover of someone's: refused, not removed
+    with pytest.raises(Exception, match="partial exists"):
+        learner.save(tmp_path / "again")
+    assert (tmp_path / ".again.partial").is_dir() and not (tmp_path / "again").exists()

@@ -133,6 +133,7 @@ class Learner(LearnerReadout):
         params["classes"] = list(self.classes) if self.classes is not None else None
         skipped = np.flatnonzero((self.status_ == SKIPPED) & ~self.propagated_)
         return write_learner(SavedLearner(params=params, ids=self.ids_of(rows), vectors=self.vectors_[rows],
+                                          known_classes=list(self.classes_), active_model=self.active_model_,
                                           labels=list(self.labels().items()), skipped=self.ids_of(skipped)), path)
 
     @classmethod
@@ -141,12 +142,15 @@ class Learner(LearnerReadout):
         skips: the same predictions and, for a seed, the same picks."""
         saved = read_learner(path)
         learner = cls(**saved.params)
+        for name in saved.known_classes:  # the columns in the saved order, emptied classes included
+            learner._knn.classes.code(name)
         if saved.ids:
             learner.add_items(saved.ids, saved.vectors)
         if saved.labels:
             learner.label([item for item, _ in saved.labels], [label for _, label in saved.labels])
         if saved.skipped:
             learner.skip(saved.skipped)
+        learner.active_model_ = saved.active_model  # auto's choice depends on the labels' history
         return learner
 
     # ----------------------------------------------------------------- pool

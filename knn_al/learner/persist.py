@@ -5,10 +5,11 @@ The one module of the learner that reads and writes files. The format holds what
 gave, not the learner's tables, and no pickle (nothing in it runs code when loaded):
 
 ``learner.json``
-    ``{"format": "knn-al-learner", "version": 1, "params": {...}, "labels": [[id, label], ...],
-    "skipped": [id, ...]}``: the parameters (those of
-    :data:`~knn_al.learner.params.LEARNER_PARAMS` and ``classes``, the fixed label set or
-    null), the human labels, the skipped items.
+    ``{"format": "knn-al-learner", "version": 1, "params": {...}, "known_classes": [...],
+    "active_model": "knn", "labels": [[id, label], ...], "skipped": [id, ...]}``: the
+    parameters (those of :data:`~knn_al.learner.params.LEARNER_PARAMS` and ``classes``, the
+    fixed label set or null), every class known so far in column order (with none left
+    labeled too), the model predicting now (under "auto"), the human labels, the skipped items.
 ``ids.json``
     the pool's ids, in pool order (removed items are not kept).
 ``vectors.npy``
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,11 +45,14 @@ FORMAT, VERSION = "knn-al-learner", 1
 @dataclass(frozen=True)
 class SavedLearner:
     """What a saved learner holds: its constructor's ``params``, its items (``ids`` and
-    their ``vectors``, in pool order), the human ``labels`` (id, label) and the ``skipped`` ids."""
+    their ``vectors``, in pool order), its ``known_classes`` in column order, its
+    ``active_model``, the human ``labels`` (id, label) and the ``skipped`` ids."""
 
     params: dict[str, Any]
     ids: list[str]
     vectors: np.ndarray
+    known_classes: list[str]
+    active_model: str
     labels: list[tuple[str, str]]
     skipped: list[str]
 
@@ -57,14 +62,23 @@ def write_learner(saved: SavedLearner, path: str | os.PathLike[str]) -> Path:
     target = Path(path)
     if target.exists():
         raise AlreadyExistsError(f"{target} exists: save a learner into a new directory")
-    state = {"format": FORMAT, "version": VERSION, "params": saved.params,
-             "labels": [list(pair) for pair in saved.labels], "skipped": saved.skipped}
+    state = {"format": FORMAT, "version": VERSION, "params": saved.params, "known_classes": saved.known_classes,
+             "active_model": saved.active_model, "labels": [list(pair) for pair in saved.labels],
+             "skipped": saved.skipped}
     partial = target.with_name(f".{target.name}.partial")
-    partial.mkdir()  # fails on an existing leftover too: never overwritten
-    (partial / "ids.json").write_text(json.dumps(saved.ids, ensure_ascii=False), encoding="utf-8")
-    np.save(partial / "vectors.npy", np.ascontiguousarray(saved.vectors, dtype=np.float32))
-    (partial / "learner.json").write_text(json.dumps(state, ensure_ascii=False, indent=1), encoding="utf-8")
-    partial.rename(target)
+    try:
+        partial.mkdir()
+    except FileExistsError:
+        raise AlreadyExistsError(f"{partial} exists, perhaps left by a save that failed: it is not knn-al's to "
+                                 "remove; remove it or save elsewhere") from None
+    try:
+        (partial / "ids.json").write_text(json.dumps(saved.ids, ensure_ascii=False), encoding="utf-8")
+        np.save(partial / "vectors.npy", np.ascontiguousarray(saved.vectors, dtype=np.float32))
+        (partial / "learner.json").write_text(json.dumps(state, ensure_ascii=False, indent=1), encoding="utf-8")
+        partial.rename(target)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)  # made here, just now: nothing of the user's
+        raise
     return target
 
 
@@ -84,5 +98,6 @@ def read_learner(path: str | os.PathLike[str]) -> SavedLearner:
                                 f"reads version {VERSION}")
     if not isinstance(ids, list) or len(ids) != len(vectors):
         raise InvalidInputError(f"{source}: ids.json and vectors.npy do not have one row per id")
-    return SavedLearner(params=state["params"], ids=ids, vectors=vectors,
+    return SavedLearner(params=state["params"], ids=ids, vectors=vectors, known_classes=list(state["known_classes"]),
+                        active_model=state["active_model"],
                         labels=[(item, label) for item, label in state["labels"]], skipped=list(state["skipped"]))
