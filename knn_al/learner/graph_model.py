@@ -77,18 +77,22 @@ class GraphModel:
         self.regraph((sims, idx), labeled)
 
     def relabel(self, rows: np.ndarray, old: np.ndarray, new: np.ndarray) -> None:
-        """Rows' labels change from class codes ``old`` to ``new`` (-1: none)."""
+        """Rows' labels change from class codes ``old`` to ``new`` (-1: none). Each class
+        that loses labels is computed again once, then the new labels are pushed."""
+        moved = old != new
+        rows, old, new = rows[moved], old[moved], new[moved]
         changed: list[np.ndarray] = []
         every = False
-        for row, before, after in zip(rows.tolist(), old.tolist(), new.tolist()):
-            if before == after:
-                continue
-            for code, sign in ((before, -1.0), (after, 1.0)):
-                if code >= 0:
-                    rows_changed = self.propagation.add(row, code, sign)
-                    every |= rows_changed is None
-                    if rows_changed is not None:
-                        changed.append(rows_changed)
+        for code in np.unique(old[old >= 0]).tolist():
+            rows_changed = self.propagation.withdraw(rows[old == code].tolist(), code)
+            every |= rows_changed is None
+            if rows_changed is not None:
+                changed.append(rows_changed)
+        for row, code in zip(rows[new >= 0].tolist(), new[new >= 0].tolist()):
+            rows_changed = self.propagation.add(row, code)
+            every |= rows_changed is None
+            if rows_changed is not None:
+                changed.append(rows_changed)
         if every or len(self.classes) != self._n_classes:  # a new class changes every row's smoothing
             self._n_classes = len(self.classes)
             self.uncertainty.refresh()
@@ -218,7 +222,7 @@ def nearest_rows(vectors: np.ndarray, pool: np.ndarray, live: np.ndarray, m: int
 
 def _normalised(scores: np.ndarray, smoothing: float | np.ndarray) -> np.ndarray:
     """Class probabilities from class scores (rows × classes): plus ``smoothing`` in every
-    class, normalised, so an item no label reaches is uniform. A withdrawn label leaves
-    scores within the push tolerance of 0, some below: those count as 0."""
+    class, normalised, so an item no label reaches is uniform. Push estimates can dip
+    below 0 by up to the tolerance (a graph change pushes negative residuals): those count as 0."""
     scores = np.maximum(scores, 0.0) + smoothing
     return scores / scores.sum(axis=1, keepdims=True)

@@ -229,7 +229,10 @@ class Learner(LearnerReadout):
     def label(self, ids: Sequence[str], labels: Sequence[str]) -> list[str]:
         """Label items (a relabel if already labeled). Handed-out items are released.
 
-        A batch costs one pass over the pool for its new labels; relabels cost O(1).
+        A batch costs one pass over the pool for its new labels; relabels cost O(1) in the
+        kNN model. The graph model computes a class that loses a label again from its other
+        labels (:meth:`~knn_al.learner.propagation.Propagation.withdraw`): measured at
+        100k × 64, 20 classes, 500 labels, a relabel 79 ms against 3.3 ms for a new label.
         Returns the ids of the duplicate-group members the labels propagated to.
         """
         ids, labels = list(ids), list(labels)
