@@ -27,8 +27,6 @@ __all__ = ["AsyncClient"]
 #: Public methods of Client that AsyncClient offers as coroutines (all but the context manager).
 METHODS = tuple(name for name, member in inspect.getmembers(Client, inspect.isfunction)
                 if not name.startswith("_") and name not in ("close", "stream"))
-#: What a call leaves in the blocking client's per-thread state, carried to the calling task.
-_LAST: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("knn_al_client_last", default={})
 _DONE = object()
 
 
@@ -44,24 +42,30 @@ class AsyncClient:
     def __init__(self, address: str, *, max_workers: int = 8, **options: Any) -> None:
         self._client = Client(address, **options)
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="knn-al-client")
+        #: What this task's calls left in the blocking client's per-thread state (the worker
+        #: threads are shared by every task: each call starts from a clean state).
+        self._last: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar(f"knn_al_last_{id(self)}",
+                                                                                    default={})
 
     async def _run(self, call: Callable[[], Any]) -> Any:
         def in_thread() -> tuple[Any, dict[str, Any]]:
-            return call(), dict(vars(self._client._last))
+            state = vars(self._client._last)
+            state.clear()
+            return call(), dict(state)
 
         result, last = await asyncio.get_running_loop().run_in_executor(self._pool, in_thread)
-        _LAST.set(last)
+        self._last.set({**self._last.get(), **last})
         return result
 
     @property
     def last_compute_ms(self) -> float | None:
         """Milliseconds the server spent in library code on this task's last call; None if unknown."""
-        return _LAST.get().get("compute_ms")
+        return self._last.get().get("compute_ms")
 
     @property
     def last_add(self) -> AddResult | None:
         """The counts of this task's last ``add_items``."""
-        return _LAST.get().get("add")
+        return self._last.get().get("add")
 
     async def stream(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
         """:meth:`Client.stream`: the decisions, as they come."""

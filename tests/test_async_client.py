@@ -101,3 +101,23 @@ def test_a_call_waiting_on_its_input_blocks_neither_the_loop_nor_other_calls(ser
             return await asyncio.wait_for(streaming, timeout=30)
 
     assert asyncio.run(run()) == [("w-s1", True), ("w-s2", True)]
+
+
+def test_last_add_is_the_calling_tasks_own(server: ServerProcess) -> None:
+    async def run() -> tuple[object, object]:
+        async with AsyncClient(server.address, max_workers=1) as client:  # one thread: every call shares it
+            await client.create_project("t", DIM)
+
+            async def adder() -> object:
+                await client.add_items("t", ["t1", "t2"], np.eye(2, DIM, dtype=np.float32))
+                return client.last_add
+
+            async def other() -> object:
+                await client.list_projects()
+                return client.last_add
+
+            added = await asyncio.create_task(adder())
+            return added, await asyncio.create_task(other())
+
+    added, other = asyncio.run(run())
+    assert getattr(added, "added", None) == 2 and other is None

@@ -74,6 +74,11 @@ class ServerProcess:
         command = [sys.executable, "-m", "knn_al.cli", "serve", "--data-dir", str(self.data_dir),
                    "--port", str(self._asked_port), *self.args]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if not {"--token", "--token-file"} & set(self.args):
+            # A token exported for the shell's own commands (KNN_AL_TOKEN) would make this
+            # server require one its callers (the demo, the tests) do not send.
+            for name in ("KNN_AL_TOKEN", "KNN_AL_TOKEN_FILE"):
+                env.pop(name, None)
         if self.log is None:
             self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                             cwd=self.cwd, env=env)
