@@ -141,3 +141,10 @@ def test_progress_bars_are_off_when_stderr_is_not_a_terminal(tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     assert "\r" not in done.stderr and "it/s" not in done.stderr and "item/s" not in done.stderr
     assert done.stdout.startswith("embedded 5 items with use-multilingual")
+
+
+def test_a_token_exported_for_the_shell_does_not_lock_the_demos_server(monkeypatch: pytest.MonkeyPatch,
+                                                                      tmp_path: Path) -> None:
+    monkeypatch.setenv("KNN_AL_TOKEN", "for-my-shell")
+    with ServerProcess(tmp_path / "data") as server, server.client() as client:
+        assert client.list_projects() == []
