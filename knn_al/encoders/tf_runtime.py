@@ -6,6 +6,11 @@ and CPU-instructions notices. ``TF_CPP_MIN_LOG_LEVEL`` does not reach most of th
 with 3, only the cuInit line goes). So the import, and the first op (where the device is
 probed), run with the process's stderr (file descriptor 2) captured; what was written
 there meanwhile is written back, less the lines known to be that noise.
+
+Only while this is the process's one thread: file descriptor 2 is everyone's, and in a
+server a capture would hold back (for seconds) and could lose the other threads' log
+lines. A server loading an image encoder shows TensorFlow's lines once, with
+``TF_CPP_MIN_LOG_LEVEL`` 2 taking the cuInit one.
 """
 from __future__ import annotations
 
@@ -57,7 +62,8 @@ def import_tensorflow() -> Any:
         if _tf is None:
             # Warnings and info from TensorFlow's C++ at run time (after the import), unless asked.
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-            with _quiet_stderr():
+            alone = threading.active_count() == 1
+            with _quiet_stderr() if alone else contextlib.nullcontext():
                 import tensorflow as tf
 
                 tf.constant(0.0) + 1.0  # the first op probes the devices: the cuInit line
