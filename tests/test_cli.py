@@ -37,7 +37,9 @@ def test_help_shows_every_default() -> None:
     for name, parser in commands.items():
         text = "".join(parser.format_help().split())  # argparse wraps lines, at hyphens too
         for action in parser._actions:
-            if action.option_strings and action.default not in (None, False, [], argparse.SUPPRESS):
+            default = action.default
+            unset = default is None or default is False or default == argparse.SUPPRESS or default in ("", [], ())
+            if action.option_strings and not unset:
                 help_text = " ".join((parser._get_formatter()._get_help_string(action) % vars(action)).split())
                 assert "default" in help_text, f"knn-al {name} {action.option_strings[0]}: no default in its help"
                 assert "".join(help_text.split()) in text

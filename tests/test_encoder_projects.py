@@ -161,9 +161,9 @@ def test_load_embedded_texts_by_path_then_predict_raw_text(server: ServerProcess
     assert main(["embed", str(tmp_path / "texts.jsonl"), "-o", str(tmp_path / "ds"), "--quiet"]) == 0
 
     assert _load(server, tmp_path / "ds", "loaded-texts", "--create", "--import-labels") == 0
-    out = capsys.readouterr().out
-    assert "created project 'loaded-texts': 512-d, encoder use-multilingual" in out
-    assert "loaded 8 items into 'loaded-texts' (6 labels imported)" in out
+    out, err = capsys.readouterr()
+    assert "created project 'loaded-texts': 512-d, encoder use-multilingual" in err  # a note
+    assert "loaded 8 items into 'loaded-texts' (6 labels imported)" in out  # the result
     with server.client() as client:
         info = client.get_project("loaded-texts")
         assert (info.encoder, info.pool_size, info.label_counts) == ("use-multilingual", 8, {"sport": 4, "cooking": 2})

@@ -37,7 +37,8 @@ class _DefaultsFormatter(argparse.HelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
         default = action.default
-        if (not action.option_strings or "default" in text or default in (None, False, [], argparse.SUPPRESS)
+        unset = default is None or default is False or default == "" or default == [] or default == ()
+        if (not action.option_strings or "default" in text or unset or default == argparse.SUPPRESS
                 or isinstance(action, (argparse._HelpAction, argparse._VersionAction))):
             return text
         shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)

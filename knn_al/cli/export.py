@@ -13,6 +13,7 @@ import argparse
 import csv
 import io
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -113,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         return fail(PROG, f"--label-config {args.label_config}: {exc}", EXIT_USAGE)
     token, tls = connection_options(args)
+    if fmt == "parquet":
+        import pyarrow  # noqa: F401  (before the export is fetched: a missing extra is said at once)
 
     from knn_al.client import Client
 
@@ -122,8 +125,12 @@ def run(args: argparse.Namespace) -> int:
         records = client.export(args.project, include_predictions=args.predictions)
     content = render(records, fmt, label_config=label_config)
     if out is None:
-        sys.stdout.buffer.write(content)
-        sys.stdout.flush()
+        try:
+            sys.stdout.buffer.write(content)
+            sys.stdout.flush()
+        except BrokenPipeError:  # `knn-al export -o - | head`: the reader has had enough
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            return 0
     else:
         atomic_write(out, lambda f: f.write(content))
     if not args.quiet:

@@ -107,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
         with Client(args.server, token=token, tls=tls, timeout=args.timeout) as client:
             if args.create:
                 created = _create_if_missing(client, args.project, manifest, _project_encoder(args.encoder, manifest),
-                                             model=args.model or "", exponents=args.exponents or ())
+                                             model=args.model or "", exponents=args.exponents or (),
+                                             quiet=args.quiet)
             try:
                 if dataset is None:
                     added, labeled = client.load_dataset(args.project, str(path), import_labels=args.import_labels,
@@ -134,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _create_if_missing(client: Client, project: str, manifest: dict[str, Any], encoder: str, *, model: str,
-                       exponents: Sequence[float]) -> bool:
+                       exponents: Sequence[float], quiet: bool) -> bool:
     """Create ``project`` for the dataset of ``manifest`` (its dimension) with ``model`` and
     ``exponents`` (empty: the server's defaults) unless it exists; returns whether it was created."""
     from knn_al.client import ServiceError
@@ -147,8 +148,9 @@ def _create_if_missing(client: Client, project: str, manifest: dict[str, Any], e
             raise
     dimension = int(manifest["dimension"])
     info = client.create_project(project, dimension, encoder=encoder, model=model, exponents=exponents)
-    print(f"created project {project!r}: {dimension}-d" + (f", encoder {encoder}" if encoder else ", vectors only")
-          + f", model {info.model}, exponents {' '.join(f'{e:g}' for e in info.exponents)}")
+    if not quiet:
+        print(f"created project {project!r}: {dimension}-d" + (f", encoder {encoder}" if encoder else ", vectors only")
+              + f", model {info.model}, exponents {' '.join(f'{e:g}' for e in info.exponents)}", file=sys.stderr)
     return True
 
 
