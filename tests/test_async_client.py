@@ -23,14 +23,12 @@ def server(tmp_path_factory: pytest.TempPathFactory):
         yield running
 
 
-def test_every_method_of_client_is_a_coroutine_with_its_signature() -> None:
+def test_every_method_of_client_is_a_coroutine_of_the_async_client() -> None:
     public = {name for name, member in inspect.getmembers(Client, inspect.isfunction) if not name.startswith("_")}
     assert public - {"close"} == set(METHODS) | {"stream"}
-    for name in METHODS:
-        method = getattr(AsyncClient, name)
-        assert inspect.iscoroutinefunction(method), name
-        assert inspect.signature(method) == inspect.signature(getattr(Client, name)), name
-        assert method.__doc__ == getattr(Client, name).__doc__
+    for name in (*METHODS, "close"):
+        assert inspect.iscoroutinefunction(getattr(AsyncClient, name)), name
+    assert inspect.isasyncgenfunction(AsyncClient.stream)
 
 
 def test_a_labeling_session_with_concurrent_calls(server: ServerProcess) -> None:

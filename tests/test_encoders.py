@@ -132,9 +132,6 @@ def test_tensorflow_encoders_start_without_cuda_or_cpu_notices():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "1024"
     assert done.stderr == "a line of our own\n"
-    bare = subprocess.run([sys.executable, "-c", "import tensorflow as tf; tf.constant(0.0) + 1"],
-                          capture_output=True, text=True, timeout=300)
-    assert "cuInit" in bare.stderr or "cuda" in bare.stderr.lower()  # what the encoder spares its users
 
 
 # --- The TF-Hub path: tiny SavedModels built here, loaded through hub.load. ---------------
