@@ -176,7 +176,7 @@ def test_load_upload_streams_a_dataset_the_server_cannot_see(server: ServerProce
     write_dataset(tmp_path / "ds", ids=ids, vectors=x, encoder="custom", sources=ids,
                   labels=[f"c{c}" if i < 30 else None for i, c in enumerate(cluster)])
     assert _load(server, tmp_path / "ds", "uploaded", "--create", "--upload", "--import-labels") == 0
-    assert "16-d, vectors only" in capsys.readouterr().out
+    assert "16-d, vectors only" in capsys.readouterr().err  # the note of --create
     with server.client() as client:
         info = client.get_project("uploaded")
         assert (info.pool_size, info.labeled_count, info.encoder) == (300, 30, "")
