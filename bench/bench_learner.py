@@ -21,15 +21,16 @@ import numpy as np
 from knn_al.learner import Learner
 
 
-def clustered_pool(n: int, d: int, *, clusters: int = 200, classes: int = 20, seed: int = 0):
-    """Gaussian clusters on the sphere; each cluster belongs to one of ``classes``."""
+def clustered_pool(n: int, d: int, *, clusters: int = 200, classes: int = 20, seed: int = 0, spread: float = 0.9):
+    """Gaussian clusters on the sphere (noise ``spread`` × a centre's scale); each cluster
+    belongs to one of ``classes``."""
     rng = np.random.default_rng(seed)
     centers = rng.standard_normal((clusters, d)).astype(np.float32)
     assign = rng.integers(0, clusters, n)
     x = np.empty((n, d), dtype=np.float32)
     for start in range(0, n, 100_000):
         stop = min(n, start + 100_000)
-        x[start:stop] = centers[assign[start:stop]] + 0.9 * rng.standard_normal((stop - start, d), dtype=np.float32)
+        x[start:stop] = centers[assign[start:stop]] + spread * rng.standard_normal((stop - start, d), dtype=np.float32)
     return x, (assign % classes).astype(str)
 
 

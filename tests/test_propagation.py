@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from knn_al.learner.density import pool_neighbors
+from knn_al.learner.pool_knn import pool_neighbors
 from knn_al.learner.graph import PoolGraph
 from knn_al.learner.propagation import Propagation
 

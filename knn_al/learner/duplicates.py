@@ -4,7 +4,7 @@ Labeling two copies of one item teaches the classifier nothing new, so near-dupl
 are grouped at ingestion: only one member of a group is ever handed out, and the label a
 human gives any member applies to the whole group (see :class:`knn_al.learner.Learner`).
 
-Groups come from the density search's neighbour lists (:func:`knn_al.learner.density.pool_neighbors`):
+Groups come from the density search's neighbour lists (:func:`knn_al.learner.pool_knn.pool_neighbors`):
 an edge joins two items whose similarity reaches the threshold, and a group is a connected
 component of those edges. A group is named by its *root*, its lowest pool row.
 """

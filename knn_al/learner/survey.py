@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-from knn_al.learner.density import density_of, pool_neighbors
+from knn_al.learner.density import density_of
+from knn_al.learner.pool_knn import pool_neighbors
 from knn_al.learner.duplicates import duplicate_groups
 
 __all__ = ["PoolSurvey", "survey_addition", "survey_appended", "survey_pool"]
