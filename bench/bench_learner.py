@@ -4,9 +4,11 @@ Run:  .venv/bin/python bench/bench_learner.py            (N = 100k and 1M, d = 5
       .venv/bin/python bench/bench_learner.py --sizes 100000 --no-modal   (quicker)
       .venv/bin/python bench/bench_learner.py --sizes 100000 1000000 --models knn graph --no-modal
                                                          (the graph model beside kNN)
+      .venv/bin/python bench/bench_learner.py --sizes 1000000 --vector-dtypes float32 float16 --no-modal
+                                                         (half-precision vectors beside float32)
 
-Prints one table column per pool size and model (``--models``, default knn only; each
-model on a fresh pool). Latencies are wall-clock p50/p99 over repeated calls
+Prints one table column per pool size, model (``--models``, default knn only) and vector
+dtype (``--vector-dtypes``, default float32 only), each on a fresh pool. Latencies are wall-clock p50/p99 over repeated calls
 after a warm-up of labels, so the numbers describe a project in use, not a cold one.
 """
 from __future__ import annotations
@@ -53,12 +55,13 @@ def reset_peak_rss() -> None:
         pass
 
 
-def bench_size(n: int, d: int, *, warm_labels: int, seed: int, model: str = "knn") -> dict:
+def bench_size(n: int, d: int, *, warm_labels: int, seed: int, model: str = "knn",
+               vector_dtype: str = "float32") -> dict:
     x, truth = clustered_pool(n, d, seed=seed)
     ids = [f"item-{i:07d}" for i in range(n)]
     reset_peak_rss()
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    learner = Learner(dimension=d, seed=seed, model=model)
+    learner = Learner(dimension=d, seed=seed, model=model, vector_dtype=vector_dtype)
     t = time.perf_counter()
     learner.add_items(ids, x)
     ingest_s = time.perf_counter() - t
@@ -103,7 +106,7 @@ def bench_size(n: int, d: int, *, warm_labels: int, seed: int, model: str = "knn
     al_step = timed(step, 20)
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
-        "n": n, "model": model, "ingest_s": ingest_s, "labeled": learner.n_labeled,
+        "n": n, "model": model, "dtype": vector_dtype, "ingest_s": ingest_s, "labeled": learner.n_labeled,
         "pick1": pick1, "pick100": pick100, "pick1_leased": pick1_leased,
         "label1": one_label, "label_batch": batch, "label_bulk": bulk,
         "predict_id": predict_id, "predict_vec": predict_vec,
@@ -170,16 +173,21 @@ def main() -> None:
                         help="labeled-set sizes at which to compare with modAL (on the smallest pool)")
     parser.add_argument("--models", nargs="+", default=["knn"], choices=["knn", "graph", "auto"],
                         help="Learner models to time, each on a fresh pool of every size (default: knn)")
+    parser.add_argument("--vector-dtypes", nargs="+", default=["float32"], choices=["float32", "float16"],
+                        help="how the pool stores vectors; each on a fresh pool of every size (default: float32)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
     d = args.dim
-    named = args.models != ["knn"]  # name the model in progress lines and column heads
+    # Name the model and dtype in progress lines and column heads when there is a choice.
+    named = args.models != ["knn"] or args.vector_dtypes != ["float32"]
     rows = []
     for n in args.sizes:
         for model in args.models:
-            print(f"building pool N={n:,} d={d}{' model=' + model if named else ''} ...", flush=True)
-            rows.append(bench_size(n, d, warm_labels=args.warm_labels, seed=args.seed, model=model))
+            for dtype in args.vector_dtypes:
+                print(f"building pool N={n:,} d={d}{f' model={model} {dtype}' if named else ''} ...", flush=True)
+                rows.append(bench_size(n, d, warm_labels=args.warm_labels, seed=args.seed, model=model,
+                                       vector_dtype=dtype))
     comparison = []
     if not args.no_modal:
         n = min(args.sizes)
@@ -188,7 +196,7 @@ def main() -> None:
 
     print()
     print(f"d = {d}, k = 10, max_candidates = 20,000; latencies in ms as p50 / p99")
-    print(f"{'':34}" + "".join(f"{'N = ' + format(r['n'], ',') + (' ' + r['model'] if named else ''):>22}"
+    print(f"{'':34}" + "".join(f"{'N = ' + format(r['n'], ',') + (' ' + r['model'] + ' f' + r['dtype'][-2:] if named else ''):>22}"
                                for r in rows))
     lines = [
         ("ingest (add + density), s", lambda r: f"{r['ingest_s']:22.1f}"),

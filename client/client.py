@@ -164,7 +164,7 @@ class Client(ItemCalls):
                        labels: Sequence[str] = (), lease_seconds: float = 0.0, encoder: str = "",
                        duplicate_threshold: float | None = None, outlier_quantile: float | None = None,
                        target_accuracy: float = 0.0, label_budget: int = 0, keep_raw: bool = False,
-                       model: str = "", exponents: Sequence[float] = ()) -> ProjectInfo:
+                       model: str = "", exponents: Sequence[float] = (), vector_dtype: str = "") -> ProjectInfo:
         """Create a project. ``k``/``lease_seconds`` 0 and ``default_strategy``,
         ``duplicate_threshold``, ``outlier_quantile`` None take the server's defaults;
         ``labels`` fixes the label set (empty: any label is accepted).
@@ -174,13 +174,16 @@ class Client(ItemCalls):
         ``keep_raw`` (with an encoder) keeps the raw texts and images added, to show them.
         ``model``: what predicts, ``"knn"`` (the default, also ""), ``"graph"`` or ``"auto"``.
         ``exponents``: the combined strategy's exponents of uncertainty, density and
-        diversity (empty: the server's default, 1, 1, 1)."""
+        diversity (empty: the server's default, 1, 1, 1). ``vector_dtype``: how the pool
+        stores its vectors, ``"float32"`` (the default, also "") or ``"float16"`` (half the
+        memory, similarities to about 3 decimal places)."""
         settings = pb.ProjectSettings(name=name, dimension=dimension, k=k,
                                       default_strategy=strategy_to_proto(default_strategy),
                                       labels=list(labels), lease_seconds=lease_seconds, encoder=encoder,
                                       duplicate_threshold=duplicate_threshold, outlier_quantile=outlier_quantile,
                                       target_accuracy=target_accuracy, label_budget=label_budget,
-                                      keep_raw=keep_raw, model=model, exponents=list(exponents))
+                                      keep_raw=keep_raw, model=model, exponents=list(exponents),
+                                      vector_dtype=vector_dtype)
         return info_from_proto(self._call(self._stub.CreateProject, pb.CreateProjectRequest(settings=settings)).project)
 
     def set_goals(self, project: str, *, target_accuracy: float | None = None,

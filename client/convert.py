@@ -25,7 +25,8 @@ def info_from_proto(message: pb.ProjectInfo) -> ProjectInfo:
                        duplicate_threshold=s.duplicate_threshold, outlier_quantile=s.outlier_quantile,
                        target_accuracy=s.target_accuracy, label_budget=s.label_budget,
                        state=state_from_proto(message.state), problem=message.problem, keep_raw=s.keep_raw,
-                       model=s.model, active_model=message.active_model, exponents=list(s.exponents))
+                       model=s.model, active_model=message.active_model, exponents=list(s.exponents),
+                       vector_dtype=s.vector_dtype or "float32")
 
 
 def sample_from_proto(message: pb.Sample) -> Sample:

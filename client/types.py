@@ -50,6 +50,8 @@ class ProjectInfo:
     active_model: str = ""
     #: The combined strategy's exponents of uncertainty, density and diversity.
     exponents: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0])
+    #: How the pool stores its vectors: "float32" or "float16".
+    vector_dtype: str = "float32"
 
 
 @dataclass(frozen=True)

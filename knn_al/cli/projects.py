@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from knn_al.cli.connection import add_connection_arguments, connection_options
 from knn_al.cli.exits import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, fail
-from knn_al.learner.params import MODELS
+from knn_al.learner.params import MODELS, VECTOR_DTYPES
 from knn_al.learner.strategies import STRATEGY_NAMES
 
 if TYPE_CHECKING:
@@ -44,6 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument("--encoder", default="", help="embed raw texts or images sent to the project with this "
                                                       "encoder (e.g. use-multilingual, mobilenet_v1; none: vectors only)")
     create.add_argument("--model", choices=MODELS, default="", help="what predicts (default: the server's, knn)")
+    create.add_argument("--vector-dtype", choices=VECTOR_DTYPES, default="",
+                        help="how the pool stores vectors: float16 halves their memory, similarities to ~3 "
+                             "decimal places (default: float32)")
     create.add_argument("--strategy", choices=STRATEGY_NAMES, default=None,
                         help="the default query strategy (default: the server's, uncertainty_density_diversity)")
     create.add_argument("--labels", nargs="+", default=(), metavar="LABEL",
@@ -123,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
             print(_json(client.create_project(
                 args.name, args.dimension, k=args.k, default_strategy=args.strategy, labels=args.labels,
                 encoder="" if args.encoder == "none" else args.encoder, model=args.model, exponents=args.exponents,
+                vector_dtype=args.vector_dtype,
                 target_accuracy=args.target_accuracy, label_budget=args.label_budget, keep_raw=args.keep_raw)))
         elif args.action == "show":
             print(_json(client.get_project(args.name)))

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import faiss
 import numpy as np
 
 from knn_al.learner.graph import PoolGraph
 from knn_al.learner.label_set import LabelSet
+from knn_al.learner.neighbors import search_pool
 from knn_al.learner.propagation import DEFAULT_TELEPORT, DEFAULT_TOLERANCE, Propagation
 from knn_al.learner.stopping import estimate_accuracy
 from knn_al.learner.tracked import TrackedVectors
@@ -206,11 +206,9 @@ def nearest_rows(vectors: np.ndarray, pool: np.ndarray, live: np.ndarray, m: int
         return np.empty((len(query), 0), dtype=np.int64), np.empty((len(query), 0), dtype=np.float32)
     removed = len(pool) - len(live)
     if removed > IN_PLACE_REMOVED:
-        sims, found = faiss.knn(query, np.ascontiguousarray(pool[live], dtype=np.float32), m,
-                                metric=faiss.METRIC_INNER_PRODUCT)
+        sims, found = search_pool(query, pool[live], m)
         return live[found], sims
-    sims, found = faiss.knn(query, np.ascontiguousarray(pool, dtype=np.float32), m + removed,
-                            metric=faiss.METRIC_INNER_PRODUCT)
+    sims, found = search_pool(query, pool, m + removed)
     if removed:
         alive = np.zeros(len(pool), dtype=bool)
         alive[live] = True

@@ -74,6 +74,9 @@ class Learner(LearnerReadout):
         clearly better, see :data:`SWITCH_MARGIN`). Probabilities, uncertainty, leave-one-out
         and predictions follow the model; the diversity of picks and the explanations are
         the labeled neighbours' either way.
+    vector_dtype : how the pool stores its vectors: ``"float32"``, or ``"float16"``, half
+        the memory; similarities are then those of the vectors rounded to half precision
+        (~3 decimal places), computed in float32.
     """
 
     def __init__(self, *, dimension: int, k: int = _DEFAULTS["k"], smoothing: float = _DEFAULTS["smoothing"],
@@ -82,7 +85,8 @@ class Learner(LearnerReadout):
                  duplicate_threshold: float = _DEFAULTS["duplicate_threshold"],
                  outlier_quantile: float = _DEFAULTS["outlier_quantile"],
                  max_candidates: int = _DEFAULTS["max_candidates"], classes: Sequence[str] | None = None,
-                 seed: int = _DEFAULTS["seed"], model: str = _DEFAULTS["model"]) -> None:
+                 seed: int = _DEFAULTS["seed"], model: str = _DEFAULTS["model"],
+                 vector_dtype: str = _DEFAULTS["vector_dtype"]) -> None:
         check(LEARNER_PARAMS, locals())  # every parameter of the table is an argument of the same name
         self.dimension = dimension
         self.k = k
@@ -95,7 +99,8 @@ class Learner(LearnerReadout):
         self.seed = seed
         self.model = model
         self.classes = tuple(classes) if classes is not None else None
-        self._pool = Pool(dimension=dimension, outlier_quantile=self.outlier_quantile)
+        self.vector_dtype = vector_dtype
+        self._pool = Pool(dimension=dimension, outlier_quantile=self.outlier_quantile, vector_dtype=vector_dtype)
         self._states = ItemStates()
         self._groups = DuplicateGroups()
         self._knn = KnnClassifier(dimension=dimension, k=k, smoothing=self.smoothing, classes=classes,
@@ -162,6 +167,7 @@ class Learner(LearnerReadout):
         kNN search.
         """
         encoded, x = self._pool.checked(ids, vectors)
+        x = x.astype(self._pool.dtype, copy=False)  # rounded once, as the pool keeps it
         survey = self._survey(x, append=False) if survey is None else survey
         if self._graph is not None and survey.neighbors is None:  # a survey read back from files
             survey = self._survey(x, append=False)
@@ -187,8 +193,9 @@ class Learner(LearnerReadout):
         return self._survey(as_unit_vectors(vectors, dimension=self.dimension), append=append, without=without_rows)
 
     def _survey(self, x: np.ndarray, *, append: bool, without: np.ndarray | None = None) -> PoolSurvey:
-        """:meth:`survey` of unit rows ``x``."""
-        return survey_addition(self.vectors_, self._pool.live_rows(without=without), x,
+        """:meth:`survey` of unit rows ``x`` (surveyed as the pool will store them)."""
+        return survey_addition(self.vectors_, self._pool.live_rows(without=without),
+                               x.astype(self._pool.dtype, copy=False),
                                before=PoolSurvey(density=self.density_, groups=self.groups_,
                                                  neighbors=None if self._graph is None else self._graph.neighbors_),
                                append=append,

@@ -10,10 +10,14 @@ Empty cells hold similarity -inf and slot -1.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import faiss
 import numpy as np
 
-__all__ = ["BLOCK_ROWS", "FAISS_BASE", "FAISS_PAIRS", "NeighborTables", "drop_own", "top_k"]
+from knn_al.learner.vectors import float32_blocks, float32_rows
+
+__all__ = ["BLOCK_ROWS", "FAISS_BASE", "FAISS_PAIRS", "HALF_FUSED_VECTORS", "NeighborTables", "drop_own", "search_pool", "top_k"]
 
 #: Rows per block in a pass over the pool: keeps the similarity block in cache-sized pieces.
 BLOCK_ROWS = 65_536
@@ -26,6 +30,10 @@ BLOCK_ROWS = 65_536
 #: 22 s with numpy, 5.6 s with FAISS.
 FAISS_BASE = 256
 FAISS_PAIRS = 1 << 24
+#: Up to this many new labels, a half-precision pool's similarities come from one fused
+#: pass over its 16-bit values (:func:`knn_al.learner.half.half_dots`); more reuse each
+#: converted block in a GEMM instead.
+HALF_FUSED_VECTORS = 8
 
 
 def _faiss_pays(n_queries: int, n_base: int) -> bool:
@@ -56,6 +64,24 @@ def top_k(queries: np.ndarray, base: np.ndarray, k: int) -> tuple[np.ndarray, np
     return np.take_along_axis(best, order, axis=1), np.take_along_axis(top, order, axis=1)
 
 
+def search_pool(queries: np.ndarray, pool: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each query's ``m`` (≤ len(pool)) most similar ``pool`` rows by inner product, best
+    first: (similarities float32, rows int64). A float16 pool is read a block at a time,
+    never converted whole (that would be a float32 copy of the pool per search)."""
+    q = np.ascontiguousarray(queries, dtype=np.float32)
+    if pool.dtype == np.float32:
+        sims, rows = faiss.knn(q, np.ascontiguousarray(pool), m, metric=faiss.METRIC_INNER_PRODUCT)
+        return sims, rows.astype(np.int64)
+    best = np.full((len(q), m), -np.inf, dtype=np.float32)
+    best_rows = np.full((len(q), m), -1, dtype=np.int64)
+    for start, block in float32_blocks(pool, BLOCK_ROWS):
+        sims, rows = faiss.knn(q, block, min(m, len(block)), metric=faiss.METRIC_INNER_PRODUCT)
+        merged, merged_rows = np.concatenate([best, sims], axis=1), np.concatenate([best_rows, rows + start], axis=1)
+        order = np.argsort(-merged, axis=1, kind="stable")[:, :m]  # earlier rows first among equals
+        best, best_rows = np.take_along_axis(merged, order, axis=1), np.take_along_axis(merged_rows, order, axis=1)
+    return best, best_rows
+
+
 class NeighborTables:
     """The k nearest labeled slots of every pool row."""
 
@@ -73,7 +99,8 @@ class NeighborTables:
         self.slot_ = np.concatenate([self.slot_, np.full((n_new, self.k), -1, dtype=np.int32)])
 
     def insert(self, pool: np.ndarray, vectors: np.ndarray, slots: np.ndarray) -> np.ndarray:
-        """Offer new labeled ``vectors`` (numbered ``slots``, ascending) to every pool row.
+        """Offer new labeled ``vectors`` (numbered ``slots``, ascending) to every pool row
+        (``pool``: float32 or float16 rows).
 
         One pass over the pool: a GEMM of each row block against the batch; only rows
         whose k-th best some new vector beats are touched after that. Returns those rows.
@@ -82,8 +109,7 @@ class NeighborTables:
             return self._insert_many(pool, vectors, slots)
         vt = np.ascontiguousarray(vectors.T)
         touched = []
-        for start in range(0, len(pool), BLOCK_ROWS):
-            block_sims = pool[start : start + BLOCK_ROWS] @ vt
+        for start, block_sims in self._similarity_blocks(pool, vectors, vt):
             kth = self.sim_[start : start + len(block_sims), -1]
             if len(slots) == 1:
                 # Every hit row takes the one new slot: no need to recheck it column by column.
@@ -95,13 +121,25 @@ class NeighborTables:
             touched.append(hit + start)
         return np.concatenate(touched) if touched else np.empty(0, dtype=np.int64)
 
+    @staticmethod
+    def _similarity_blocks(pool: np.ndarray, vectors: np.ndarray, vt: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        """(first row, rows × new similarities) over the pool, a block at a time."""
+        if pool.dtype == np.float16 and len(vectors) <= HALF_FUSED_VECTORS:
+            from knn_al.learner.half import half_dots  # compiled: the server extra
+
+            for start in range(0, len(pool), BLOCK_ROWS):
+                yield start, half_dots(pool[start : start + BLOCK_ROWS], vectors)
+            return
+        for start, block in float32_blocks(pool, BLOCK_ROWS):
+            yield start, block @ vt
+
     def _insert_many(self, pool: np.ndarray, vectors: np.ndarray, slots: np.ndarray) -> np.ndarray:
         """:meth:`insert` for a bulk of labels: each row's k best new slots, merged into
         its table in one sort, instead of offering the slots one column at a time."""
         touched = []
         take = min(self.k, len(slots))
-        for start in range(0, len(pool), BLOCK_ROWS):
-            sims, idx = top_k(pool[start : start + BLOCK_ROWS], vectors, take)
+        for start, block in float32_blocks(pool, BLOCK_ROWS):
+            sims, idx = top_k(block, vectors, take)
             hit = np.flatnonzero(sims[:, 0] > self.sim_[start : start + len(sims), -1])
             rows = hit + start
             # Older slots first, then the new ones by slot: a stable sort keeps ties that way.
@@ -161,7 +199,7 @@ class NeighborTables:
         take = min(self.k, len(slots))
         for start in range(0, len(rows), BLOCK_ROWS):
             chunk = rows[start : start + BLOCK_ROWS]
-            sims, idx = top_k(pool[chunk], labeled, take)
+            sims, idx = top_k(float32_rows(pool, chunk), labeled, take)
             self.sim_[chunk, :take] = sims
             self.slot_[chunk, :take] = slots[idx]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from knn_al.errors import InvalidInputError, shown
 
-__all__ = ["DEFAULT_DUPLICATE_THRESHOLD", "LEARNER_PARAMS", "MODELS", "Param", "between", "check", "defaults",
+__all__ = ["DEFAULT_DUPLICATE_THRESHOLD", "LEARNER_PARAMS", "MODELS", "VECTOR_DTYPES", "Param", "between", "check", "defaults",
            "integer_between", "number_between"]
 
 
@@ -80,6 +80,9 @@ DEFAULT_DUPLICATE_THRESHOLD = 0.95
 #: What a learner can predict with (its ``model``).
 MODELS = ("knn", "graph", "auto")
 
+#: How a pool can store its vectors (its ``vector_dtype``).
+VECTOR_DTYPES = ("float32", "float16")
+
 #: The learner's tunable parameters (``dimension`` has no default: every pool sets it).
 LEARNER_PARAMS: tuple[Param, ...] = (
     between("dimension", None, integer_between(1, 65_536)),
@@ -94,4 +97,6 @@ LEARNER_PARAMS: tuple[Param, ...] = (
     Param(name="model", default="knn", rule="one of knn (the labeled neighbours vote), graph (labels propagate "
           "over the pool graph), auto (the one with the better leave-one-out accuracy)",
           ok=lambda v: v in MODELS),
+    Param(name="vector_dtype", default="float32", rule="float32, or float16 (vectors in half precision: half "
+          "the memory, similarities to about 3 decimal places)", ok=lambda v: v in VECTOR_DTYPES),
 )

@@ -20,6 +20,7 @@ from knn_al.learner.states import AVAILABLE, ItemStates
 from knn_al.learner.strategies import Candidates, make_strategy
 from knn_al.learner.types import Exponents, Pick
 from knn_al.learner.uncertainty_cache import UncertaintyCache
+from knn_al.learner.vectors import float32_rows
 
 __all__ = ["Picker"]
 
@@ -58,8 +59,8 @@ class Picker:
             uncertainty=lambda name: self._uncertainty().of(rows, name),
             density=pool.density_[rows],
             similarity=np.maximum(self._knn.tables_.sim_[rows, 0], np.float32(-1)),
-            handed_out_vectors=pool.vectors[self._states.handed_out_rows()],
-            vectors=lambda r: pool.vectors[r],
+            handed_out_vectors=float32_rows(pool.vectors, self._states.handed_out_rows()),
+            vectors=lambda r: float32_rows(pool.vectors, r),
         )
         selection = chooser.query(candidates, min(count, len(rows)), rng)
         picked = rows[selection.positions]

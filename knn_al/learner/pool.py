@@ -20,16 +20,18 @@ __all__ = ["Pool"]
 
 
 class Pool:
-    """The items of one pool of ``dimension``-long unit vectors; items whose density is
-    below the ``outlier_quantile`` quantile of the pool's are outliers (0: none)."""
+    """The items of one pool of ``dimension``-long unit vectors, stored as ``vector_dtype``
+    (float32 or float16); items whose density is below the ``outlier_quantile`` quantile of
+    the pool's are outliers (0: none)."""
 
-    def __init__(self, *, dimension: int, outlier_quantile: float) -> None:
+    def __init__(self, *, dimension: int, outlier_quantile: float, vector_dtype: str = "float32") -> None:
         self.dimension = dimension
         self.outlier_quantile = outlier_quantile
+        self.dtype = np.dtype(vector_dtype)
         self.ids_ = IdIndex()
         # Rows beyond the pool's size are spare capacity, so items streamed in one at a
         # time do not copy the whole pool each.
-        self._buffer = np.empty((0, dimension), dtype=np.float32)
+        self._buffer = np.empty((0, dimension), dtype=self.dtype)
         #: Per item, the mean similarity to its nearest other items.
         self.density_ = np.empty(0, dtype=np.float32)
         self.outlier_threshold_ = -np.inf
@@ -41,7 +43,8 @@ class Pool:
 
     @property
     def vectors(self) -> np.ndarray:
-        """Unit vectors of the pool, one row per item (a view)."""
+        """Unit vectors of the pool, one row per item, as stored (a view; float16 in a
+        half-precision pool: see :func:`knn_al.learner.vectors.float32_blocks`)."""
         return self._buffer[: len(self)]
 
     @property
@@ -99,13 +102,13 @@ class Pool:
         """Append ``x``, a fresh array (from :func:`as_unit_vectors`) the pool may keep."""
         n, needed = len(self), len(self) + len(x)
         if n == 0:
-            self._buffer = x  # no copy of what may be the whole pool
+            self._buffer = x.astype(self.dtype, copy=False)  # float32: no copy of what may be the whole pool
             return
         if needed > len(self._buffer):
             # The first addition is stored exactly; later ones grow by a quarter, so many
             # small additions copy the pool O(log N) times, at 25% spare memory at most.
             capacity = max(needed, n + n // 4)
-            buffer = np.empty((capacity, self.dimension), dtype=np.float32)
+            buffer = np.empty((capacity, self.dimension), dtype=self.dtype)
             buffer[:n] = self._buffer[:n]
             self._buffer = buffer
         self._buffer[n:needed] = x

@@ -5,9 +5,7 @@ Its lists give density (:mod:`knn_al.learner.density`), near-duplicates
 N × N matrix: the pool is cut into spherical k-means cells, each cell is paired with the
 ``probe`` cells nearest its centroid, and each unordered pair's similarity block is computed
 once, a tile at a time, and offered to both sides' lists (a cell paired with itself: only
-the tiles on and above its diagonal). Rows whose second nearest centroid is a cell their
-own is not paired with (near a border) are searched against that cell as well. A pool of
-at most ``exact_limit`` items is one cell: an exact search, at half the work of a
+the tiles on and above its diagonal). A pool of at most ``exact_limit`` items is one cell: an exact search, at half the work of a
 query-by-query one.
 
 Two workers share the tiles, each with one BLAS thread and lists of its own, merged at the
@@ -33,24 +31,27 @@ from threadpoolctl import threadpool_limits
 
 from knn_al.learner.neighbors import drop_own
 from knn_al.learner.top_lists import empty_lists, merge_lists, offer_block, offer_block_rows
+from knn_al.learner.vectors import float32_blocks, float32_rows
 
 __all__ = ["DEFAULT_PROBE", "WIDE_PROBE", "WIDE_PROBE_LIMIT", "pool_neighbors"]
 
 #: Cells each cell is paired with, itself included. Above WIDE_PROBE_LIMIT items: 3 (1M ×
-#: 512 clustered pool: 29.7 s, recall 0.993; probe 4: 32.5 s, 0.999). Below it the search
-#: takes seconds at most, so it pairs more cells for clusters that cells cut through
-#: (20k × 32 in tests: recall 0.93 with 3, 1.00 with 8, at 0.12 s either way).
+#: 512 clustered pool: ~29 s, recall 0.99; probe 4: +3 s for 0.999). Below it the search
+#: takes seconds at most, so it pairs more cells, for clusters that cells cut through
+#: (20k × 32 in tests: recall 0.86 with 3, 1.00 with 8, at 0.12 s either way). Searching
+#: each row also against its second-nearest cell was tried and dropped: 0.86 → 0.93 on
+#: that set, nothing at 1M, +4 s on the hard pool.
 DEFAULT_PROBE = 3
 WIDE_PROBE = 8
 WIDE_PROBE_LIMIT = 200_000
 #: Rows per tile: a 1,024 × 1,024 block is 4 MB, and a cell's self-pair at this size
 #: wastes little work below its diagonal (1M pool: 2.97e12 flops against 3.37e12 at 2,048).
 TILE_ROWS = 1_024
+#: Rows assigned to cells per FAISS search (a float16 pool: converted a block at a time).
+_ASSIGN_ROWS = 1 << 16
 #: Workers sharing the tiles. Fixed, not the core count, so that the same pool gives the
 #: same lists (equal similarities keep the order of their offers) on any machine.
 WORKERS = 2
-#: The "other cell" of a task that searches a cell's strays against it.
-_STRAYS = -1
 #: Most cells: assigning 1M items to 2,048 cells took 12 s against 6 s for 1,024.
 MAX_CELLS = 1_024
 #: k-means training points: 64 per cell at 100k, 32 at 1M. Centroids from 8 points per cell
@@ -61,7 +62,8 @@ _TRAIN_POINTS = 1 << 15
 
 def pool_neighbors(vectors: np.ndarray, *, neighbors: int = 10, exact_limit: int = 50_000, seed: int = 0,
                    probe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The ``neighbors`` nearest *other* rows of every row of unit ``vectors``:
+    """The ``neighbors`` nearest *other* rows of every row of unit ``vectors`` (float32, or
+    float16 read as float32 a block at a time):
     (similarities float32, row indices int64), each ``n × m`` with m = min(neighbors, n − 1),
     most similar first. A neighbour the approximate search did not find has index -1
     (similarity -inf). ``probe``: cells paired with each cell (default by pool size, see
@@ -70,7 +72,7 @@ def pool_neighbors(vectors: np.ndarray, *, neighbors: int = 10, exact_limit: int
     m = min(neighbors, n - 1)
     if m <= 0:
         return np.empty((n, 0), dtype=np.float32), np.empty((n, 0), dtype=np.int64)
-    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    x = vectors if vectors.dtype in (np.float32, np.float16) else vectors.astype(np.float32)
     if probe is None:
         probe = WIDE_PROBE if n <= WIDE_PROBE_LIMIT else DEFAULT_PROBE
     cells = _Cells.whole(n) if n <= exact_limit else _Cells.kmeans(x, seed=seed, probe=probe)
@@ -80,21 +82,16 @@ def pool_neighbors(vectors: np.ndarray, *, neighbors: int = 10, exact_limit: int
 
 @dataclass(frozen=True)
 class _Cells:
-    """Rows grouped by cell (``order``, cell c being ``order[bounds[c]:bounds[c + 1]]``), the
-    unordered cell pairs whose blocks are searched (c ≤ o), and strays: rows whose second
-    nearest centroid is a cell their own is not paired with, each searched against that
-    cell too (``strays`` grouped by that cell, ``stray_bounds``)."""
+    """Rows grouped by cell (``order``, cell c being ``order[bounds[c]:bounds[c + 1]]``) and
+    the unordered cell pairs whose blocks are searched (c ≤ o)."""
 
     order: np.ndarray
     bounds: np.ndarray
     pairs: list[tuple[int, int]]
-    strays: np.ndarray
-    stray_bounds: np.ndarray
 
     @classmethod
     def whole(cls, n: int) -> _Cells:
-        return cls(order=np.arange(n), bounds=np.array([0, n]), pairs=[(0, 0)], strays=np.empty(0, dtype=np.int64),
-                   stray_bounds=np.zeros(2, dtype=np.int64))
+        return cls(order=np.arange(n), bounds=np.array([0, n]), pairs=[(0, 0)])
 
     @classmethod
     def kmeans(cls, x: np.ndarray, *, seed: int, probe: int) -> _Cells:
@@ -106,44 +103,27 @@ class _Cells:
         kmeans = faiss.Kmeans(d, nlist, niter=10, seed=seed, spherical=True, min_points_per_centroid=1,
                               max_points_per_centroid=-(-train // nlist), verbose=False)
         sample = np.sort(np.random.default_rng(seed).choice(n, size=train, replace=False))
-        kmeans.train(x[sample])
-        nearest = kmeans.index.search(x, min(2, nlist))[1]
-        cell = nearest[:, 0]
+        kmeans.train(float32_rows(x, sample))
+        cell = np.concatenate([kmeans.index.search(block, 1)[1][:, 0] for _, block in float32_blocks(x, _ASSIGN_ROWS)])
         _, near = faiss.knn(kmeans.centroids, kmeans.centroids, min(probe, nlist), metric=faiss.METRIC_INNER_PRODUCT)
         order = np.argsort(cell, kind="stable")
         bounds = np.searchsorted(cell[order], np.arange(nlist + 1))
         pairs = {(c, c) for c in range(nlist)}
         pairs.update((min(c, int(o)), max(c, int(o))) for c in range(nlist) for o in near[c])
-        # Pairing cells by their centroids misses rows near a border with a cell their own
-        # is not paired with: 0.86 recall on 20k × 32 clusters split across cells (tests),
-        # against 0.9x with these rows also searched against their second cell.
-        paired = np.zeros((nlist, nlist), dtype=bool)
-        lo, hi = np.array(sorted(pairs)).T
-        paired[lo, hi] = paired[hi, lo] = True
-        second = nearest[:, -1]
-        strays = np.flatnonzero(~paired[cell, second])
-        strays = strays[np.argsort(second[strays], kind="stable")]
-        stray_bounds = np.searchsorted(second[strays], np.arange(nlist + 1))
-        return cls(order=order, bounds=bounds, pairs=sorted(pairs), strays=strays, stray_bounds=stray_bounds)
+        return cls(order=order, bounds=bounds, pairs=sorted(pairs))
 
     def members(self, c: int) -> np.ndarray:
         return self.order[self.bounds[c] : self.bounds[c + 1]]
-
-    def strays_of(self, c: int) -> np.ndarray:
-        """Rows of other cells whose second nearest cell is ``c`` (not paired with theirs)."""
-        return self.strays[self.stray_bounds[c] : self.stray_bounds[c + 1]]
 
 
 def _search(x: np.ndarray, cells: _Cells, *, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Each row's ``k`` most similar rows among its cell pairs' (itself included)."""
     # A task is one tile of a cell's rows against the whole other cell (or, paired with
-    # itself, against its rows from the tile on), or a tile of a cell's strays against it
-    # (o = _STRAYS). Largest first, each to the less loaded worker: the split depends only
-    # on the cells.
+    # itself, against its rows from the tile on). Largest first, each to the less loaded
+    # worker: the split depends only on the cells.
     tasks = []
-    for c, o in cells.pairs + [(c, _STRAYS) for c in range(len(cells.bounds) - 1)]:
-        size_a, size_b = ((len(cells.strays_of(c)), len(cells.members(c))) if o == _STRAYS
-                          else (len(cells.members(c)), len(cells.members(o))))
+    for c, o in cells.pairs:
+        size_a, size_b = len(cells.members(c)), len(cells.members(o))
         for start in range(0, size_a if size_b else 0, TILE_ROWS):
             rows = min(TILE_ROWS, size_a - start)
             tasks.append((rows * (size_b - start if c == o else size_b), c, o, start))
@@ -162,8 +142,8 @@ def _search(x: np.ndarray, cells: _Cells, *, k: int) -> tuple[np.ndarray, np.nda
         for c, o, start in sorted(share):
             # A worker's tasks of one pair are consecutive: the other side is gathered once.
             if gathered is None or gathered[0] != (c, o):
-                rows_b = (cells.members(c) if o == _STRAYS else cells.members(o)).astype(np.int32)
-                gathered = (c, o), rows_b, x[rows_b]
+                rows_b = cells.members(o).astype(np.int32)
+                gathered = (c, o), rows_b, float32_rows(x, rows_b)
             _offer_task(x, cells, c, o, start, gathered[1], gathered[2], block, sims, idx)
         return sims, idx
 
@@ -177,14 +157,14 @@ def _search(x: np.ndarray, cells: _Cells, *, k: int) -> tuple[np.ndarray, np.nda
 
 def _offer_task(x: np.ndarray, cells: _Cells, c: int, o: int, start: int, rows_b: np.ndarray, xb: np.ndarray,
                 block: np.ndarray, sims: np.ndarray, idx: np.ndarray) -> None:
-    """Offer the blocks of one task: a tile of rows from ``start`` (of cell ``c``'s members,
-    or of its strays) against ``rows_b`` (the other side's rows, gathered in ``xb``)."""
+    """Offer the blocks of one task: a tile of cell ``c``'s rows from ``start`` against
+    ``rows_b``, cell ``o``'s rows (gathered in ``xb``)."""
     if c == o:
         rows_b, xb = rows_b[start:], xb[start:]
         rows_a, xa = rows_b[:TILE_ROWS], xb[:TILE_ROWS]
     else:
-        rows_a = (cells.strays_of(c) if o == _STRAYS else cells.members(c))[start : start + TILE_ROWS].astype(np.int32)
-        xa = x[rows_a]
+        rows_a = cells.members(c)[start : start + TILE_ROWS].astype(np.int32)
+        xa = float32_rows(x, rows_a)
     for b in range(0, len(rows_b), TILE_ROWS):
         tile = xb[b : b + TILE_ROWS]
         out = _scratch(block, len(xa), len(tile))

@@ -72,7 +72,7 @@ class LearnerReadout:
 
     @property
     def vectors_(self) -> np.ndarray:
-        """Unit vectors of the pool, one row per item."""
+        """Unit vectors of the pool, one row per item, as stored (float16 in a half-precision pool)."""
         return self._pool.vectors
 
     @property

@@ -12,7 +12,8 @@ import numpy as np
 
 from knn_al.errors import InvalidInputError
 from knn_al.learner.states import LABELED, REMOVED
-from knn_al.learner.vectors import as_unit_vectors
+from knn_al.learner.neighbors import BLOCK_ROWS
+from knn_al.learner.vectors import as_unit_vectors, float32_blocks
 
 if TYPE_CHECKING:
     from knn_al.learner.learner import Learner
@@ -36,7 +37,7 @@ def search(learner: Learner, *, item_id: str | None = None, vector: np.ndarray |
     eligible = status != REMOVED
     if item_id is not None:
         row = int(learner.rows([item_id])[0])
-        query = learner.vectors_[row]
+        query = learner.vectors_[row].astype(np.float32)
         eligible[row] = False
     else:
         query = as_unit_vectors(np.asarray(vector), dimension=learner.dimension)
@@ -46,7 +47,7 @@ def search(learner: Learner, *, item_id: str | None = None, vector: np.ndarray |
     if unlabeled_only:
         eligible &= (status != LABELED) & ~learner.propagated_
     rows = np.flatnonzero(eligible)
-    sims = (learner.vectors_ @ query)[rows]
+    sims = np.concatenate([block @ query for _, block in float32_blocks(learner.vectors_, BLOCK_ROWS)])[rows]
     if len(rows) > limit:
         top = np.argpartition(-sims, limit - 1)[:limit]
         rows, sims = rows[top], sims[top]

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import faiss
 import numpy as np
 
 from knn_al.learner.density import density_of
 from knn_al.learner.pool_knn import pool_neighbors
 from knn_al.learner.duplicates import duplicate_groups
+from knn_al.learner.neighbors import search_pool
 
 __all__ = ["PoolSurvey", "survey_addition", "survey_appended", "survey_pool"]
 
@@ -54,8 +54,7 @@ def survey_appended(survey: PoolSurvey, pool: np.ndarray, new: np.ndarray, *, ne
         density = np.zeros(len(new), dtype=np.float32)
         sims, idx = np.empty((len(new), 0), dtype=np.float32), np.empty((len(new), 0), dtype=np.int64)
     else:
-        sims, idx = faiss.knn(np.ascontiguousarray(new, dtype=np.float32), np.ascontiguousarray(pool), m,
-                              metric=faiss.METRIC_INNER_PRODUCT)
+        sims, idx = search_pool(new.astype(pool.dtype, copy=False), pool, m)  # as the pool will keep it
         density = density_of(sims, idx)
     start = len(survey)
     return PoolSurvey(density=np.concatenate([survey.density, density]),
@@ -95,7 +94,8 @@ def survey_addition(vectors: np.ndarray, live: np.ndarray, new: np.ndarray, *, b
         tail = idx[len(vectors):]
         idx[len(vectors):] = np.where(tail >= 0, live[np.maximum(tail, 0)], -1)
         return PoolSurvey(density=appended.density, groups=appended.groups, neighbors=(sims, idx))
-    survey = survey_pool(np.concatenate([pool, new]) if len(pool) else new, neighbors=neighbors,
+    # In the pool's own precision: a half-precision pool is surveyed as it is stored.
+    survey = survey_pool(np.concatenate([pool, new.astype(pool.dtype)]) if len(pool) else new, neighbors=neighbors,
                          exact_limit=exact_limit, duplicate_threshold=duplicate_threshold, seed=seed)
     if whole:
         return survey

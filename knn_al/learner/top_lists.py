@@ -2,8 +2,8 @@
 
 A list is a row of two ``n × k`` arrays, sorted by similarity, descending; empty cells hold
 -inf and -1. An offer enters a list only if it beats the k-th entry, and goes after every
-entry at least as similar, so ties keep the order in which they were offered. An index
-already in the list is not added again.
+entry at least as similar, so ties keep the order in which they were offered. Each
+(row, index) pair is offered at most once: the caller's blocks do not overlap.
 
 The loops are compiled with numba: a block of similarities is scanned once, and after the
 first few blocks little beats a row's k-th best, so most of the scan is a compare per
@@ -26,12 +26,8 @@ def empty_lists(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 @numba.njit(cache=True, nogil=True)
 def _push(sims: np.ndarray, idx: np.ndarray, row: int, value: float, index: int) -> None:
-    """Insert (value, index) into list ``row``, whose k-th entry ``value`` beats, unless
-    ``index`` is there already (a pair two searches met, as a cell's stray and as a member)."""
+    """Insert (value, index) into list ``row``, whose k-th entry ``value`` beats."""
     p = sims.shape[1] - 1
-    for t in range(p + 1):
-        if idx[row, t] == index:
-            return
     while p > 0 and sims[row, p - 1] < value:
         sims[row, p] = sims[row, p - 1]
         idx[row, p] = idx[row, p - 1]

@@ -1,19 +1,43 @@
 """Validation and normalisation of embedding vectors."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
 from knn_al.errors import InvalidInputError
 
-__all__ = ["as_unit_vectors", "check_vectors", "item_vectors"]
+__all__ = ["as_unit_vectors", "check_vectors", "float32_blocks", "float32_rows", "item_vectors"]
 
 #: Values per block of rows normalised at a time: temporaries stay at a few tens of MB
 #: however large the input (a 1M × 512 pool would need GBs for whole-array temporaries).
 _BLOCK_ELEMENTS = 1 << 22
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+def float32_blocks(pool: np.ndarray, rows: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, block) over ``pool`` in order, ``rows`` rows each: float32 views, or for
+    a float16 pool its rows converted into one reused float32 buffer (valid until the next
+    block; a 65,536 × 512 block converts in ~3 ms, :mod:`knn_al.learner.half`)."""
+    if pool.dtype == np.float32:
+        for start in range(0, len(pool), rows):
+            yield start, pool[start : start + rows]
+        return
+    from knn_al.learner.half import to_float32  # compiled: the server extra
+
+    buffer = np.empty((min(rows, len(pool)), pool.shape[1]), dtype=np.float32)
+    for start in range(0, len(pool), rows):
+        part = pool[start : start + rows]
+        yield start, to_float32(part, out=buffer[: len(part)])
+
+
+def float32_rows(pool: np.ndarray, rows: np.ndarray | slice) -> np.ndarray:
+    """``pool[rows]`` as float32 (a copy for a float16 pool or a fancy index)."""
+    if pool.dtype == np.float32:
+        return pool[rows]
+    from knn_al.learner.half import to_float32
+
+    return to_float32(np.ascontiguousarray(pool[rows]))
 
 
 def as_unit_vectors(vectors: np.ndarray, *, dimension: int) -> np.ndarray:

@@ -61,6 +61,7 @@ SETTINGS_PARAMS: tuple[Param, ...] = (
           ok=lambda v: isinstance(v, bool)),
     _LEARNER["model"],
     Param(name="exponents", default=DEFAULT_EXPONENTS, rule=EXPONENTS_RULE, ok=valid_exponents),
+    _LEARNER["vector_dtype"],
 )
 _DEFAULT = defaults(SETTINGS_PARAMS)
 
@@ -79,7 +80,8 @@ class ProjectSettings:
     (only with an encoder): keep the raw texts and images received, to show them
     (:meth:`Project.raw_item`). ``model``: what predicts (see :class:`knn_al.learner.Learner`).
     ``exponents``: the combined strategy's, unless a pick names its own
-    (:data:`knn_al.learner.types.DEFAULT_EXPONENTS`).
+    (:data:`knn_al.learner.types.DEFAULT_EXPONENTS`). ``vector_dtype``: how the pool stores
+    its vectors, float32 or float16 (see :class:`knn_al.learner.Learner`).
     """
 
     # The field order is the key order of settings.json.
@@ -98,6 +100,7 @@ class ProjectSettings:
     keep_raw: bool = _DEFAULT["keep_raw"]
     model: str = _DEFAULT["model"]
     exponents: Exponents = _DEFAULT["exponents"]
+    vector_dtype: str = _DEFAULT["vector_dtype"]
 
     def __post_init__(self) -> None:
         # settings.json and the wire give lists
