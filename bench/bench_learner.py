@@ -95,6 +95,7 @@ def bench_size(n: int, d: int, *, warm_labels: int, seed: int, model: str = "knn
     batch = timed(lambda _: label_batch(64), 5) / 64
     # A bulk import: the rows' best new labels come from a FAISS kNN search (knn_al.learner.neighbors).
     bulk = timed(lambda _: label_batch(1024), 2) / 1024
+    gflops = sgemm_gflops(d)
     pick1 = timed(lambda i: learner.select(1, seed=i), 50)
     pick100 = timed(lambda i: learner.select(100, seed=i), 20)
     learner.hand_out([p.id for p in learner.select(50, seed=99)])  # annotators at work
@@ -108,7 +109,7 @@ def bench_size(n: int, d: int, *, warm_labels: int, seed: int, model: str = "knn
     return {
         "n": n, "model": model, "dtype": vector_dtype, "ingest_s": ingest_s, "labeled": learner.n_labeled,
         "pick1": pick1, "pick100": pick100, "pick1_leased": pick1_leased,
-        "label1": one_label, "label_batch": batch, "label_bulk": bulk,
+        "label1": one_label, "label_batch": batch, "label_bulk": bulk, "gflops": gflops,
         "predict_id": predict_id, "predict_vec": predict_vec,
         "al_step": al_step, "bytes_per_item": learner.pool_nbytes / learner.n_items,
         "rss_per_item": (rss_after - rss_before) * 1024 / n,
@@ -159,6 +160,22 @@ def modal_comparison(n: int, d: int, *, label_counts: list[int], seed: int) -> l
     return results
 
 
+def sgemm_gflops(d: int) -> float:
+    """SGEMM speed here and now: the shape of a bulk label pass's blocks (65,536 pool rows
+    against 1,024 new labels), best of 3."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((65_536, d), dtype=np.float32)
+    b = rng.standard_normal((d, 1_024), dtype=np.float32)
+    best = min(timed(lambda _: a @ b, 3)) / 1000
+    return 2 * a.shape[0] * d * b.shape[1] / best / 1e9
+
+
+def floor_rate(r: dict, d: int) -> float:
+    """Labels/s if every label cost only its exact update's flops (its similarity to every
+    pool vector, 2·N·d) at this run's SGEMM speed."""
+    return r["gflops"] * 1e9 / (2 * r["n"] * d)
+
+
 def fmt(ms: np.ndarray) -> str:
     return f"{np.percentile(ms, 50):8.2f} / {np.percentile(ms, 99):8.2f}"
 
@@ -207,6 +224,9 @@ def main() -> None:
         ("label, per label in batches of 64", lambda r: f"{fmt(r['label_batch']):>22}"),
         ("labels/s in batches of 64", lambda r: f"{1000 / np.percentile(r['label_batch'], 50):22.0f}"),
         ("labels/s in batches of 1,024", lambda r: f"{1000 / np.percentile(r['label_bulk'], 50):22.0f}"),
+        ("SGEMM GFLOP/s (this run)", lambda r: f"{r['gflops']:22.0f}"),
+        ("compute floor labels/s (2·N·d flops)", lambda r: f"{floor_rate(r, d):22.0f}"),
+        ("batches of 1,024 / floor", lambda r: f"{1000 / np.percentile(r['label_bulk'], 50) / floor_rate(r, d):22.2f}"),
         ("predict 1 pool item", lambda r: f"{fmt(r['predict_id']):>22}"),
         ("predict 1 new vector", lambda r: f"{fmt(r['predict_vec']):>22}"),
         ("AL step (pick + label)", lambda r: f"{fmt(r['al_step']):>22}"),

@@ -102,10 +102,10 @@ def test_projects_command_against_a_server(token_server: ServerProcess, monkeypa
     monkeypatch.setenv("KNN_AL_SERVER", token_server.address)
     monkeypatch.setenv("KNN_AL_TOKEN", "s3cret")
     assert main(["projects", "create", "cats", "--dimension", "4", "--labels", "cat", "dog", "--model", "graph",
-                 "--exponents", "1", "0.5", "2"]) == 0
+                 "--exponents", "1", "0.5", "2", "--vector-dtype", "float16"]) == 0
     created = json.loads(capsys.readouterr().out)
-    assert (created["name"], created["dimension"], created["labels"], created["model"], created["exponents"]) == (
-        "cats", 4, ["cat", "dog"], "graph", [1.0, 0.5, 2.0])
+    assert (created["name"], created["dimension"], created["labels"], created["model"], created["exponents"],
+            created["vector_dtype"]) == ("cats", 4, ["cat", "dog"], "graph", [1.0, 0.5, 2.0], "float16")
     with token_server.client(token="s3cret") as client:
         client.add_items("cats", ["a", "b", "c"], np.eye(3, 4, dtype=np.float32))
         client.submit_label("cats", "a", "cat")

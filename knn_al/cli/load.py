@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from knn_al.cli.connection import ConnectionOptionError, add_connection_arguments, connection_options
 from knn_al.cli.exits import EXIT_REFUSED, EXIT_USAGE, fail
 from knn_al.errors import InvalidInputError, KnnAlError
-from knn_al.learner.params import MODELS
+from knn_al.learner.params import MODELS, VECTOR_DTYPES
 
 if TYPE_CHECKING:
     from knn_al.client import Client
@@ -52,6 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--exponents", type=float, nargs=3, default=None, metavar=("U", "D", "V"),
                         help="with --create: the new project's exponents of uncertainty, density and diversity in "
                              "the combined strategy (default: the server's, 1 1 1)")
+    parser.add_argument("--vector-dtype", choices=VECTOR_DTYPES, default=None,
+                        help="with --create: how the new project stores vectors; float16 halves their memory, "
+                             "similarities to ~3 decimal places (default: the server's, float32)")
     parser.add_argument("--import-labels", action="store_true",
                         help="also label the items whose dataset record carries a label (image class folders, "
                              "the `label` field of texts)")
@@ -89,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
         token, tls = connection_options(args)
     except ConnectionOptionError as exc:
         return _fail(str(exc), EXIT_USAGE)
-    for option, value in (("--encoder", args.encoder), ("--model", args.model), ("--exponents", args.exponents)):
+    for option, value in (("--encoder", args.encoder), ("--model", args.model), ("--exponents", args.exponents),
+                          ("--vector-dtype", args.vector_dtype)):
         if value is not None and not args.create:
             return _fail(f"{option} is a setting of a project created with --create: add --create", EXIT_USAGE)
     path = args.dataset.resolve()
@@ -108,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
             if args.create:
                 created = _create_if_missing(client, args.project, manifest, _project_encoder(args.encoder, manifest),
                                              model=args.model or "", exponents=args.exponents or (),
-                                             quiet=args.quiet)
+                                             vector_dtype=args.vector_dtype or "", quiet=args.quiet)
             try:
                 if dataset is None:
                     added, labeled = client.load_dataset(args.project, str(path), import_labels=args.import_labels,
@@ -135,9 +139,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _create_if_missing(client: Client, project: str, manifest: dict[str, Any], encoder: str, *, model: str,
-                       exponents: Sequence[float], quiet: bool) -> bool:
-    """Create ``project`` for the dataset of ``manifest`` (its dimension) with ``model`` and
-    ``exponents`` (empty: the server's defaults) unless it exists; returns whether it was created."""
+                       exponents: Sequence[float], vector_dtype: str, quiet: bool) -> bool:
+    """Create ``project`` for the dataset of ``manifest`` (its dimension) with ``model``,
+    ``exponents`` and ``vector_dtype`` (empty: the server's defaults) unless it exists;
+    returns whether it was created."""
     from knn_al.client import ServiceError
 
     try:
@@ -147,10 +152,12 @@ def _create_if_missing(client: Client, project: str, manifest: dict[str, Any], e
         if exc.code.name != "NOT_FOUND":
             raise
     dimension = int(manifest["dimension"])
-    info = client.create_project(project, dimension, encoder=encoder, model=model, exponents=exponents)
+    info = client.create_project(project, dimension, encoder=encoder, model=model, exponents=exponents,
+                                 vector_dtype=vector_dtype)
     if not quiet:
         print(f"created project {project!r}: {dimension}-d" + (f", encoder {encoder}" if encoder else ", vectors only")
-              + f", model {info.model}, exponents {' '.join(f'{e:g}' for e in info.exponents)}", file=sys.stderr)
+              + f", model {info.model}, exponents {' '.join(f'{e:g}' for e in info.exponents)}, "
+              f"{info.vector_dtype} vectors", file=sys.stderr)
     return True
 
 

@@ -13,6 +13,7 @@ into the CPU's vector conversion instructions (F16C / AVX-512), inside compiled 
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numba
@@ -59,10 +60,29 @@ def _convert(bits: np.ndarray, out: np.ndarray) -> None:
 
 def half_dots(rows: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     """``rows @ vectors.T`` for float16 ``rows`` (n × d, C-contiguous) and float32
-    ``vectors`` (m × d, m small: each row is read once per vector from cache), float32."""
+    ``vectors`` (m × d, m small: each row is read once per vector from cache), float32.
+    Large inputs are split between this thread and one helper (1M × 512: 30 ms against 40)."""
     out = np.empty((len(rows), len(vectors)), dtype=np.float32)
-    _dots(rows.view(np.uint16), np.ascontiguousarray(vectors, dtype=np.float32), out)
+    bits, w = rows.view(np.uint16), np.ascontiguousarray(vectors, dtype=np.float32)
+    if len(rows) < _SPLIT_ROWS:
+        _dots(bits, w, out)
+        return out
+    half = len(rows) // 2
+    other = _helper().submit(_dots, bits[half:], w, out[half:])
+    _dots(bits[:half], w, out[:half])
+    other.result()
     return out
+
+
+_SPLIT_ROWS = 1 << 16
+_HELPER: list[ThreadPoolExecutor] = []
+
+
+def _helper() -> ThreadPoolExecutor:
+    """The one helper thread of :func:`half_dots` (created on first use)."""
+    if not _HELPER:
+        _HELPER.append(ThreadPoolExecutor(1, thread_name_prefix="knn-al-half"))
+    return _HELPER[0]
 
 
 def to_float32(rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

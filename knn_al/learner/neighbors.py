@@ -11,10 +11,13 @@ Empty cells hold similarity -inf and slot -1.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import faiss
 import numpy as np
+from threadpoolctl import threadpool_limits
 
+from knn_al.learner.top_lists import offer_block_rows
 from knn_al.learner.vectors import float32_blocks, float32_rows
 
 __all__ = ["BLOCK_ROWS", "FAISS_BASE", "FAISS_PAIRS", "HALF_FUSED_VECTORS", "NeighborTables", "drop_own", "search_pool", "top_k"]
@@ -34,6 +37,8 @@ FAISS_PAIRS = 1 << 24
 #: pass over its 16-bit values (:func:`knn_al.learner.half.half_dots`); more reuse each
 #: converted block in a GEMM instead.
 HALF_FUSED_VECTORS = 8
+#: Rows per GEMM of a bulk insert: 4,096 × 1,024 new labels is a 16 MB block.
+_BULK_TILE_ROWS = 4_096
 
 
 def _faiss_pays(n_queries: int, n_base: int) -> bool:
@@ -127,29 +132,39 @@ class NeighborTables:
         if pool.dtype == np.float16 and len(vectors) <= HALF_FUSED_VECTORS:
             from knn_al.learner.half import half_dots  # compiled: the server extra
 
+            sims = half_dots(pool, vectors)  # one pass over the whole pool: it splits across two threads
             for start in range(0, len(pool), BLOCK_ROWS):
-                yield start, half_dots(pool[start : start + BLOCK_ROWS], vectors)
+                yield start, sims[start : start + BLOCK_ROWS]
             return
         for start, block in float32_blocks(pool, BLOCK_ROWS):
             yield start, block @ vt
 
     def _insert_many(self, pool: np.ndarray, vectors: np.ndarray, slots: np.ndarray) -> np.ndarray:
-        """:meth:`insert` for a bulk of labels: each row's k best new slots, merged into
-        its table in one sort, instead of offering the slots one column at a time."""
-        touched = []
-        take = min(self.k, len(slots))
-        for start, block in float32_blocks(pool, BLOCK_ROWS):
-            sims, idx = top_k(block, vectors, take)
-            hit = np.flatnonzero(sims[:, 0] > self.sim_[start : start + len(sims), -1])
-            rows = hit + start
-            # Older slots first, then the new ones by slot: a stable sort keeps ties that way.
-            merged_sim = np.concatenate([self.sim_[rows], sims[hit]], axis=1)
-            merged_slot = np.concatenate([self.slot_[rows], slots[idx[hit]]], axis=1)
-            order = np.argsort(-merged_sim, axis=1, kind="stable")[:, : self.k]
-            self.sim_[rows] = np.take_along_axis(merged_sim, order, axis=1)
-            self.slot_[rows] = np.take_along_axis(merged_slot, order, axis=1)
-            touched.append(rows)
-        return np.concatenate(touched) if touched else np.empty(0, dtype=np.int64)
+        """:meth:`insert` for a bulk of labels: a GEMM per tile of rows, its similarities
+        offered to the rows' tables by a compiled kernel (:mod:`knn_al.learner.top_lists`);
+        two workers, each with one BLAS thread, on the two halves of the pool.
+
+        Measured at 1M × 512, 1,024 labels at a time: 127 labels/s (0.68x the compute floor of
+        SGEMM in the same run) with a FAISS kNN search per block and a sort of the merged
+        tables; X with this."""
+        touched = np.zeros(len(pool), dtype=bool)
+        vt = np.ascontiguousarray(vectors.T)
+        codes = slots.astype(np.int32)
+
+        def offer(first: int, stop: int) -> None:
+            for start, block in float32_blocks(pool[first:stop], _BULK_TILE_ROWS):
+                sims = block @ vt
+                rows = np.arange(first + start, first + start + len(sims), dtype=np.int32)
+                touched[rows] = sims.max(axis=1) > self.sim_[rows, -1]
+                # Slots ascend along a row and a new one goes after equal older ones: the
+                # same ties as one label at a time.
+                offer_block_rows(sims, rows, codes, self.sim_, self.slot_)
+
+        half = len(pool) // 2
+        with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(2) as workers:
+            for done in [workers.submit(offer, 0, half), workers.submit(offer, half, len(pool))]:
+                done.result()
+        return np.flatnonzero(touched)
 
     def insert_rows(self, rows: np.ndarray, sims: np.ndarray, slots: np.ndarray) -> None:
         """Offer labeled ``slots`` to selected ``rows`` given their similarities (rows × slots)."""
