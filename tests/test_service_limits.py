@@ -95,15 +95,18 @@ def test_next_sample_once_the_label_budget_is_spent_answers_no_items_and_budget_
 
 
 # ------------------------------------------- 7: a delete waiting on a long AddItems
-#: Items of the long upload: the server's survey of 100k x 64 holds the project for 4 s (idle) to 10 s (busy) here.
-LONG_UPLOAD = 100_000
+#: Items of the long upload and their dimension: the server's survey of 150k x 256 holds the
+#: project for ~5 s (idle) here. (100k x 64 took 4-10 s until the survey's search got faster:
+#: 1.2 s, too short to catch the add holding the project.)
+LONG_UPLOAD = 150_000
+LONG_DIMENSION = 256
 
 
 def test_deleting_a_project_during_a_long_add_items_holds_up_no_other_call(server: ServerProcess,
                                                                           client: Client) -> None:
     bystander = _project(client, "bystander", 200)
-    client.create_project("big-upload", 64)
-    ids, x, _ = clustered_vectors(LONG_UPLOAD, 64, seed=7)
+    client.create_project("big-upload", LONG_DIMENSION)
+    ids, x, _ = clustered_vectors(LONG_UPLOAD, LONG_DIMENSION, seed=7)
     sent = threading.Event()
     outcome: dict[str, object] = {}
 
