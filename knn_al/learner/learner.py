@@ -166,8 +166,7 @@ class Learner(LearnerReadout):
         :meth:`survey` computed it earlier (a project store persists it); it skips the
         kNN search.
         """
-        encoded, x = self._pool.checked(ids, vectors)
-        x = x.astype(self._pool.dtype, copy=False)  # rounded once, as the pool keeps it
+        encoded, x = self._pool.checked(ids, vectors)  # rounded once, as the pool keeps them
         survey = self._survey(x, append=False) if survey is None else survey
         if self._graph is not None and survey.neighbors is None:  # a survey read back from files
             survey = self._survey(x, append=False)

@@ -60,10 +60,10 @@ class Pool:
         return np.flatnonzero(live)
 
     def checked(self, ids: Sequence[str], vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``ids`` encoded and ``vectors`` as fresh unit rows, ready for :meth:`append`;
-        raises if they cannot be added."""
+        """``ids`` encoded and ``vectors`` as fresh unit rows in the pool's dtype, ready for
+        :meth:`append`; raises if they cannot be added."""
         ids = list(ids)
-        x = item_vectors(ids, vectors, dimension=self.dimension)
+        x = item_vectors(ids, vectors, dimension=self.dimension, dtype=self.dtype)
         return self.ids_.check_new(ids), x
 
     def append(self, encoded: np.ndarray, x: np.ndarray, density: np.ndarray) -> None:

@@ -40,8 +40,10 @@ def float32_rows(pool: np.ndarray, rows: np.ndarray | slice) -> np.ndarray:
     return to_float32(np.ascontiguousarray(pool[rows]))
 
 
-def as_unit_vectors(vectors: np.ndarray, *, dimension: int) -> np.ndarray:
-    """Return ``vectors`` as a new C-contiguous float32 array of L2-normalised rows.
+def as_unit_vectors(vectors: np.ndarray, *, dimension: int, dtype: np.dtype | str = "float32") -> np.ndarray:
+    """Return ``vectors`` as a new C-contiguous array of L2-normalised rows: float32, or
+    ``dtype`` float16 (normalised in float32 a block at a time, then rounded, so no float32
+    copy of the whole input is ever made).
 
     Raises :class:`InvalidInputError` naming the first bad row for a wrong shape or
     dimension, NaN/inf, a value beyond float32's range, or an all-zero row (it has no
@@ -49,19 +51,25 @@ def as_unit_vectors(vectors: np.ndarray, *, dimension: int) -> np.ndarray:
     and is normalised, however large or small its values.
     """
     x = _checked_matrix(vectors, dimension=dimension)
-    out = np.empty(x.shape, dtype=np.float32)
+    out = np.empty(x.shape, dtype=dtype)
     step = max(1, _BLOCK_ELEMENTS // max(dimension, 1))
+    scratch = None if out.dtype == np.float32 else np.empty((min(step, len(x)), dimension), dtype=np.float32)
     for start in range(0, len(x), step):
-        _normalise_block(x[start : start + step], out=out[start : start + step], first_row=start)
+        block = x[start : start + step]
+        unit = out[start : start + step] if scratch is None else scratch[: len(block)]
+        _normalise_block(block, out=unit, first_row=start)
+        if scratch is not None:
+            out[start : start + step] = unit
     return out
 
 
-def item_vectors(ids: Sequence[str], vectors: np.ndarray, *, dimension: int) -> np.ndarray:
-    """The unit vectors of items ``ids`` to add (:func:`as_unit_vectors`), after checking
-    there is at least one item and exactly one vector per id."""
+def item_vectors(ids: Sequence[str], vectors: np.ndarray, *, dimension: int,
+                 dtype: np.dtype | str = "float32") -> np.ndarray:
+    """The unit vectors of items ``ids`` to add (:func:`as_unit_vectors`, as ``dtype``),
+    after checking there is at least one item and exactly one vector per id."""
     if not ids:
         raise InvalidInputError("no items to add: the batch is empty")
-    x = as_unit_vectors(vectors, dimension=dimension)
+    x = as_unit_vectors(vectors, dimension=dimension, dtype=dtype)
     if len(x) != len(ids):
         raise InvalidInputError(f"{len(ids)} ids but {len(x)} vectors")
     return x
