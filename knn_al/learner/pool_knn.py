@@ -52,7 +52,9 @@ _ASSIGN_ROWS = 1 << 16
 #: Workers sharing the tiles. Fixed, not the core count, so that the same pool gives the
 #: same lists (equal similarities keep the order of their offers) on any machine.
 WORKERS = 2
-#: Most cells: assigning 1M items to 2,048 cells took 12 s against 6 s for 1,024.
+#: Most cells: assigning 1M items to 2,048 cells took 12 s against 6 s for 1,024. (Assigning
+#: each item among the centroids of its nearest group of centroids only, ~1 s, dropped
+#: recall on bench_ingest.py's hard 1M pool to 0.56.)
 MAX_CELLS = 1_024
 #: k-means training points: 64 per cell at 100k, 32 at 1M. Centroids from 8 points per cell
 #: fragmented the small clusters of bench_ingest.py's hard pool (recall 0.44 at 100k; 32 per
