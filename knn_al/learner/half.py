@@ -13,6 +13,7 @@ into the CPU's vector conversion instructions (F16C / AVX-512), inside compiled 
 """
 from __future__ import annotations
 
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -75,14 +76,12 @@ def half_dots(rows: np.ndarray, vectors: np.ndarray) -> np.ndarray:
 
 
 _SPLIT_ROWS = 1 << 16
-_HELPER: list[ThreadPoolExecutor] = []
 
 
+@functools.cache
 def _helper() -> ThreadPoolExecutor:
     """The one helper thread of :func:`half_dots` (created on first use)."""
-    if not _HELPER:
-        _HELPER.append(ThreadPoolExecutor(1, thread_name_prefix="knn-al-half"))
-    return _HELPER[0]
+    return ThreadPoolExecutor(1, thread_name_prefix="knn-al-half")
 
 
 def to_float32(rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

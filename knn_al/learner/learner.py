@@ -192,9 +192,8 @@ class Learner(LearnerReadout):
         return self._survey(as_unit_vectors(vectors, dimension=self.dimension), append=append, without=without_rows)
 
     def _survey(self, x: np.ndarray, *, append: bool, without: np.ndarray | None = None) -> PoolSurvey:
-        """:meth:`survey` of unit rows ``x`` (surveyed as the pool will store them)."""
-        return survey_addition(self.vectors_, self._pool.live_rows(without=without),
-                               x.astype(self._pool.dtype, copy=False),
+        """:meth:`survey` of unit rows ``x``."""
+        return survey_addition(self.vectors_, self._pool.live_rows(without=without), x,
                                before=PoolSurvey(density=self.density_, groups=self.groups_,
                                                  neighbors=None if self._graph is None else self._graph.neighbors_),
                                append=append,

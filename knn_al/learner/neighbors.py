@@ -17,10 +17,11 @@ import faiss
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from knn_al.learner.top_lists import offer_block_rows
+from knn_al.learner.top_lists import empty_lists, merge_lists, offer_block_rows
 from knn_al.learner.vectors import float32_blocks, float32_rows
 
-__all__ = ["BLOCK_ROWS", "FAISS_BASE", "FAISS_PAIRS", "HALF_FUSED_VECTORS", "NeighborTables", "drop_own", "search_pool", "top_k"]
+__all__ = ["BLOCK_ROWS", "FAISS_BASE", "FAISS_PAIRS", "HALF_FUSED_VECTORS", "NeighborTables", "drop_own",
+           "search_pool", "top_k"]
 
 #: Rows per block in a pass over the pool: keeps the similarity block in cache-sized pieces.
 BLOCK_ROWS = 65_536
@@ -77,14 +78,11 @@ def search_pool(queries: np.ndarray, pool: np.ndarray, m: int) -> tuple[np.ndarr
     if pool.dtype == np.float32:
         sims, rows = faiss.knn(q, np.ascontiguousarray(pool), m, metric=faiss.METRIC_INNER_PRODUCT)
         return sims, rows.astype(np.int64)
-    best = np.full((len(q), m), -np.inf, dtype=np.float32)
-    best_rows = np.full((len(q), m), -1, dtype=np.int64)
+    best, best_rows = empty_lists(len(q), m)
     for start, block in float32_blocks(pool, BLOCK_ROWS):
         sims, rows = faiss.knn(q, block, min(m, len(block)), metric=faiss.METRIC_INNER_PRODUCT)
-        merged, merged_rows = np.concatenate([best, sims], axis=1), np.concatenate([best_rows, rows + start], axis=1)
-        order = np.argsort(-merged, axis=1, kind="stable")[:, :m]  # earlier rows first among equals
-        best, best_rows = np.take_along_axis(merged, order, axis=1), np.take_along_axis(merged_rows, order, axis=1)
-    return best, best_rows
+        merge_lists(best, best_rows, sims, (rows + start).astype(np.int32))  # earlier rows first among equals
+    return best, best_rows.astype(np.int64)
 
 
 class NeighborTables:

@@ -99,10 +99,10 @@ class Pool:
         return rows[np.argsort(self.density_[rows], kind="stable")]
 
     def _append_vectors(self, x: np.ndarray) -> None:
-        """Append ``x``, a fresh array (from :func:`as_unit_vectors`) the pool may keep."""
+        """Append ``x``, a fresh array in the pool's dtype (from :meth:`checked`) the pool may keep."""
         n, needed = len(self), len(self) + len(x)
         if n == 0:
-            self._buffer = x.astype(self.dtype, copy=False)  # float32: no copy of what may be the whole pool
+            self._buffer = x  # no copy of what may be the whole pool
             return
         if needed > len(self._buffer):
             # The first addition is stored exactly; later ones grow by a quarter, so many

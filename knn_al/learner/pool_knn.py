@@ -5,15 +5,15 @@ Its lists give density (:mod:`knn_al.learner.density`), near-duplicates
 N × N matrix: the pool is cut into spherical k-means cells, each cell is paired with the
 ``probe`` cells nearest its centroid, and each unordered pair's similarity block is computed
 once, a tile at a time, and offered to both sides' lists (a cell paired with itself: only
-the tiles on and above its diagonal). A pool of at most ``exact_limit`` items is one cell: an exact search, at half the work of a
-query-by-query one.
+the tiles on and above its diagonal). A pool of at most ``exact_limit`` items is one cell:
+an exact search, at half the work of a query-by-query one.
 
 Two workers share the tiles, each with one BLAS thread and lists of its own, merged at the
 end: OpenBLAS's own two threads spin between calls and starve the selection kernels.
 
 Measured at 1M × 512 (``bench/bench_ingest.py``, 2 cores): the search this replaced (each
-cell's rows against its 8 nearest cells, numpy selection) took 121 s, recall@10 0.996;
-this one ~30 s, 0.993 on the clustered pool (0.996 on the hard one). FAISS's own indexes
+cell's rows against its 8 nearest cells, numpy selection) took 121-126 s, recall@10 0.996;
+this one 27.6-29.0 s, 0.990 on the clustered pool (24.0-26.1 s, 0.996 on the hard one). FAISS's own indexes
 were slower at equal recall: IVFFlat and IVF-SQ8 190-260 s at 1M, HNSW 17-22 s already at
 100k. Most of the time (~22 s) is the GEMM of the cell pairs: on the clustered pool an
 item's neighbours may be anywhere in its cluster of ~5,000, so the blocks cannot shrink

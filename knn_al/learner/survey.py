@@ -54,7 +54,7 @@ def survey_appended(survey: PoolSurvey, pool: np.ndarray, new: np.ndarray, *, ne
         density = np.zeros(len(new), dtype=np.float32)
         sims, idx = np.empty((len(new), 0), dtype=np.float32), np.empty((len(new), 0), dtype=np.int64)
     else:
-        sims, idx = search_pool(new.astype(pool.dtype, copy=False), pool, m)  # as the pool will keep it
+        sims, idx = search_pool(new, pool, m)
         density = density_of(sims, idx)
     start = len(survey)
     return PoolSurvey(density=np.concatenate([survey.density, density]),
@@ -86,6 +86,7 @@ def survey_addition(vectors: np.ndarray, live: np.ndarray, new: np.ndarray, *, b
     """
     whole = len(live) == len(vectors)
     pool = vectors if whole else vectors[live]
+    new = new.astype(vectors.dtype, copy=False)  # surveyed as the pool will store them
     if append:
         appended = survey_appended(before, pool, new, neighbors=neighbors)
         if whole or appended.neighbors is None:
@@ -94,8 +95,7 @@ def survey_addition(vectors: np.ndarray, live: np.ndarray, new: np.ndarray, *, b
         tail = idx[len(vectors):]
         idx[len(vectors):] = np.where(tail >= 0, live[np.maximum(tail, 0)], -1)
         return PoolSurvey(density=appended.density, groups=appended.groups, neighbors=(sims, idx))
-    # In the pool's own precision: a half-precision pool is surveyed as it is stored.
-    survey = survey_pool(np.concatenate([pool, new.astype(pool.dtype)]) if len(pool) else new, neighbors=neighbors,
+    survey = survey_pool(np.concatenate([pool, new]) if len(pool) else new, neighbors=neighbors,
                          exact_limit=exact_limit, duplicate_threshold=duplicate_threshold, seed=seed)
     if whole:
         return survey
