@@ -82,6 +82,13 @@ class DiskFullError(CapacityError):
     reason = "DISK_FULL"
 
 
+class UnavailableError(KnnAlError):
+    """A part the call needs is down for a moment (a shard being rebuilt): retry later;
+    nothing was changed."""
+
+    reason = "UNAVAILABLE"
+
+
 # Messages must stay short whatever the input: gRPC refuses status details past 16 KB and
 # a user reading a refusal needs the first offender, not an echo of a megabyte.
 _SHOWN_CHARS = 80

@@ -20,7 +20,8 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from knn_al.errors import (AlreadyExistsError, CapacityError, DiskFullError, DuplicateItemError,
-                           InvalidInputError, KnnAlError, NotFoundError, StateError, UnknownItemError)
+                           InvalidInputError, KnnAlError, NotFoundError, StateError, UnavailableError,
+                           UnknownItemError)
 from knn_al.projects.files import BrokenProjectError
 from knn_al.server.observe import CallRecord
 
@@ -39,6 +40,7 @@ STATUS_OF: tuple[tuple[type[KnnAlError], grpc.StatusCode, int], ...] = (
     # HTTP tells a full disk (507 Insufficient Storage) from a request too large (413).
     (DiskFullError, grpc.StatusCode.RESOURCE_EXHAUSTED, 507),
     (CapacityError, grpc.StatusCode.RESOURCE_EXHAUSTED, 413),
+    (UnavailableError, grpc.StatusCode.UNAVAILABLE, 503),
 )
 
 

@@ -60,16 +60,32 @@ class KnnClassifier:
         """Label pool ``rows`` (unique) with class ``names`` (checked); rows labeled already
         are relabeled. Returns the rows that had no label."""
         n_classes = len(self.classes)
-        codes = np.array([self.classes.code(name) for name in names], dtype=np.int32)
+        codes = self.codes(names)
         relabel = self.row_slot_[rows] >= 0
-        old = self.row_slot_[rows[relabel]]
-        changed = old[self.slots.classes[old] != codes[relabel]]
-        self.slots.set_classes(old, codes[relabel])
-        touched = [self.tables_.rows_referencing(changed)] if len(changed) else []
         new_rows = rows[~relabel]
-        if len(new_rows):
-            slots = self.slots.append(new_rows, codes[~relabel], pool[new_rows])
-            self.row_slot_[new_rows] = slots
+        self.row_slot_[new_rows] = self.apply_labels(self.row_slot_[rows[relabel]], codes[relabel], new_rows,
+                                                     codes[~relabel], pool[new_rows], pool, n_classes=n_classes)
+        return new_rows
+
+    def codes(self, names: Sequence[str]) -> np.ndarray:
+        """Class codes of ``names`` (checked), new classes added in order of appearance."""
+        return np.array([self.classes.code(name) for name in names], dtype=np.int32)
+
+    def apply_labels(self, old_slots: np.ndarray, old_codes: np.ndarray, rows: np.ndarray, codes: np.ndarray,
+                     vectors: np.ndarray, pool: np.ndarray, *, n_classes: int) -> np.ndarray:
+        """Give labeled ``old_slots`` the classes ``old_codes`` and append slots for labeled
+        items named ``rows`` (classes ``codes``, unit ``vectors``); the tables of the rows of
+        ``pool`` and their uncertainty follow. ``n_classes``: how many classes were known
+        before (a new class changes every row's smoothing). Returns the new slots.
+
+        ``rows`` are only recorded: a shard of a sharded pool (:mod:`knn_al.learner.shard`)
+        labels items that are not among its own rows."""
+        changed = old_slots[self.slots.classes[old_slots] != old_codes]
+        self.slots.set_classes(old_slots, old_codes)
+        touched = [self.tables_.rows_referencing(changed)] if len(changed) else []
+        slots = np.empty(0, dtype=np.int32)
+        if len(rows):
+            slots = self.slots.append(rows, codes, vectors)
             touched.append(self.tables_.insert(pool, self.slots.vectors_of(slots), slots))
         # A new class changes every row's smoothing; otherwise only the rows whose
         # neighbours (or their classes) changed.
@@ -78,19 +94,24 @@ class KnnClassifier:
         elif touched:
             # Each list is ascending and unique (insert returns rows block by block).
             self.uncertainty.refresh(touched[0] if len(touched) == 1 else np.unique(np.concatenate(touched)))
-        return new_rows
+        return slots
 
     def unlabel(self, rows: np.ndarray, pool: np.ndarray) -> None:
         """Remove the labels of pool ``rows`` (labeled, unique)."""
         self.loo.catch_up(self.slots)  # the removal below rebuilds rows against every current slot
         slots = self.row_slot_[rows]
-        self.slots.set_classes(slots, -1)
         self.row_slot_[rows] = -1
+        self.remove_slots(slots, pool)
+        self.loo.removed(slots, self.slots)
+
+    def remove_slots(self, slots: np.ndarray, pool: np.ndarray) -> None:
+        """Withdraw the labels of ``slots``: the rows of ``pool`` whose tables held them are
+        searched again among the remaining labels."""
+        self.slots.set_classes(slots, -1)
         active = self.slots.active()
         affected = self.tables_.rows_referencing(slots)
         self.tables_.recompute(affected, pool, self.slots.vectors_of(active), active)
         self.uncertainty.refresh(affected)
-        self.loo.removed(slots, self.slots)
 
     def labeled(self) -> tuple[np.ndarray, np.ndarray]:
         """(rows, class codes) of the labeled items, in labeling order."""
@@ -112,7 +133,15 @@ class KnnClassifier:
 
     def proba(self, rows: np.ndarray) -> np.ndarray:
         """Class probabilities of pool ``rows``."""
-        return self.vote(self.tables_.sim_[rows], self.tables_.slot_[rows])
+        return self.vote(*self.table_rows(rows))
+
+    def table_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(similarities, slots) of the neighbour tables of pool ``rows``."""
+        return self.tables_.sim_[rows], self.tables_.slot_[rows]
+
+    def nearest_similarity(self, rows: np.ndarray) -> np.ndarray:
+        """Similarity of pool ``rows`` to their nearest labeled item (float32; -inf: none)."""
+        return self.tables_.sim_[rows, 0]
 
     def candidate_proba(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Probabilities of pool ``rows`` for scoring candidates

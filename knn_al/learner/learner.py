@@ -100,11 +100,10 @@ class Learner(LearnerReadout):
         self.model = model
         self.classes = tuple(classes) if classes is not None else None
         self.vector_dtype = vector_dtype
-        self._pool = Pool(dimension=dimension, outlier_quantile=self.outlier_quantile, vector_dtype=vector_dtype)
+        self._pool = self._new_pool()
         self._states = ItemStates()
         self._groups = DuplicateGroups()
-        self._knn = KnnClassifier(dimension=dimension, k=k, smoothing=self.smoothing, classes=classes,
-                                  measure=DEFAULT_MEASURE)
+        self._knn = self._new_classifier()
         self._graph = GraphModel(classes=self._knn.classes) if model != "knn" else None
         #: The model predicting now: ``model`` itself, or under "auto" the better one so far
         #: (graph to begin with: it needs fewer labels, see the README's simulations).
@@ -118,6 +117,15 @@ class Learner(LearnerReadout):
         self.handed_out_ = self._states.handed_out_  #: rows handed out now
         self.tables_ = self._knn.tables_  #: each pool row's k nearest labeled items
         self.loo_tables_ = self._knn.loo.tables_  #: each labeled slot's k + 1 nearest labeled slots
+
+    def _new_pool(self) -> Pool:
+        """The pool's items (a sharded learner's keeps their vectors on its shards)."""
+        return Pool(dimension=self.dimension, outlier_quantile=self.outlier_quantile, vector_dtype=self.vector_dtype)
+
+    def _new_classifier(self) -> KnnClassifier:
+        """The kNN model (a sharded learner's keeps its tables on its shards)."""
+        return KnnClassifier(dimension=self.dimension, k=self.k, smoothing=self.smoothing, classes=self.classes,
+                             measure=DEFAULT_MEASURE)
 
     @classmethod
     def from_settings(cls, settings: object, **overrides: Any) -> Learner:

@@ -58,7 +58,7 @@ class Picker:
             rows=rows,
             uncertainty=lambda name: self._uncertainty().of(rows, name),
             density=pool.density_[rows],
-            similarity=np.maximum(self._knn.tables_.sim_[rows, 0], np.float32(-1)),
+            similarity=np.maximum(self._knn.nearest_similarity(rows), np.float32(-1)),
             handed_out_vectors=float32_rows(pool.vectors, self._states.handed_out_rows()),
             vectors=lambda r: float32_rows(pool.vectors, r),
         )

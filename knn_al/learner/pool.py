@@ -14,7 +14,7 @@ import numpy as np
 
 from knn_al.errors import InvalidInputError
 from knn_al.learner.ids import IdIndex
-from knn_al.learner.vectors import item_vectors
+from knn_al.learner.vectors import RowBuffer, item_vectors
 
 __all__ = ["Pool"]
 
@@ -29,9 +29,7 @@ class Pool:
         self.outlier_quantile = outlier_quantile
         self.dtype = np.dtype(vector_dtype)
         self.ids_ = IdIndex()
-        # Rows beyond the pool's size are spare capacity, so items streamed in one at a
-        # time do not copy the whole pool each.
-        self._buffer = np.empty((0, dimension), dtype=self.dtype)
+        self._vectors = RowBuffer(dimension=dimension, dtype=self.dtype)
         #: Per item, the mean similarity to its nearest other items.
         self.density_ = np.empty(0, dtype=np.float32)
         self.outlier_threshold_ = -np.inf
@@ -45,12 +43,12 @@ class Pool:
     def vectors(self) -> np.ndarray:
         """Unit vectors of the pool, one row per item, as stored (a view; float16 in a
         half-precision pool: see :func:`knn_al.learner.vectors.float32_blocks`)."""
-        return self._buffer[: len(self)]
+        return self._vectors.view
 
     @property
     def nbytes(self) -> int:
         """Bytes of the pool's arrays, spare vector rows included."""
-        return self._buffer.nbytes + self.density_.nbytes + self.ids_.nbytes + self.removed_.nbytes
+        return self._vectors.nbytes + self.density_.nbytes + self.ids_.nbytes + self.removed_.nbytes
 
     def live_rows(self, *, without: np.ndarray | None = None) -> np.ndarray:
         """The rows of items not removed (nor among ``without``), ascending."""
@@ -72,11 +70,15 @@ class Pool:
         if len(density) != len(self) + len(x):
             raise InvalidInputError(f"the survey must cover the pool after this addition ({len(self) + len(x)} "
                                     f"items), it covers {len(density)}")
-        self._append_vectors(x)
+        self._store(encoded, x)
         self.ids_.extend(encoded)
         self.removed_ = np.concatenate([self.removed_, np.zeros(len(x), dtype=bool)])
         self.density_ = np.asarray(density, dtype=np.float32)
         self._set_threshold()
+
+    def _store(self, encoded: np.ndarray, x: np.ndarray) -> None:
+        """Keep the vectors ``x`` of new items (ids ``encoded``)."""
+        self._vectors.append(x)
 
     def remove(self, rows: np.ndarray) -> None:
         """Remove the items of ``rows`` (unique, not removed yet)."""
@@ -97,18 +99,3 @@ class Pool:
         """Rows of the outliers, least dense first."""
         rows = np.flatnonzero(self.outlier_mask(slice(None)))
         return rows[np.argsort(self.density_[rows], kind="stable")]
-
-    def _append_vectors(self, x: np.ndarray) -> None:
-        """Append ``x``, a fresh array in the pool's dtype (from :meth:`checked`) the pool may keep."""
-        n, needed = len(self), len(self) + len(x)
-        if n == 0:
-            self._buffer = x  # no copy of what may be the whole pool
-            return
-        if needed > len(self._buffer):
-            # The first addition is stored exactly; later ones grow by a quarter, so many
-            # small additions copy the pool O(log N) times, at 25% spare memory at most.
-            capacity = max(needed, n + n // 4)
-            buffer = np.empty((capacity, self.dimension), dtype=self.dtype)
-            buffer[:n] = self._buffer[:n]
-            self._buffer = buffer
-        self._buffer[n:needed] = x

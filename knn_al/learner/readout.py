@@ -235,7 +235,7 @@ class LearnerReadout:
         items (``ids``) or of ``vectors`` (an array, or a tracked set of them)."""
         if ids is not None and vectors is None:
             rows = self.rows(list(ids))
-            return self._knn.neighbors(self.tables_.sim_[rows], self.tables_.slot_[rows], self.ids_.ids)
+            return self._knn.neighbors(*self._knn.table_rows(rows), self.ids_.ids)
         if vectors is not None and ids is None:
             tracked = vectors if isinstance(vectors, (TrackedVectors, GraphTracked)) else self.track(vectors)
             return self._knn.neighbors(*tracked.neighbor_tables(), self.ids_.ids)

@@ -7,7 +7,7 @@ import numpy as np
 
 from knn_al.errors import InvalidInputError
 
-__all__ = ["as_unit_vectors", "check_vectors", "float32_blocks", "float32_rows", "item_vectors"]
+__all__ = ["RowBuffer", "as_unit_vectors", "check_vectors", "float32_blocks", "float32_rows", "item_vectors"]
 
 #: Values per block of rows normalised at a time: temporaries stay at a few tens of MB
 #: however large the input (a 1M × 512 pool would need GBs for whole-array temporaries).
@@ -131,3 +131,40 @@ def _check_peaks(peak: np.ndarray, *, first_row: int) -> None:
         raise InvalidInputError(f"vector at row {row} has a value of magnitude {float(value):.3g}, outside float32's "
                                 f"range (±{_FLOAT32_MAX:.3g}); rescale the vector before sending it")
     raise InvalidInputError(f"vector at row {row} is all zeros and has no direction")
+
+
+class RowBuffer:
+    """``dimension``-long rows of ``dtype`` appended over time. Rows beyond the count are
+    spare capacity, so items streamed in one at a time do not copy them all each."""
+
+    def __init__(self, *, dimension: int, dtype: np.dtype) -> None:
+        self._buffer = np.empty((0, dimension), dtype=dtype)
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def view(self) -> np.ndarray:
+        """The rows (a view)."""
+        return self._buffer[: self._n]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held, spare rows included."""
+        return self._buffer.nbytes
+
+    def append(self, x: np.ndarray) -> None:
+        """Append ``x``, a fresh array of the buffer's dtype it may keep."""
+        n, needed = self._n, self._n + len(x)
+        if n == 0:
+            self._buffer = x  # no copy of what may be the whole pool
+        else:
+            if needed > len(self._buffer):
+                # The first addition is stored exactly; later ones grow by a quarter, so many
+                # small additions copy the rows O(log N) times, at 25% spare memory at most.
+                buffer = np.empty((max(needed, n + n // 4), self._buffer.shape[1]), dtype=self._buffer.dtype)
+                buffer[:n] = self._buffer[:n]
+                self._buffer = buffer
+            self._buffer[n:needed] = x
+        self._n = needed
