@@ -270,15 +270,15 @@ class ShardedLearner(Learner):
             assert isinstance(pool, ShardedPool)
             self._shards.run("label", {shard: (list(self.classes_), np.empty(0, dtype=np.int32),
                                                np.empty(0, dtype=np.int32), slots.rows.copy(),
-                                               slots.classes.copy(), slots.vectors.copy())})
+                                               slots.classes.copy(), slots.vectors.copy())}, rebuilding=True)
             rows = np.flatnonzero(pool.shard_of_ == shard)
             for start in range(0, len(rows), _REBUILD_ROWS):
                 part = rows[start : start + _REBUILD_ROWS]
                 vectors = as_unit_vectors(self.vector_source(part), dimension=self.dimension, dtype=pool.dtype)
-                self._shards.run("add", {shard: (part, vectors)})
+                self._shards.run("add", {shard: (part, vectors)}, rebuilding=True)
             removed = rows[pool.removed_[rows]]
             if len(removed):
-                self._shards.run("remove", {shard: (removed,)})
+                self._shards.run("remove", {shard: (removed,)}, rebuilding=True)
             self._shards.ready(shard)
             log.warning("shard %d rebuilt: %d items, %d labels", shard, len(rows), slots.n_active())
         except Exception:

@@ -33,10 +33,13 @@ class ShardGroup(Protocol):
 
     def __len__(self) -> int: ...
 
-    def run(self, method: str, args: Mapping[int, tuple[Any, ...]], *, keep: bool = False) -> dict[int, Any]:
+    def run(self, method: str, args: Mapping[int, tuple[Any, ...]], *, keep: bool = False,
+            rebuilding: bool = False) -> dict[int, Any]:
         """Call ``method`` of shard i with ``args[i]`` for each i, all at once; their
         answers by shard. With ``keep`` the answers stay where they are and come back as
-        handles another call may take as arguments (shard-to-shard, not through here)."""
+        handles another call may take as arguments (shard-to-shard, not through here).
+        A shard down or being rebuilt refuses calls (:class:`ShardUnavailableError`)
+        except those made ``rebuilding`` it."""
         ...
 
     def check_ready(self) -> None:
@@ -67,7 +70,8 @@ class LocalShards:
     def __len__(self) -> int:
         return len(self._shards)
 
-    def run(self, method: str, args: Mapping[int, tuple[Any, ...]], *, keep: bool = False) -> dict[int, Any]:
+    def run(self, method: str, args: Mapping[int, tuple[Any, ...]], *, keep: bool = False,
+            rebuilding: bool = False) -> dict[int, Any]:
         return {i: getattr(self._shards[i], method)(*a) for i, a in args.items()}
 
     def check_ready(self) -> None:
