@@ -164,7 +164,8 @@ class Client(ItemCalls):
                        labels: Sequence[str] = (), lease_seconds: float = 0.0, encoder: str = "",
                        duplicate_threshold: float | None = None, outlier_quantile: float | None = None,
                        target_accuracy: float = 0.0, label_budget: int = 0, keep_raw: bool = False,
-                       model: str = "", exponents: Sequence[float] = (), vector_dtype: str = "") -> ProjectInfo:
+                       model: str = "", exponents: Sequence[float] = (), vector_dtype: str = "",
+                       shards: int = 0) -> ProjectInfo:
         """Create a project. ``k``/``lease_seconds`` 0 and ``default_strategy``,
         ``duplicate_threshold``, ``outlier_quantile`` None take the server's defaults;
         ``labels`` fixes the label set (empty: any label is accepted).
@@ -176,14 +177,15 @@ class Client(ItemCalls):
         ``exponents``: the combined strategy's exponents of uncertainty, density and
         diversity (empty: the server's default, 1, 1, 1). ``vector_dtype``: how the pool
         stores its vectors, ``"float32"`` (the default, also "") or ``"float16"`` (half the
-        memory, similarities to about 3 decimal places)."""
+        memory, similarities to about 3 decimal places). ``shards``: split the pool over this
+        many Ray actors (0 or 1: not sharded; needs a server started with ``--ray``)."""
         settings = pb.ProjectSettings(name=name, dimension=dimension, k=k,
                                       default_strategy=strategy_to_proto(default_strategy),
                                       labels=list(labels), lease_seconds=lease_seconds, encoder=encoder,
                                       duplicate_threshold=duplicate_threshold, outlier_quantile=outlier_quantile,
                                       target_accuracy=target_accuracy, label_budget=label_budget,
                                       keep_raw=keep_raw, model=model, exponents=list(exponents),
-                                      vector_dtype=vector_dtype)
+                                      vector_dtype=vector_dtype, shards=shards)
         return info_from_proto(self._call(self._stub.CreateProject, pb.CreateProjectRequest(settings=settings)).project)
 
     def set_goals(self, project: str, *, target_accuracy: float | None = None,

@@ -26,7 +26,7 @@ def info_from_proto(message: pb.ProjectInfo) -> ProjectInfo:
                        target_accuracy=s.target_accuracy, label_budget=s.label_budget,
                        state=state_from_proto(message.state), problem=message.problem, keep_raw=s.keep_raw,
                        model=s.model, active_model=message.active_model, exponents=list(s.exponents),
-                       vector_dtype=s.vector_dtype or "float32")
+                       vector_dtype=s.vector_dtype or "float32", shards=s.shards or 1)
 
 
 def sample_from_proto(message: pb.Sample) -> Sample:

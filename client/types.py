@@ -52,6 +52,8 @@ class ProjectInfo:
     exponents: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0])
     #: How the pool stores its vectors: "float32" or "float16".
     vector_dtype: str = "float32"
+    #: How many shards the pool is split over (1: not sharded).
+    shards: int = 1
 
 
 @dataclass(frozen=True)

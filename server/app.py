@@ -18,6 +18,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 
 from knn_al.errors import KnnAlError
+from knn_al.learner.shards import ShardFactory
 from knn_al.projects.store import ProjectStore
 from knn_al.server.calls import Calls
 from knn_al.server.auth import TokenAuthInterceptor
@@ -141,6 +142,18 @@ def _enable_reflection(services: tuple[str, ...], server: grpc.aio.Server) -> No
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(REFLECTION_V1, handlers),))
 
 
+def _join_ray(address: str) -> ShardFactory:
+    """The shard factory of sharded projects, on the Ray cluster at ``address`` ("local": a new one here)."""
+    from knn_al.sharding.ray_shards import connect
+
+    try:
+        return connect(None if address == "local" else address)
+    except KnnAlError as exc:  # the ray extra is missing
+        raise StartupError(str(exc)) from None
+    except Exception as exc:  # Ray's own: no cluster there, a version mismatch ...
+        raise StartupError(f"cannot join Ray at {address}: {type(exc).__name__}: {exc}") from None
+
+
 async def start_server(config: ServerConfig) -> RunningServer:
     """Check the configuration, listen, lock the data directory, open the store (replaying
     every project) and start serving; returns once listening.
@@ -176,7 +189,9 @@ async def start_server(config: ServerConfig) -> RunningServer:
     lock: DataDirLock | None = None
     try:
         lock = DataDirLock(config.data_dir)
-        store = await asyncio.to_thread(ProjectStore, config.data_dir, max_lease_seconds=config.max_lease_seconds)
+        shard_factory = None if config.ray is None else await asyncio.to_thread(_join_ray, config.ray)
+        store = await asyncio.to_thread(ProjectStore, config.data_dir, max_lease_seconds=config.max_lease_seconds,
+                                        shard_factory=shard_factory)
     except BaseException as exc:
         if lock is not None:
             lock.release()

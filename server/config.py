@@ -45,6 +45,9 @@ class ServerConfig:
     media_roots: tuple[Path, ...] = ()
     #: The port of the Prometheus endpoint /metrics (0: a free one); None: no metrics.
     metrics_port: int | None = None
+    #: Serve sharded projects on Ray: the address of a cluster to join, "local" to start
+    #: one on this machine; None: no Ray (projects of one shard only).
+    ray: str | None = None
 
     def __post_init__(self) -> None:
         for name in _POSITIVE:

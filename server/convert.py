@@ -70,6 +70,7 @@ def settings_from_proto(message: pb.ProjectSettings) -> ProjectSettings:
         model=message.model or _default("model"),
         exponents=tuple(message.exponents) or _default("exponents"),
         vector_dtype=message.vector_dtype or _default("vector_dtype"),
+        shards=message.shards or _default("shards"),
         **optional,
     )
 
@@ -81,7 +82,8 @@ def settings_to_proto(settings: ProjectSettings) -> pb.ProjectSettings:
                               encoder=settings.encoder, duplicate_threshold=settings.duplicate_threshold,
                               outlier_quantile=settings.outlier_quantile, target_accuracy=settings.target_accuracy,
                               label_budget=settings.label_budget, keep_raw=settings.keep_raw, model=settings.model,
-                              exponents=list(settings.exponents), vector_dtype=settings.vector_dtype)
+                              exponents=list(settings.exponents), vector_dtype=settings.vector_dtype,
+                              shards=settings.shards)
 
 
 def info_to_proto(info: ProjectInfo) -> pb.ProjectInfo:

@@ -26,6 +26,8 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "knn_al.dataset": ("knn_al.atomic", *SHARED),
     "knn_al.learner": ("knn_al.learner", *SHARED),
     "knn_al.extras": (*SHARED,),
+    # Transports of sharded pools: the learner's shards, run elsewhere.
+    "knn_al.sharding": ("knn_al.sharding", "knn_al.learner", "knn_al.extras", *SHARED),
     "knn_al.encoders": ("knn_al.encoders", "knn_al.extras", *SHARED),
     "knn_al.embedding": ("knn_al.embedding", "knn_al.encoders", "knn_al.dataset", "knn_al.atomic", *SHARED),
     "knn_al.projects": ("knn_al.projects", "knn_al.learner", "knn_al.encoders", "knn_al.dataset", "knn_al.atomic",
@@ -36,7 +38,7 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "knn_al.label_studio": ("knn_al.label_studio", "knn_al.client", *RECORDS, *SHARED),
     # The codec checks metadata against the same bounds as the projects.
     "knn_al.v1": ("knn_al.v1", *RECORDS, "knn_al.learner.limits", *SHARED),
-    "knn_al.server": ("knn_al.server", "knn_al.projects", "knn_al.learner", "knn_al.v1", *SHARED),
+    "knn_al.server": ("knn_al.server", "knn_al.projects", "knn_al.learner", "knn_al.sharding", "knn_al.v1", *SHARED),
     "knn_al.client": ("knn_al.client", "knn_al.v1", *RECORDS, "knn_al.learner.limits", *SHARED),
     "knn_al.cli": ("knn_al",),
     "knn_al.__main__": ("knn_al.cli",),
@@ -44,7 +46,8 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
 }
 #: Third-party packages a layer must never import, even lazily.
 FORBIDDEN: dict[str, tuple[str, ...]] = {
-    "knn_al.learner": ("grpc", "google.protobuf", "sqlite3", "tensorflow", "tensorflow_hub"),
+    "knn_al.learner": ("grpc", "google.protobuf", "sqlite3", "tensorflow", "tensorflow_hub", "ray"),
+    "knn_al.sharding": ("grpc", "google.protobuf", "sqlite3", "tensorflow", "tensorflow_hub"),
     "knn_al.projects": ("grpc", "google.protobuf", "tensorflow", "tensorflow_hub"),
     "knn_al.client": ("faiss", "sqlite3", "tensorflow", "tensorflow_hub", "scipy"),
     "knn_al.v1": ("faiss", "sqlite3", "tensorflow", "tensorflow_hub", "scipy"),

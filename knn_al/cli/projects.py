@@ -47,6 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument("--vector-dtype", choices=VECTOR_DTYPES, default="",
                         help="how the pool stores vectors: float16 halves their memory, similarities to ~3 "
                              "decimal places (default: float32)")
+    create.add_argument("--shards", type=int, default=0, metavar="S",
+                        help="split the pool over S Ray actors, with the same picks and predictions (needs a server "
+                             "started with --ray, and model knn; default: 1, not sharded)")
     create.add_argument("--strategy", choices=STRATEGY_NAMES, default=None,
                         help="the default query strategy (default: the server's, uncertainty_density_diversity)")
     create.add_argument("--labels", nargs="+", default=(), metavar="LABEL",
@@ -126,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
             print(_json(client.create_project(
                 args.name, args.dimension, k=args.k, default_strategy=args.strategy, labels=args.labels,
                 encoder="" if args.encoder == "none" else args.encoder, model=args.model, exponents=args.exponents,
-                vector_dtype=args.vector_dtype,
+                vector_dtype=args.vector_dtype, shards=args.shards,
                 target_accuracy=args.target_accuracy, label_budget=args.label_budget, keep_raw=args.keep_raw)))
         elif args.action == "show":
             print(_json(client.get_project(args.name)))

@@ -51,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="serve Prometheus metrics at http://HOST:PORT/metrics (0 picks a free one, printed): "
                              "per-call latency and status counts, labels by annotator, per-project gauges; no token "
                              "or TLS, so keep the port private (default: no metrics)")
+    parser.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                        help="serve sharded projects (shards > 1) with one Ray actor per shard: join the Ray cluster "
+                             "at ADDRESS (e.g. auto, ray://head:10001), or without ADDRESS start one on this machine")
     parser.add_argument("--log-level", choices=LEVELS, default="info",
                         help="least severe log records shown (--quiet: warning)")
     parser.add_argument("--log-format", choices=FORMATS, default="text",
@@ -84,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
                               max_upload_items=args.max_upload_items, max_upload_mb=args.max_upload_mb,
                               max_lease_seconds=args.max_lease, dataset_roots=tuple(args.dataset_root),
                               workers=args.workers, grace_seconds=args.grace, http_port=args.http_port,
-                              media_roots=tuple(args.media_root), metrics_port=args.metrics_port)
+                              media_roots=tuple(args.media_root), metrics_port=args.metrics_port,
+                              ray=args.ray)
     except KnnAlError as exc:
         # ServerConfig names its fields; the user typed flags.
         message = re.sub(r"\b\w+\b", lambda word: _FLAG_OF.get(word.group(), word.group()), str(exc))

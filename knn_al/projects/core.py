@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Self, TypeVar
 
 from knn_al.errors import DiskFullError, NotFoundError, StateError
+from knn_al.learner.shards import ShardFactory
 from knn_al.learner.stopping import budget_left
 from knn_al.projects.files import BrokenProjectError, check_project, read_settings
 from knn_al.projects.leases import DEFAULT_MAX_LEASE_SECONDS, Leases, lease_length
@@ -50,8 +51,10 @@ class ProjectCore:
     """A project directory opened: its settings, log and replayed state, and its lock."""
 
     def __init__(self, path: Path, settings: ProjectSettings, clock: Callable[[], float], *,
-                 max_lease_seconds: float = DEFAULT_MAX_LEASE_SECONDS) -> None:
+                 max_lease_seconds: float = DEFAULT_MAX_LEASE_SECONDS, shard_factory: ShardFactory | None = None,
+                 ) -> None:
         self.path = path
+        self._shard_factory = shard_factory
         self.settings = settings
         self._clock = clock
         self._max_lease = max_lease_seconds
@@ -66,17 +69,18 @@ class ProjectCore:
 
     @classmethod
     def open(cls, path: Path, *, clock: Callable[[], float] = time.time,
-             max_lease_seconds: float = DEFAULT_MAX_LEASE_SECONDS) -> Self:
+             max_lease_seconds: float = DEFAULT_MAX_LEASE_SECONDS, shard_factory: ShardFactory | None = None) -> Self:
         """Open an existing project directory, replaying its log. A project whose files
         are missing or inconsistent raises :class:`BrokenProjectError` naming the first
-        problems; nothing is changed on disk then."""
+        problems; nothing is changed on disk then. ``shard_factory`` makes the shards of a
+        sharded project (none: such a project cannot open)."""
         problems = check_project(path)
         if problems:
             more = f" (and {len(problems) - 3} more problems)" if len(problems) > 3 else ""
             raise BrokenProjectError("; ".join(problems[:3]) + more)
         settings = read_settings(path)
         try:
-            return cls(path, settings, clock, max_lease_seconds=max_lease_seconds)
+            return cls(path, settings, clock, max_lease_seconds=max_lease_seconds, shard_factory=shard_factory)
         except Exception as exc:  # whatever it is, it is this project's files, and only this project's
             raise BrokenProjectError(f"{path}: its log cannot be replayed ({type(exc).__name__}: {exc})") from exc
 
@@ -89,7 +93,7 @@ class ProjectCore:
 
     def _replay(self) -> None:
         """Rebuild the learner, metadata, leases and label history from what the log has committed."""
-        self._state = replay(self._log, self.path, self.settings, now=self._clock())
+        self._state = replay(self._log, self.path, self.settings, now=self._clock(), shard_factory=self._shard_factory)
         self.learner = self._state.learner
 
     @property

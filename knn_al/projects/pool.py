@@ -148,6 +148,19 @@ def read_batches(path: Path, batches: Sequence[tuple[int, bool]], survey: PoolSu
     return ids, np.concatenate(parts), metadata, survey
 
 
+def read_pool_rows(path: Path, count: int, rows: np.ndarray) -> np.ndarray:
+    """The vectors of pool ``rows`` (ascending) of project ``path``, read from the files of
+    its first ``count`` additions one at a time (memory-mapped: only those rows are read)."""
+    parts, start = [], 0
+    for number in range(count):
+        vectors = np.load(batch_paths(path, number)[0], mmap_mode="r")
+        low, high = np.searchsorted(rows, [start, start + len(vectors)])
+        if high > low:
+            parts.append(np.asarray(vectors[rows[low:high] - start]))
+        start += len(vectors)
+    return np.concatenate(parts) if parts else np.empty((0, 0), dtype=np.float32)
+
+
 def remove_crash_leftovers(path: Path, committed: int) -> None:
     """Delete what a crash left behind and knn-al recognises as its own: temporary files
     (:data:`TEMP_PREFIX`) and the files of addition ``committed`` (written, never committed)."""

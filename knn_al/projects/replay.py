@@ -17,12 +17,15 @@ from typing import Any
 
 import numpy as np
 
+from knn_al.errors import StateError
 from knn_al.learner import Learner
+from knn_al.learner.sharded import ShardedLearner
+from knn_al.learner.shards import ShardFactory
 from knn_al.learner.survey import PoolSurvey
 from knn_al.projects.history import LabelHistory
 from knn_al.projects.leases import Lease, Leases
 from knn_al.projects.log import OperationLog
-from knn_al.projects.pool import read_batches, remove_crash_leftovers
+from knn_al.projects.pool import read_batches, read_pool_rows, remove_crash_leftovers
 from knn_al.projects.settings import ProjectSettings
 
 __all__ = ["ProjectState", "replay"]
@@ -71,11 +74,16 @@ class ProjectState:
             self.metadata[row] = entry
 
 
-def replay(log: OperationLog, path: Path, settings: ProjectSettings, *, now: float) -> ProjectState:
+def replay(log: OperationLog, path: Path, settings: ProjectSettings, *, now: float,
+           shard_factory: ShardFactory | None = None) -> ProjectState:
     """The state of the project at ``path`` with ``settings`` after every operation of
     ``log``, with the leases still open at ``now``; removes what a crash left
-    (:func:`~knn_al.projects.pool.remove_crash_leftovers`)."""
-    state = ProjectState(learner=Learner.from_settings(settings))
+    (:func:`~knn_al.projects.pool.remove_crash_leftovers`). A sharded project's shards
+    come from ``shard_factory``."""
+    state = ProjectState(learner=new_learner(settings, shard_factory))
+    if isinstance(state.learner, ShardedLearner):
+        # A lost shard is rebuilt from the pool's files: the additions committed by then.
+        state.learner.vector_source = lambda rows: read_pool_rows(path, state.batches, rows)
     pending: list[tuple[int, bool]] = []
     merging = True
     for kind, op, annotator, at in log.ops():
@@ -94,6 +102,17 @@ def replay(log: OperationLog, path: Path, settings: ProjectSettings, *, now: flo
     if len(state.leases):
         state.learner.hand_out(state.leases.ids())
     return state
+
+
+def new_learner(settings: ProjectSettings, shard_factory: ShardFactory | None) -> Learner:
+    """An empty learner of ``settings``: sharded over shards from ``shard_factory`` if
+    the settings ask for more than one shard."""
+    if settings.shards == 1:
+        return Learner.from_settings(settings)
+    if shard_factory is None:
+        raise StateError(f"project {settings.name!r} is split over {settings.shards} shards: start the server with "
+                         "`knn-al serve --ray` to serve it")
+    return ShardedLearner.from_settings(settings, shards=settings.shards, shard_factory=shard_factory)
 
 
 def _add_batches(state: ProjectState, path: Path, batches: list[tuple[int, bool]]) -> None:

@@ -38,6 +38,9 @@ _LEARNER = {param.name: param for param in LEARNER_PARAMS}
 LEASE_SECONDS = Param(name="lease_seconds", default=600.0, rule="a positive number",
                       ok=number_between(0, math.inf, low_open=True, high_open=True)[1])
 
+#: The most shards a project's pool can be split over.
+MAX_SHARDS = 256
+
 #: Every setting's default and rule, in the order they are checked.
 SETTINGS_PARAMS: tuple[Param, ...] = (
     Param(name="name", default=None, rule="1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
@@ -62,6 +65,8 @@ SETTINGS_PARAMS: tuple[Param, ...] = (
     _LEARNER["model"],
     Param(name="exponents", default=DEFAULT_EXPONENTS, rule=EXPONENTS_RULE, ok=valid_exponents),
     _LEARNER["vector_dtype"],
+    Param(name="shards", default=1, rule=f"an integer between 1 and {MAX_SHARDS} (1: not sharded; more needs a "
+          "server started with --ray, and model knn)", ok=integer_between(1, MAX_SHARDS)[1]),
 )
 _DEFAULT = defaults(SETTINGS_PARAMS)
 
@@ -81,7 +86,8 @@ class ProjectSettings:
     (:meth:`Project.raw_item`). ``model``: what predicts (see :class:`knn_al.learner.Learner`).
     ``exponents``: the combined strategy's, unless a pick names its own
     (:data:`knn_al.learner.types.DEFAULT_EXPONENTS`). ``vector_dtype``: how the pool stores
-    its vectors, float32 or float16 (see :class:`knn_al.learner.Learner`).
+    its vectors, float32 or float16 (see :class:`knn_al.learner.Learner`). ``shards``: how
+    many parts the pool is split into (:mod:`knn_al.learner.sharded`; 1: one learner).
     """
 
     # The field order is the key order of settings.json.
@@ -101,6 +107,7 @@ class ProjectSettings:
     model: str = _DEFAULT["model"]
     exponents: Exponents = _DEFAULT["exponents"]
     vector_dtype: str = _DEFAULT["vector_dtype"]
+    shards: int = _DEFAULT["shards"]
 
     def __post_init__(self) -> None:
         # settings.json and the wire give lists
@@ -115,6 +122,10 @@ class ProjectSettings:
                 raise InvalidInputError(f"encoder {self.encoder!r} embeds {modality}s as {dimension}-dimensional "
                                         f"vectors, but dimension {self.dimension} was given: give {dimension} or 0")
         check(SETTINGS_PARAMS, {field.name: getattr(self, field.name) for field in fields(self)})
+        if self.shards > 1 and self.model != "knn":
+            raise InvalidInputError(f"a sharded project (shards={self.shards}) predicts with model knn only, got "
+                                    f"model {self.model!r}: the graph model propagates over the whole pool's graph",
+                                    field="model")
         if self.keep_raw and not self.encoder:
             raise InvalidInputError("keep_raw needs an encoder: a project that takes vectors receives no raw items "
                                     "to keep")

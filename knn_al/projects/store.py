@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from knn_al.atomic import TEMP_PREFIX, fsync_dir
-from knn_al.errors import AlreadyExistsError, NotFoundError, StateError, listing, shown
+from knn_al.errors import AlreadyExistsError, InvalidInputError, NotFoundError, StateError, listing, shown
+from knn_al.learner.shards import ShardFactory
 from knn_al.projects.files import MARKER, BrokenProjectError, classify, lay_out, write_marker
 from knn_al.projects.leases import DEFAULT_MAX_LEASE_SECONDS, check_lease_seconds
 from knn_al.projects.log import disk_errors
@@ -78,8 +79,11 @@ class ProjectStore:
     """
 
     def __init__(self, data_dir: str | Path, *, clock: Callable[[], float] = time.time,
-                 max_lease_seconds: float = DEFAULT_MAX_LEASE_SECONDS) -> None:
+                 max_lease_seconds: float = DEFAULT_MAX_LEASE_SECONDS, shard_factory: ShardFactory | None = None,
+                 ) -> None:
         self.data_dir = Path(data_dir)
+        #: Makes the shards of sharded projects (``knn-al serve --ray``); None: none can be served.
+        self.shard_factory = shard_factory
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._clock = clock
         self.max_lease_seconds = max_lease_seconds
@@ -110,7 +114,8 @@ class ProjectStore:
     def _open(self, path: Path) -> None:
         try:
             with disk_errors(self.data_dir):
-                project = Project.open(path, clock=self._clock, max_lease_seconds=self.max_lease_seconds)
+                project = Project.open(path, clock=self._clock, max_lease_seconds=self.max_lease_seconds,
+                                       shard_factory=self.shard_factory)
                 if not (path / MARKER).exists():
                     write_marker(path)  # adopt a whole project written before the marker existed
                     log.info("adopted %s, a project written by an earlier knn-al (added its marker)", path)
@@ -125,6 +130,10 @@ class ProjectStore:
     def create(self, settings: ProjectSettings) -> Project:
         """Create an empty project (:class:`AlreadyExistsError` if the name is taken)."""
         check_lease_seconds(settings.lease_seconds, max_seconds=self.max_lease_seconds)
+        if settings.shards > 1 and self.shard_factory is None:
+            raise InvalidInputError(f"shards={settings.shards} needs a server started with `knn-al serve --ray`; this "
+                                    "one has no Ray: create the project with shards=1, or restart the server with --ray",
+                                    field="shards")
         name = settings.name
         target = self.data_dir / name
         with self._lock:  # reserve the name; the files are written without holding up `get`
@@ -145,7 +154,8 @@ class ProjectStore:
                         _remove_own_directory(staging)
                     raise
                 fsync_dir(self.data_dir)
-                project = Project.open(target, clock=self._clock, max_lease_seconds=self.max_lease_seconds)
+                project = Project.open(target, clock=self._clock, max_lease_seconds=self.max_lease_seconds,
+                                       shard_factory=self.shard_factory)
             with self._lock:
                 self._projects[name] = project
             return project

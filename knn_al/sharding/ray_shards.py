@@ -16,7 +16,7 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from knn_al.extras import missing_extra
@@ -113,7 +113,7 @@ class RayShards:
             self._refuse_down(args)
         raise failure
 
-    def _refuse_down(self, args: Mapping[int, Any]) -> None:
+    def _refuse_down(self, args: Iterable[int]) -> None:
         with self._lock:
             down = sorted(self._down.intersection(args))
         if down:

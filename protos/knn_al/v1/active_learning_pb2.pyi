@@ -97,7 +97,7 @@ class Vectors(_message.Message):
     def __init__(self, count: _Optional[int] = ..., dimension: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class ProjectSettings(_message.Message):
-    __slots__ = ("name", "dimension", "k", "default_strategy", "labels", "lease_seconds", "encoder", "duplicate_threshold", "outlier_quantile", "target_accuracy", "label_budget", "keep_raw", "model", "exponents", "vector_dtype")
+    __slots__ = ("name", "dimension", "k", "default_strategy", "labels", "lease_seconds", "encoder", "duplicate_threshold", "outlier_quantile", "target_accuracy", "label_budget", "keep_raw", "model", "exponents", "vector_dtype", "shards")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
@@ -113,6 +113,7 @@ class ProjectSettings(_message.Message):
     MODEL_FIELD_NUMBER: _ClassVar[int]
     EXPONENTS_FIELD_NUMBER: _ClassVar[int]
     VECTOR_DTYPE_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     k: int
@@ -128,7 +129,8 @@ class ProjectSettings(_message.Message):
     model: str
     exponents: _containers.RepeatedScalarFieldContainer[float]
     vector_dtype: str
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., k: _Optional[int] = ..., default_strategy: _Optional[_Union[Strategy, str]] = ..., labels: _Optional[_Iterable[str]] = ..., lease_seconds: _Optional[float] = ..., encoder: _Optional[str] = ..., duplicate_threshold: _Optional[float] = ..., outlier_quantile: _Optional[float] = ..., target_accuracy: _Optional[float] = ..., label_budget: _Optional[int] = ..., keep_raw: _Optional[bool] = ..., model: _Optional[str] = ..., exponents: _Optional[_Iterable[float]] = ..., vector_dtype: _Optional[str] = ...) -> None: ...
+    shards: int
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., k: _Optional[int] = ..., default_strategy: _Optional[_Union[Strategy, str]] = ..., labels: _Optional[_Iterable[str]] = ..., lease_seconds: _Optional[float] = ..., encoder: _Optional[str] = ..., duplicate_threshold: _Optional[float] = ..., outlier_quantile: _Optional[float] = ..., target_accuracy: _Optional[float] = ..., label_budget: _Optional[int] = ..., keep_raw: _Optional[bool] = ..., model: _Optional[str] = ..., exponents: _Optional[_Iterable[float]] = ..., vector_dtype: _Optional[str] = ..., shards: _Optional[int] = ...) -> None: ...
 
 class ProjectInfo(_message.Message):
     __slots__ = ("settings", "pool_size", "labeled_count", "leased_count", "label_counts", "state", "problem", "active_model")
