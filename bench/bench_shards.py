@@ -69,9 +69,7 @@ def main() -> None:
         if reference is None:
             reference = picked
         same = "yes" if picked == reference else "NO"
-        coordinator = learner.pool_nbytes if shards == 1 else (
-            learner._pool.nbytes + sum(a.nbytes for a in (learner.status_, learner.row_slot_, learner.groups_,
-                                                          learner.blocked_)))
+        coordinator = learner.coordinator_nbytes if isinstance(learner, ShardedLearner) else learner.pool_nbytes
         rows.append((shards, build, *_percentiles(picks_t), *_percentiles(labels_t), coordinator / args.size, same))
         del learner
     print(f"\n{'shards':>6} {'build s':>8} {'pick p50':>9} {'pick p99':>9} {'label p50':>10} {'label p99':>10} "

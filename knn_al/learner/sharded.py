@@ -39,9 +39,8 @@ from knn_al.learner.classifier import KnnClassifier
 from knn_al.learner.density import density_of
 from knn_al.learner.duplicates import duplicate_groups
 from knn_al.learner.learner import Learner
-from knn_al.learner.params import LEARNER_PARAMS, check, defaults
 from knn_al.learner.pool import Pool
-from knn_al.learner.shards import ShardFactory, ShardGroup, gather, shard_for
+from knn_al.learner.shards import ShardFactory, ShardGroup, everyone, gather, shard_for
 from knn_al.learner.survey import PoolSurvey
 from knn_al.learner.uncertainty import DEFAULT_MEASURE
 from knn_al.learner.uncertainty_cache import UncertaintyCache
@@ -51,7 +50,6 @@ __all__ = ["ShardedLearner"]
 
 log = logging.getLogger(__name__)
 
-_DEFAULTS = defaults(LEARNER_PARAMS)
 #: Rows of vectors a rebuilt shard is sent at a time (32 MB at d = 512).
 _REBUILD_ROWS = 16_384
 
@@ -74,7 +72,7 @@ class RemoteVectors:
         if not (isinstance(rows, np.ndarray) and np.issubdtype(rows.dtype, np.integer) and rows.ndim == 1):
             raise StateError("this reads the whole pool's vectors, which a sharded project keeps on its shards: "
                              "it is not available for sharded projects")
-        return gather(self._pool.shards, "vectors", rows, self._pool.shard_of_[rows])[0]
+        return self._pool.gather("vectors", rows)[0]
 
 
 class ShardedPool(Pool):
@@ -100,6 +98,10 @@ class ShardedPool(Pool):
         self.shards.run("add", {i: (rows[owner == i], x[owner == i]) for i in range(len(self.shards))})
         self.shard_of_ = np.concatenate([self.shard_of_, owner])
 
+    def gather(self, method: str, rows: np.ndarray, *args: Any) -> Sequence[np.ndarray]:
+        """Shard ``method`` of pool ``rows`` (and ``args``), answered by each row's shard, in row order."""
+        return gather(self.shards, method, rows, self.shard_of_[rows], *args)
+
     def remove(self, rows: np.ndarray) -> None:
         owner = self.shard_of_[rows]
         self.shards.run("remove", {i: (rows[owner == i],) for i in np.unique(owner).tolist()})
@@ -114,7 +116,7 @@ class RemoteUncertainty(UncertaintyCache):
         self._pool = pool
 
     def of(self, rows: np.ndarray, measure: str) -> np.ndarray:
-        return gather(self._pool.shards, "uncertainty", rows, self._pool.shard_of_[rows], measure)[0]
+        return self._pool.gather("uncertainty", rows, measure)[0]
 
 
 class ShardedKnn(KnnClassifier):
@@ -124,12 +126,6 @@ class ShardedKnn(KnnClassifier):
         super().__init__(**params)
         self._pool = pool
         self.uncertainty = RemoteUncertainty(pool, params["measure"])
-
-    def _everyone(self, method: str, *args: Any) -> None:
-        self._pool.shards.run(method, {i: args for i in range(len(self._pool.shards))})
-
-    def _gather(self, method: str, rows: np.ndarray, *args: Any) -> Sequence[np.ndarray]:
-        return gather(self._pool.shards, method, rows, self._pool.shard_of_[rows], *args)
 
     def add_rows(self, pool: np.ndarray) -> None:
         # The shards built the new rows' tables when they took the rows in.
@@ -141,30 +137,29 @@ class ShardedKnn(KnnClassifier):
         self._pool.shards.check_ready()
         self.slots.set_classes(old_slots, old_codes)
         slots = self.slots.append(rows, codes, vectors) if len(rows) else np.empty(0, dtype=np.int32)
-        self._everyone("label", list(self.classes.names_), old_slots, old_codes, rows, codes,
-                       self.slots.vectors_of(slots))
+        everyone(self._pool.shards, "label", list(self.classes.names_), old_slots, old_codes, rows, codes,
+                 self.slots.vectors_of(slots))
         return slots
 
     def remove_slots(self, slots: np.ndarray, pool: np.ndarray) -> None:
         self._pool.shards.check_ready()
         self.slots.set_classes(slots, -1)
-        self._everyone("unlabel", slots)
+        everyone(self._pool.shards, "unlabel", slots)
 
     def table_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        sims, slots = self._gather("table_rows", rows)
+        sims, slots = self._pool.gather("table_rows", rows)
         return sims, slots
 
     def nearest_similarity(self, rows: np.ndarray) -> np.ndarray:
-        return self._gather("nearest_similarity", rows)[0]
+        return self._pool.gather("nearest_similarity", rows)[0]
 
     def proba(self, rows: np.ndarray) -> np.ndarray:
-        return self._gather("proba", rows)[0]
+        return self._pool.gather("proba", rows)[0]
 
     def predictions(self) -> tuple[np.ndarray, np.ndarray]:
         n = len(self.row_slot_) if len(self.classes) else 0
         codes, confidence = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.float64)
-        shards = self._pool.shards
-        for rows, c, p in shards.run("predictions", {i: () for i in range(len(shards))}).values():
+        for rows, c, p in everyone(self._pool.shards, "predictions").values():
             codes[rows], confidence[rows] = c, p
         return codes, confidence
 
@@ -176,23 +171,22 @@ class ShardedLearner(Learner):
 
     def __init__(self, *, shards: int, shard_factory: ShardFactory,
                  vector_source: Callable[[np.ndarray], np.ndarray] | None = None, **params: Any) -> None:
-        check(LEARNER_PARAMS, params)
         if params.get("model", "knn") != "knn":
             raise InvalidInputError(f"a sharded project predicts with model 'knn' only, got {params['model']!r}: the "
                                     "graph model propagates labels over the whole pool's graph", field="model")
         if not isinstance(shards, int) or isinstance(shards, bool) or shards < 1:
             raise InvalidInputError(f"shards must be a positive integer, got {shards!r}", field="shards")
-        options = {**_DEFAULTS, **params}
-        self._shards = shard_factory(shards, {"dimension": options["dimension"], "k": options["k"],
-                                              "smoothing": float(options["smoothing"]),
-                                              "vector_dtype": options["vector_dtype"],
-                                              "classes": options.get("classes")})
-        self._shards.on_lost = self._lost
         self.n_shards = shards
+        self._shard_factory = shard_factory
         self.vector_source = vector_source
         super().__init__(**params)
 
     def _new_pool(self) -> ShardedPool:
+        # Called by Learner.__init__ once the parameters are checked and set.
+        self._shards = self._shard_factory(self.n_shards, {"dimension": self.dimension, "k": self.k,
+                                                           "smoothing": self.smoothing, "vector_dtype": self.vector_dtype,
+                                                           "classes": self.classes})
+        self._shards.on_lost = self._lost
         return ShardedPool(shards=self._shards, dimension=self.dimension, outlier_quantile=self.outlier_quantile,
                            vector_dtype=self.vector_dtype)
 
@@ -215,11 +209,14 @@ class ShardedLearner(Learner):
         return super().check_remove(ids)
 
     @property
+    def coordinator_nbytes(self) -> int:
+        """Bytes of the arrays that grow with the pool kept here, not on the shards."""
+        return self._pool.nbytes + sum(a.nbytes for a in (self.status_, self.row_slot_, self.groups_, self.blocked_))
+
+    @property
     def pool_nbytes(self) -> int:
         """Bytes of the arrays that grow with the pool, here and on every shard."""
-        here = self._pool.nbytes + sum(a.nbytes for a in (self.status_, self.row_slot_, self.groups_, self.blocked_))
-        shards = self._shards.run("nbytes", {i: () for i in range(len(self._shards))})
-        return here + sum(shards.values())
+        return self.coordinator_nbytes + sum(everyone(self._shards, "nbytes").values())
 
     # ---------------------------------------------------------------- survey
     def _survey(self, x: np.ndarray, *, append: bool, without: np.ndarray | None = None) -> PoolSurvey:
@@ -235,7 +232,7 @@ class ShardedLearner(Learner):
         n_old = int((~out).sum())
         m = min(self.density_neighbors, n_old if append else n_old + n_new - 1)
         new_rows = np.arange(n, n + n_new)
-        lives = self._shards.run("live", {i: (without,) for i in range(count)}, keep=True)
+        lives = everyone(self._shards, "live", without, keep=True)
         extra = () if append else ((x, new_rows),)
         answers = self._shards.run("survey", {
             i: (max(m, 0), not append, without, (x[i::count], new_rows[i::count]),

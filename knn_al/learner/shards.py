@@ -18,7 +18,7 @@ import numpy as np
 from knn_al.errors import UnavailableError
 from knn_al.learner.shard import Shard
 
-__all__ = ["LocalShards", "ShardFactory", "ShardGroup", "ShardUnavailableError", "gather", "shard_for"]
+__all__ = ["LocalShards", "ShardFactory", "ShardGroup", "ShardUnavailableError", "everyone", "gather", "shard_for"]
 
 
 class ShardUnavailableError(UnavailableError):
@@ -88,6 +88,11 @@ def shard_for(encoded_ids: np.ndarray, count: int) -> np.ndarray:
     """The shard of each id (encoded bytes): CRC-32 of the id modulo ``count``. Stable
     across processes and runs, unlike Python's salted ``hash``."""
     return np.fromiter((zlib.crc32(bytes(i)) % count for i in encoded_ids), dtype=np.int16, count=len(encoded_ids))
+
+
+def everyone(group: ShardGroup, method: str, *args: Any, keep: bool = False) -> dict[int, Any]:
+    """Call ``method`` with the same ``args`` on every shard of ``group`` (see :meth:`ShardGroup.run`)."""
+    return group.run(method, {i: args for i in range(len(group))}, keep=keep)
 
 
 def gather(group: ShardGroup, method: str, rows: np.ndarray, owner: np.ndarray,
